@@ -1,0 +1,1 @@
+"""Reading California DOJ bulk extracts (see ../shared/spec/doj-extract.md)."""
