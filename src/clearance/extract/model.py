@@ -1,0 +1,167 @@
+"""People, events and counts, built lazily from normalized rows (docs/model.md).
+
+A count (one charge in one event) can appear on several rows: one per sentence
+part, and those rows are not always adjacent (doj-extract.md). A person's history
+can also appear twice when several county extracts are read together, because each
+county's extract holds the whole history. The model therefore
+
+1. reduces sentence parts to distinct ones per count (so a history read twice is
+   not served twice) and sums them, and
+2. takes every other attribute of a count, event or person from the first line it
+   appears on (input order, then line number), so results never depend on how the
+   engine happened to group rows.
+
+Everything here returns LazyFrames: the caller decides when, and how (streaming),
+to collect them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from clearance.extract.normalize import normalize, race_group
+
+COUNT_KEY = ("subject_id", "cnt_order")
+EVENT_KEY = ("subject_id", "event_key")
+
+_PART_COLUMNS = ("sent_order", "sent_loc", "sent_length_raw", "sent_time_code")
+
+COUNT_ATTRIBUTES = (
+    "event_key",
+    "source_file",
+    "line",
+    "event_date",
+    "event_date_raw",
+    "event_type",
+    "agency",
+    "agency_type",
+    "county",
+    "case_number",
+    "offense_raw",
+    "offense_qualifiers",
+    "comment_text",
+    "charge_source",
+    "charge",
+    "code",
+    "code_raw",
+    "code_corrected",
+    "section",
+    "subsection",
+    "attempt",
+    "cannabis_section",
+    "comment_cannabis_section",
+    "disposition",
+    "convicted",
+    "severity",
+)
+
+EVENT_ATTRIBUTES = (
+    "cyc_order",
+    "stp_order",
+    "event_date",
+    "event_date_raw",
+    "event_type",
+    "agency",
+    "agency_type",
+    "county",
+)
+
+PERSON_ATTRIBUTES = ("cii_number", "name", "dob_raw", "gender", "race_code", "race_descr")
+
+
+@dataclass
+class Model:
+    """The three tables of docs/model.md, as lazy queries over the same rows."""
+
+    people: pl.LazyFrame
+    events: pl.LazyFrame
+    counts: pl.LazyFrame
+
+
+def build(staged: pl.LazyFrame, file_order: list[str] | None = None) -> Model:
+    """Build the model from staged rows; ``file_order`` ranks source files (input order)."""
+    rows = _with_row_order(normalize(staged), file_order)
+    return Model(people=people(rows), events=events(rows), counts=counts(rows))
+
+
+def _with_row_order(rows: pl.LazyFrame, file_order: list[str] | None) -> pl.LazyFrame:
+    """A total order over input lines: file (in input order), then line number."""
+    if file_order:
+        rank = pl.col("source_file").replace_strict(
+            {name: i for i, name in enumerate(file_order)},
+            default=len(file_order),
+            return_dtype=pl.UInt64,
+        )
+    else:
+        rank = pl.lit(0, dtype=pl.UInt64)
+    return rows.with_columns(row_order=(rank * (1 << 40)) + pl.col("line").cast(pl.UInt64))
+
+
+def _first(columns: tuple[str, ...]) -> list[pl.Expr]:
+    """Each column's value on the group's first line."""
+    return [pl.col(c).sort_by("row_order").first().alias(c) for c in columns]
+
+
+def _first_present(columns: tuple[str, ...]) -> list[pl.Expr]:
+    """Each column's first non-null value, in line order."""
+    return [pl.col(c).sort_by("row_order").drop_nulls().first().alias(c) for c in columns]
+
+
+def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
+    parts = (
+        rows.select(
+            *COUNT_KEY, *_PART_COLUMNS, "sent_days", "sent_months", "sent_years", "sent_unknown"
+        )
+        .unique()
+        .group_by(*COUNT_KEY)
+        .agg(
+            pl.col("sent_days").sum(),
+            pl.col("sent_months").sum(),
+            pl.col("sent_years").sum(),
+            pl.col("sent_unknown").any(),
+            has_sentence=(
+                (pl.col("sent_days") + pl.col("sent_months") + pl.col("sent_years") > 0)
+                | pl.col("sent_unknown")
+            ).any(),
+        )
+    )
+    attributes = rows.group_by(*COUNT_KEY).agg(*_first(COUNT_ATTRIBUTES), n_rows=pl.len())
+    end = pl.col("event_date").dt.offset_by(
+        pl.format("{}y{}mo{}d", pl.col("sent_years"), pl.col("sent_months"), pl.col("sent_days"))
+    )
+    return (
+        attributes.join(parts, on=list(COUNT_KEY), how="left")
+        .with_columns(
+            sentence_end=pl.when(pl.col("sent_unknown")).then(None).otherwise(end),
+        )
+        .sort(*COUNT_KEY)
+    )
+
+
+def events(rows: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        rows.filter(pl.col("event_key").is_not_null())
+        .group_by(*EVENT_KEY)
+        .agg(*_first(EVENT_ATTRIBUTES))
+        .sort(*EVENT_KEY)
+    )
+
+
+def people(rows: pl.LazyFrame) -> pl.LazyFrame:
+    registration = (pl.col("event_type") == "REGISTRATION") & (pl.col("section") == "290")
+    return (
+        rows.group_by("subject_id")
+        .agg(
+            *_first_present(PERSON_ATTRIBUTES),
+            deceased=(pl.col("event_type") == "DECEASED").any(),
+            registered_290=registration.any(),
+            first_registration_date=pl.col("event_date").filter(registration).min(),
+        )
+        .with_columns(
+            dob=pl.col("dob_raw").str.to_date("%Y%m%d", strict=False),
+            race=race_group(),
+        )
+        .sort("subject_id")
+    )

@@ -1,0 +1,64 @@
+"""Shared test helpers: build extract lines field by field, by DOJ column name."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from clearance.extract.columns import FIELDS
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PEERS = SHARED / "peers"
+GOGEN = PEERS / "gogen"
+
+DEFAULTS = {
+    "SUBJECT_ID": "10000001",
+    "CII_NUMBER": "A12345678",
+    "PRI_NAME": "DOE,JANE Q",
+    "GENDER": "F",
+    "PRI_DOB": "19700101",
+    "RACE_DESCR": "WHITE",
+    "STP_EVENT_DATE": "20100105",
+    "STP_TYPE_DESCR": "COURT ACTION",
+    "STP_ORI_DESCR": "CASC SACRAMENTO",
+    "STP_ORI_CNTY_NAME": "SACRAMENTO",
+    "CNT_ORDER": "001001001000",
+    "OFN": "10F0001",
+    "OFFENSE_DESCR": "11357 HS-POSSESS MARIJUANA",
+    "OFFENSE_TOC": "M",
+    "DISP_DESCR": "CONVICTED-PROBATION",
+    "CONV_STAT_DESCR": "MISDEMEANOR",
+}
+
+
+def line(fields: dict[str, str] | None = None, *, defaults: bool = True, **values: str) -> str:
+    """One 95-field extract line (RFC 4180 quoting), by column name."""
+    row = dict(DEFAULTS) if defaults else {}
+    row.update(fields or {})
+    row.update(values)
+    unknown = set(row) - set(FIELDS)
+    assert not unknown, unknown
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([row.get(name, "") for name in FIELDS])
+    return buffer.getvalue()
+
+
+def header(names=FIELDS) -> str:
+    return ",".join(names)
+
+
+@pytest.fixture
+def write(tmp_path):
+    """Write text (or bytes) to a file in tmp_path and return its path."""
+
+    def _write(content: str | bytes, name: str = "extract.dat") -> Path:
+        path = tmp_path / name
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        path.write_bytes(content)
+        return path
+
+    return _write
