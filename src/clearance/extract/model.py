@@ -68,7 +68,7 @@ EVENT_ATTRIBUTES = (
     "county",
 )
 
-PERSON_ATTRIBUTES = ("cii_number", "name", "dob_raw", "gender", "race_code", "race_descr")
+PERSON_ATTRIBUTES = ("cii_number", "name", "gender", "race_code", "race_descr")
 
 
 @dataclass
@@ -155,13 +155,13 @@ def people(rows: pl.LazyFrame) -> pl.LazyFrame:
         rows.group_by("subject_id")
         .agg(
             *_first_present(PERSON_ATTRIBUTES),
+            # The birth date and its raw text come from the same line.
+            pl.col("dob_raw").sort_by("row_order").drop_nulls().first(),
+            pl.col("dob").sort_by(pl.col("dob_raw").is_null(), "row_order").first(),
             deceased=(pl.col("event_type") == "DECEASED").any(),
             registered_290=registration.any(),
             first_registration_date=pl.col("event_date").filter(registration).min(),
         )
-        .with_columns(
-            dob=pl.col("dob_raw").str.to_date("%Y%m%d", strict=False),
-            race=race_group(),
-        )
+        .with_columns(race=race_group())
         .sort("subject_id")
     )
