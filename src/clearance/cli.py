@@ -7,6 +7,7 @@ reason and a non-zero exit status. Personal data never goes into a message.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -21,7 +22,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from clearance import __version__
+from clearance.explain import ExplainError
 from clearance.extract.reader import ExtractError
+from clearance.law import RulePackError
+from clearance.policy import PolicyError
+from clearance.run import RunError
 
 app = typer.Typer(
     name="clearance",
@@ -35,7 +40,14 @@ err = Console(stderr=True)
 
 # Failures a user can act on: their message is safe to print (names files and lines,
 # never the content of a line).
-USER_ERRORS: tuple[type[Exception], ...] = (ExtractError, FileNotFoundError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ExtractError,
+    ExplainError,
+    FileNotFoundError,
+    PolicyError,
+    RulePackError,
+    RunError,
+)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -202,6 +214,147 @@ def synth(
         f"Wrote {out_file}: {rows['read']:,} rows ({rows['rejected']:,} made unusable on "
         f"purpose), {figures['subjects']:,} people, {figures['convictions']:,} convictions"
     )
+
+
+def _as_of(value: str | None) -> tuple[dt.date, str]:
+    """The as-of date: an argument, or today's date recorded as such (product.md)."""
+    if value is None:
+        return dt.date.today(), "today"
+    try:
+        return dt.date.fromisoformat(value), "argument"
+    except ValueError:
+        raise fail(f"--as-of {value!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def _run(inputs: list[Path], county: str, policy_spec: str, as_of: str | None, out_dir: Path):
+    from clearance.policy import load_policy
+    from clearance.run import run
+
+    _check_inputs(inputs)
+    date, source = _as_of(as_of)
+    total = sum(p.stat().st_size for p in inputs)
+    with user_errors():
+        policy = load_policy(policy_spec)
+        with progress_bar("Deciding", total) as advance:
+            return run(
+                inputs,
+                county=county,
+                policy=policy,
+                as_of=date,
+                out=out_dir,
+                as_of_source=source,
+                progress=advance,
+            )
+
+
+def _print_run(result) -> None:
+    s = result.summary
+    d = s["by_determination"]
+    impact = s["impact"]
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    out.print(
+        f"{s['rows']['read']:,} rows read, {s['rows']['rejected']:,} rejected; "
+        f"{s['convictions_in_scope']:,} cannabis convictions in {s['county']} for "
+        f"{s['people_in_scope']:,} people (policy: {s['policy']}, as of {s['as_of']})"
+    )
+    out.print(
+        f"  dismiss [bold]{d['dismiss']:,}[/]  reduce [bold]{d['reduce']:,}[/]  "
+        f"not eligible [bold]{d['not_eligible']:,}[/]  review [bold]{d['review']:,}[/]"
+    )
+    out.print(
+        f"  people helped [bold]{impact['people_helped']:,}[/]; no felony left "
+        f"{impact['people_no_felony']:,}; no conviction left {impact['people_no_conviction']:,}"
+    )
+    out.print(f"Outputs in {result.out}")
+
+
+@app.command()
+def run(
+    inputs: list[Path] = typer.Argument(..., help="Extract files (.dat or .csv)."),
+    county: str = typer.Option(..., "--county", help="The county whose convictions to decide."),
+    policy: str = typer.Option(
+        "statute", "--policy", help="A preset name, a policy YAML file, or a gogen options JSON."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Decide as of this date (YYYY-MM-DD); default today, recorded."
+    ),
+    out_dir: Path = typer.Option(Path("out"), "--out", help="Output folder."),
+) -> None:
+    """Decide every cannabis conviction in the county and write the output folder."""
+    _print_run(_run(inputs, county, policy, as_of, out_dir))
+
+
+DEMO_AS_OF = "2020-07-01"  # AB 1793's deadline for prosecutors (HS 11361.9(c))
+
+
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("demo-output"), "--out", help="Output folder."),
+) -> None:
+    """The whole job on the bundled synthetic extract (no real person's data)."""
+    from clearance.sample import SAMPLE_COUNTY, sample_path
+
+    out.print(
+        f"Running the bundled synthetic extract ({SAMPLE_COUNTY} county, statute policy, "
+        f"as of {DEMO_AS_OF})"
+    )
+    _print_run(_run([sample_path()], SAMPLE_COUNTY, "statute", DEMO_AS_OF, out_dir))
+
+
+@app.command()
+def explain(
+    subject_id: str = typer.Argument(..., help="The person's SUBJECT_ID."),
+    run_dir: Path = typer.Option(..., "--run", help="A run's output folder."),
+) -> None:
+    """One person's history and each decision, rule by rule, with citations."""
+    from clearance.explain import explain as explain_person
+    from clearance.explain_render import render
+
+    with user_errors():
+        explanation = explain_person(run_dir, subject_id)
+    render(explanation, out)
+
+
+policies_app = typer.Typer(
+    help="List the policy presets, or show one.", invoke_without_command=True
+)
+app.add_typer(policies_app, name="policies")
+
+
+@policies_app.callback()
+def policies(ctx: typer.Context) -> None:
+    """List the presets shipped with clearance."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from clearance.policy import list_presets
+
+    table = Table(title="Policy presets")
+    for column in ("name", "title", "summary"):
+        table.add_column(column)
+    for name, title, summary in list_presets():
+        table.add_row(name, title, summary)
+    out.print(table)
+
+
+@policies_app.command("show")
+def policies_show(
+    name: str = typer.Argument(..., help="A preset name or a policy file."),
+    as_yaml: bool = typer.Option(False, "--yaml", help="Print the resolved policy as YAML."),
+) -> None:
+    """Show a policy in plain words (or as YAML)."""
+    import yaml
+
+    from clearance.policy import describe, load_policy
+
+    with user_errors():
+        policy = load_policy(name)
+    if as_yaml:
+        out.print(yaml.safe_dump(policy.to_dict(), sort_keys=False), markup=False, end="")
+        return
+    out.print(f"[bold]{policy.name}[/]")
+    for sentence in describe(policy):
+        out.print(f"- {sentence}", markup=False, highlight=False)
 
 
 def run_cli() -> None:  # pragma: no cover - console entry point helper

@@ -32,7 +32,7 @@ def summarize(result: ReadResult, model: model_.Model) -> dict:
     ).height
     missing_dates = counts.filter(pl.col("event_date_raw").is_null()).height
     people = model.people.select(pl.len()).collect(engine="streaming").item()
-    events = model.events.select(pl.len()).collect(engine="streaming").item()
+    events = model.events.select("county").collect(engine="streaming")
     cannabis = convictions.filter(pl.col("cannabis_section").is_not_null())
     by_county: dict[str, dict[str, int]] = {}
     for county, section, n in (
@@ -52,7 +52,7 @@ def summarize(result: ReadResult, model: model_.Model) -> dict:
         .select("source_file", "line", "reason")
         .to_dicts(),
         "subjects": people,
-        "events": events,
+        "events": events.height,
         "counts": counts.height,
         "convictions": convictions.height,
         "date_range": {
@@ -61,7 +61,7 @@ def summarize(result: ReadResult, model: model_.Model) -> dict:
             "invalid_event_dates": invalid_dates,
             "missing_event_dates": missing_dates,
         },
-        "counties": _tally(counts, "county"),
+        "counties": _tally(events, "county"),
         "convictions_by_code": _tally(convictions, "code"),
         "cannabis_convictions_by_county": by_county,
         "warnings": result.warnings,

@@ -41,6 +41,7 @@ from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, REQUIRED, USED
 
 CHUNK_BYTES = 32 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
+PADDING = " \t"  # what fixed-width padding is made of; values are trimmed of it
 
 REJECT_REASONS: dict[str, str] = {
     "repeated_header": "a header line inside the file",
@@ -402,10 +403,11 @@ def _parse(good: pl.DataFrame, layout: _Layout) -> pl.DataFrame:
     parsed.columns = names
     cleaned = [
         pl.when(
-            pl.col(n).str.strip_chars().is_in(list(FILLERS)) | (pl.col(n).str.strip_chars() == "")
+            pl.col(n).str.strip_chars(PADDING).is_in(list(FILLERS))
+            | (pl.col(n).str.strip_chars(PADDING) == "")
         )
         .then(None)
-        .otherwise(pl.col(n).str.strip_chars())
+        .otherwise(pl.col(n).str.strip_chars(PADDING))
         .alias(n)
         for n in names
     ]

@@ -1,0 +1,169 @@
+"""One person's history and each decision, rule by rule, with citations.
+
+This is what an attorney reads before signing. It is rendered from the run folder
+alone: the per-rule tests (``t_<rule>``) the engine stored with each determination,
+the facts beside them, the person's history and the resolved policy. Nothing is
+decided again here, so the explanation cannot drift from the decision.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from clearance.law import load_rulepack
+from clearance.rules.prop64 import DISQUALIFIER_REASONS, RELIEF_REASONS, STEP_ORDER
+
+
+class ExplainError(Exception):
+    """The run folder or the person cannot be found."""
+
+
+@dataclass
+class Check:
+    """One rule as walked for one conviction."""
+
+    step: int
+    reason: str
+    status: str  # applies | does not apply | not tested | not used by policy | not reached
+    detail: str
+    citation: str
+
+
+@dataclass
+class Decision:
+    conviction: dict
+    checks: list[Check]
+
+
+@dataclass
+class Explanation:
+    person: dict
+    timeline: list[dict]
+    decisions: list[Decision]
+    policy: dict
+    as_of: str
+
+
+def _policy_uses(reason: str, policy: dict) -> bool:
+    relief = policy.get("additional_relief", {})
+    review = policy.get("review", {})
+    if reason in RELIEF_REASONS:
+        return bool(relief.get(reason))
+    if reason in ("comment_charge", "still_serving"):
+        return bool(review.get(reason))
+    if reason == "misdemeanor":
+        return policy.get("misdemeanors") is not None
+    return True
+
+
+def _detail(reason: str, test: str, row: dict, policy: dict, as_of: str, law) -> str:
+    """Why the rule did or did not apply, from the facts it read."""
+    date = row["conviction_date"]
+    relief = policy.get("additional_relief", {})
+    section = row["section"]
+    details = {
+        "invalid_date": f"conviction date as recorded: {date or 'missing'}",
+        "after_prop64": f"convicted {date}; relief covers convictions on or before "
+        f"{law.last_conviction_date}",
+        "excluded_subsection": f"HS {section}{row.get('subsection') or ''}",
+        "prior_superstrike": "super-strike convictions: " + (row.get("superstrikes") or "none"),
+        "prior_pc290": "PC 290 convictions: "
+        + (row.get("pc290_convictions") or "none")
+        + ("; registered under PC 290" if row.get("registered_290") else "; no registration"),
+        "two_priors": f"{row.get('prior_same_section', 0)} earlier conviction case(s) "
+        f"under HS {section}",
+        "undated_disqualifier": "a disqualifier above could not be dated"
+        if any(row.get(f"t_{r}") is None for r in DISQUALIFIER_REASONS)
+        else "every disqualifier found is dated",
+        "comment_charge": f"charge read from the {row.get('charge_source') or 'offense'} field",
+        "still_serving": f"sentence ends {row.get('sentence_end') or 'unknown'}; as of {as_of}",
+        "misdemeanor": f"severity {row.get('severity') or 'unknown'}",
+        "baseline_dismiss": f"policy dismisses {', '.join(map(str, policy.get('dismiss', [])))}",
+        "under_21": f"age at conviction {_age(row.get('age_at_conviction'))}",
+        "age_threshold": f"age on {as_of}: {_age(row.get('age_as_of'))}; threshold "
+        f"{relief.get('age_threshold')}",
+        "conviction_age": f"{_age(row.get('years_since_conviction'))} years since conviction; "
+        f"threshold {relief.get('conviction_age')}",
+        "crime_free": f"{_age(row.get('years_since_any_conviction'))} years since the latest "
+        f"conviction; threshold {relief.get('crime_free')}",
+        "only_prop64": f"{row.get('n_convictions')} conviction(s) in all; cannabis: "
+        f"{row.get('cannabis_convictions') or 'none'}",
+        "deceased": "death recorded" if row.get("deceased") else "no death recorded",
+        "sentence_completed": f"sentence ends {row.get('sentence_end') or 'unknown'}; "
+        f"as of {as_of}",
+        "baseline_reduce": f"policy reduces {', '.join(map(str, policy.get('reduce', [])))}",
+        "no_policy": f"the policy names no outcome for HS {section}",
+    }
+    if test in (*DISQUALIFIER_REASONS, "undated_disqualifier") and section not in (
+        law.disqualifier_sections
+    ):
+        return f"HS {section} has no such disqualifier"
+    return details[test]
+
+
+def _age(value) -> str:
+    return "unknown" if value is None else str(value)
+
+
+def explain(run_dir: Path, subject_id: str) -> Explanation:
+    run_dir = Path(run_dir)
+    try:
+        provenance = json.loads((run_dir / "run.json").read_text())
+    except FileNotFoundError:
+        raise ExplainError(f"{run_dir} is not a run folder (no run.json)") from None
+    decided = pl.read_parquet(run_dir / "determinations.parquet").filter(
+        pl.col("subject_id") == subject_id
+    )
+    history = (
+        pl.read_parquet(run_dir / "history.parquet")
+        .filter(pl.col("subject_id") == subject_id)
+        .sort("event_date", "cnt_order", nulls_last=True)
+    )
+    people = pl.read_parquet(run_dir / "people.parquet").filter(pl.col("subject_id") == subject_id)
+    if people.is_empty():
+        raise ExplainError(f"subject {subject_id} has no determination in this run")
+    policy = provenance["policy"]
+    as_of = provenance["as_of"]
+    law = load_rulepack()
+    rules = law.rules_by_reason()
+    decisions = []
+    for row in decided.iter_rows(named=True):
+        checks: list[Check] = []
+        decided_at = None
+        for i, (reason, test) in enumerate(STEP_ORDER, start=1):
+            value = row.get(f"t_{test}")
+            if not _policy_uses(reason, policy):
+                status = "not used by policy"
+            elif decided_at is not None:
+                status = "not reached"
+            elif value is None:
+                status = "not tested"
+            elif value:
+                status = "applies"
+            else:
+                status = "does not apply"
+            if status == "applies":
+                decided_at = i
+            checks.append(
+                Check(
+                    step=i,
+                    reason=reason,
+                    status=status,
+                    detail=""
+                    if status == "not used by policy"
+                    else _detail(reason, test, row, policy, as_of, law),
+                    citation=rules[reason].citation,
+                )
+            )
+        decisions.append(Decision(conviction=row, checks=checks))
+    return Explanation(
+        person=people.row(0, named=True),
+        timeline=history.to_dicts(),
+        decisions=decisions,
+        policy=policy,
+        as_of=as_of,
+    )

@@ -1,0 +1,97 @@
+"""Render an Explanation on a terminal (Rich), or as plain text when piped."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from clearance.explain import Explanation
+
+STATUS_STYLE = {
+    "applies": "bold",
+    "does not apply": "",
+    "not tested": "yellow",
+    "not used by policy": "dim",
+    "not reached": "dim",
+}
+
+
+def _sentence(row: dict) -> str:
+    parts = [
+        f"{row[k]}{unit}"
+        for k, unit in (("sent_years", "y"), ("sent_months", "m"), ("sent_days", "d"))
+        if row.get(k)
+    ]
+    if row.get("sent_unknown"):
+        parts.append("unreadable part")
+    return " ".join(parts)
+
+
+def render(explanation: Explanation, console: Console) -> None:
+    person = explanation.person
+    console.print(
+        f"[bold]{person.get('name') or '(no name)'}[/]  subject {person['subject_id']}  "
+        f"CII {person.get('cii_number') or '-'}  born {person.get('dob') or person.get('dob_raw') or 'unknown'}  "
+        f"{person.get('gender') or ''} {person.get('race') or ''}",
+        highlight=False,
+    )
+    flags = [
+        text
+        for key, text in (("deceased", "death recorded"), ("registered_290", "PC 290 registration"))
+        if person.get(key)
+    ]
+    if flags:
+        console.print("Record shows: " + ", ".join(flags), highlight=False)
+    console.print(
+        f"Policy: {explanation.policy.get('name')}; as of {explanation.as_of}", highlight=False
+    )
+
+    timeline = Table(title="History", show_lines=False)
+    for column in ("date", "event", "court or agency", "county", "charge", "disposition", "sev",
+                   "sentence"):  # fmt: skip
+        timeline.add_column(column)
+    for row in explanation.timeline:
+        date = (
+            row["event_date"].isoformat()
+            if row.get("event_date")
+            else (f"invalid ({row.get('event_date_raw') or 'missing'})")
+        )
+        timeline.add_row(
+            date,
+            row.get("event_type") or "",
+            row.get("agency") or "",
+            row.get("county") or "",
+            row.get("offense_raw") or row.get("charge") or "",
+            row.get("disposition") or "",
+            row.get("severity") or "",
+            _sentence(row),
+        )
+    console.print(timeline)
+
+    for decision in explanation.decisions:
+        c = decision.conviction
+        console.print(
+            f"\n[bold]Conviction {c['cnt_order']}[/] on {c['conviction_date']} in "
+            f"{c.get('court') or 'unknown court'}, case {c.get('case_number') or 'unknown'}: "
+            f"{c.get('offense')} ({c.get('severity') or 'severity unknown'})",
+            highlight=False,
+        )
+        console.print(
+            f"  → [bold]{c['determination']}[/] ({c['reason']}), rule {c['rule']}, {c['citation']}",
+            highlight=False,
+        )
+        rules = Table(show_header=True, box=None, pad_edge=False)
+        for column in ("#", "rule", "result", "facts", "citation"):
+            rules.add_column(column)
+        for check in decision.checks:
+            style = STATUS_STYLE[check.status]
+            rules.add_row(
+                str(check.step),
+                check.reason,
+                f"[{style}]{check.status}[/]" if style else check.status,
+                check.detail,
+                check.citation,
+            )
+        console.print(rules)
+        if c.get("not_tested"):
+            console.print(f"  Could not be tested (input unknown): {c['not_tested']}")

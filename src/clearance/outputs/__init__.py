@@ -1,0 +1,1 @@
+"""Everything a run writes: the output folder of product.md."""

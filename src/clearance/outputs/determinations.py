@@ -1,0 +1,114 @@
+"""The determinations table in the forms users open: CSV, Parquet and an Excel workbook.
+
+Column order is part of the contract (product.md): the first columns are the ones
+product.md lists, then the facts each determination used, then where it came from.
+Parquet keeps everything, including the per-rule tests (``t_<rule>``) that
+``clearance explain`` walks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+# product.md, "determinations.csv": these columns, in this order, come first.
+CONTRACT_COLUMNS = (
+    "subject_id",
+    "cii_number",
+    "name",
+    "dob",
+    "race",
+    "gender",
+    "cnt_order",
+    "case_number",
+    "court",
+    "county",
+    "conviction_date",
+    "offense",
+    "section",
+    "severity",
+    "determination",
+    "reason",
+    "rule",
+    "citation",
+)
+
+# The facts each determination used (prop64.md; issue 3 "the facts it used").
+FACT_COLUMNS = (
+    "subsection",
+    "attempt",
+    "charge_source",
+    "age_at_conviction",
+    "age_as_of",
+    "years_since_conviction",
+    "years_since_any_conviction",
+    "n_convictions",
+    "cannabis_convictions",
+    "prior_same_section",
+    "superstrikes",
+    "pc290_convictions",
+    "registered_290",
+    "deceased",
+    "sentence_end",
+    "not_tested",
+    "source_file",
+    "line",
+)
+
+COLUMNS = CONTRACT_COLUMNS + FACT_COLUMNS
+
+# The workbook's creation time is fixed so the same run gives the same bytes.
+WORKBOOK_CREATED = dt.datetime(2016, 11, 9)
+EXCEL_MAX_ROWS = 1_048_575  # one row of each sheet is the header
+
+
+def table(decided: pl.DataFrame) -> pl.DataFrame:
+    """Rename and order the engine's columns into the published table (tests kept last)."""
+    renamed = decided.with_columns(
+        dob=pl.coalesce(pl.col("dob").dt.to_string("%Y-%m-%d"), pl.col("dob_raw")),
+        court=pl.col("agency"),
+        conviction_date=pl.coalesce(
+            pl.col("event_date").dt.to_string("%Y-%m-%d"), pl.col("event_date_raw")
+        ),
+        offense=pl.coalesce(pl.col("offense_raw"), pl.col("charge")),
+        section=pl.col("cannabis_section"),
+        sentence_end=pl.col("sentence_end").dt.to_string("%Y-%m-%d"),
+    )
+    tests = sorted(c for c in decided.columns if c.startswith("t_"))
+    return renamed.select(*COLUMNS, *tests)
+
+
+def write_all(determinations: pl.DataFrame, out: Path, title: str) -> None:
+    published = determinations.select(COLUMNS)
+    published.write_csv(out / "determinations.csv")
+    determinations.write_parquet(out / "determinations.parquet", statistics=True)
+    write_workbook(published, out / "determinations.xlsx", title)
+
+
+def write_workbook(rows: pl.DataFrame, path: Path, title: str) -> None:
+    """A workbook ready for attorneys: filters, frozen header, readable widths."""
+    workbook = xlsxwriter.Workbook(path, {"strings_to_numbers": False})
+    workbook.set_properties({"title": title, "created": WORKBOOK_CREATED})
+    widths = {c: _width(c) for c in rows.columns}
+    chunks = range(0, max(rows.height, 1), EXCEL_MAX_ROWS)
+    for i, start in enumerate(chunks):
+        sheet = "Determinations" if len(chunks) == 1 else f"Determinations {i + 1}"
+        rows.slice(start, EXCEL_MAX_ROWS).write_excel(
+            workbook,
+            worksheet=sheet,
+            table_style="Table Style Light 1",
+            autofilter=True,
+            freeze_panes=(1, 2),
+            column_widths=widths,
+            header_format={"bold": True, "text_wrap": True, "valign": "top"},
+        )
+    workbook.close()
+
+
+def _width(column: str) -> int:
+    wide = {"name": 24, "offense": 36, "citation": 40, "court": 22, "rule": 26}
+    wider = {"superstrikes": 40, "pc290_convictions": 40, "cannabis_convictions": 26}
+    return wide.get(column) or wider.get(column) or max(10, min(len(column) + 2, 20))

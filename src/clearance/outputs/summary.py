@@ -1,0 +1,158 @@
+"""The run's figures (summary.json): what was read, what was decided, and who it helps.
+
+People-level impact follows how offices announce results: people helped (at least
+one conviction dismissed or reduced), and what their records look like once the
+relief is granted. A conviction counts as a remaining felony when its severity is
+``F`` and this run neither dismisses nor reduces it; a conviction with no recorded
+severity is not counted as a felony. "No conviction in the last seven years"
+needs every remaining conviction to be dated, so an undated one prevents the claim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from clearance.extract.model import Model
+from clearance.extract.reader import ReadResult
+
+DETERMINATIONS = ("dismiss", "reduce", "not_eligible", "review")
+RELIEF = ("dismiss", "reduce")
+AGE_BANDS = ((0, 21, "under 21"), (21, 30, "21-29"), (30, 40, "30-39"), (40, 50, "40-49"),
+             (50, 60, "50-59"), (60, 200, "60 and over"))  # fmt: skip
+CLEAN_YEARS = 7
+
+
+def age_band(age: pl.Expr) -> pl.Expr:
+    expr = pl.when(age.is_null()).then(pl.lit("unknown"))
+    for low, high, label in AGE_BANDS:
+        expr = expr.when((age >= low) & (age < high)).then(pl.lit(label))
+    return expr.otherwise(pl.lit("unknown"))
+
+
+def _tally(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    counted = (
+        frame.select(pl.col(column).cast(pl.String).fill_null("unknown")).group_by(column).len()
+    )
+    return {k: v for k, v in sorted(counted.iter_rows())}
+
+
+def _by(frame: pl.DataFrame, column: str) -> dict[str, dict[str, int]]:
+    """column value -> determination -> n, with every determination present."""
+    result: dict[str, dict[str, int]] = {}
+    grouped = frame.group_by(pl.col(column).cast(pl.String).fill_null("unknown"), "determination")
+    for key, determination, n in grouped.len().iter_rows():
+        result.setdefault(key, dict.fromkeys(DETERMINATIONS, 0))[determination] = n
+    for counts in result.values():
+        counts["total"] = sum(counts[d] for d in DETERMINATIONS)
+    return dict(sorted(result.items()))
+
+
+def impact(determinations: pl.DataFrame, model: Model, as_of: dt.date) -> dict:
+    """People helped, and what their records look like after relief."""
+    helped_ids = determinations.filter(pl.col("determination").is_in(RELIEF))["subject_id"].unique()
+    relief = determinations.select("subject_id", "cnt_order", "determination")
+    history = (
+        model.counts.filter(pl.col("convicted") & pl.col("subject_id").is_in(helped_ids.implode()))
+        .select("subject_id", "cnt_order", "severity", "event_date")
+        .collect(engine="streaming")
+        .join(relief, on=["subject_id", "cnt_order"], how="left")
+    )
+    granted = pl.col("determination").is_in(RELIEF).fill_null(False)
+    remains = ~pl.col("determination").eq("dismiss").fill_null(False)
+    felony = pl.col("severity") == "F"
+    clean_since = pl.lit(as_of).dt.offset_by(f"-{CLEAN_YEARS}y")
+    per_person = history.group_by("subject_id").agg(
+        had_felony=felony.any(),
+        felony_left=(felony & ~granted).any(),
+        conviction_left=remains.any(),
+        recent_or_undated_left=(
+            remains & (pl.col("event_date").is_null() | (pl.col("event_date") > clean_since))
+        ).any(),
+    )
+    return {
+        "people_helped": helped_ids.len(),
+        "people_no_felony": per_person.filter(~pl.col("felony_left")).height,
+        "people_felony_cleared": per_person.filter(
+            pl.col("had_felony") & ~pl.col("felony_left")
+        ).height,
+        "people_no_conviction": per_person.filter(~pl.col("conviction_left")).height,
+        f"people_no_conviction_{CLEAN_YEARS}_years": per_person.filter(
+            ~pl.col("recent_or_undated_left")
+        ).height,
+        "felonies_dismissed_or_reduced": determinations.filter(
+            pl.col("determination").is_in(RELIEF) & (pl.col("severity") == "F")
+        ).height,
+    }
+
+
+def demographics(determinations: pl.DataFrame, model: Model, as_of: dt.date) -> dict:
+    """People helped, and everyone in the extract, by race/ethnicity, gender and age band."""
+    age = (
+        pl.lit(as_of).dt.year()
+        - pl.col("dob").dt.year()
+        - (
+            (pl.lit(as_of).dt.month() < pl.col("dob").dt.month())
+            | (
+                (pl.lit(as_of).dt.month() == pl.col("dob").dt.month())
+                & (pl.lit(as_of).dt.day() < pl.col("dob").dt.day())
+            )
+        ).cast(pl.Int32)
+    )
+    people = (
+        model.people.select("subject_id", "race", "gender", "dob")
+        .with_columns(age_band=age_band(age))
+        .collect(engine="streaming")
+    )
+    helped_ids = determinations.filter(pl.col("determination").is_in(RELIEF))["subject_id"]
+    helped = people.filter(pl.col("subject_id").is_in(helped_ids.implode()))
+    return {
+        group: {
+            "race": _tally(frame, "race"),
+            "gender": _tally(frame, "gender"),
+            "age_band": _tally(frame, "age_band"),
+        }
+        for group, frame in (("people_helped", helped), ("everyone", people))
+    }
+
+
+def summarize(
+    determinations: pl.DataFrame,
+    model: Model,
+    read: ReadResult,
+    *,
+    as_of: dt.date,
+    county: str,
+    policy_name: str,
+) -> dict:
+    subjects = model.people.select(pl.len()).collect(engine="streaming").item()
+    by_determination = dict.fromkeys(DETERMINATIONS, 0)
+    by_determination.update(_tally(determinations, "determination"))
+    return {
+        "as_of": as_of.isoformat(),
+        "county": county,
+        "policy": policy_name,
+        "rows": {
+            "read": read.rows_read,
+            "used": read.rows_used,
+            "rejected": read.rows_rejected,
+            "reconciled": read.rows_read == read.rows_used + read.rows_rejected,
+        },
+        "rejects_by_reason": _tally(read.rejects, "reason_code"),
+        "subjects": subjects,
+        "people_in_scope": determinations["subject_id"].n_unique(),
+        "convictions_in_scope": determinations.height,
+        "by_determination": by_determination,
+        "by_reason": _tally(determinations, "reason"),
+        "by_section": _by(determinations, "section"),
+        "by_severity": _by(determinations, "severity"),
+        "not_tested": _tally(
+            determinations.filter(pl.col("not_tested").is_not_null())
+            .select(pl.col("not_tested").str.split(", "))
+            .explode("not_tested"),
+            "not_tested",
+        ),
+        "impact": impact(determinations, model, as_of),
+        "demographics": demographics(determinations, model, as_of),
+    }

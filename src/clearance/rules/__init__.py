@@ -1,0 +1,1 @@
+"""The rules that turn a person's history into determinations."""

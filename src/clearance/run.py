@@ -1,0 +1,190 @@
+"""One run: extract files in, the output folder of product.md out.
+
+The folder is built beside its destination under a hidden temporary name and moved
+into place only when every file is written, so a run that fails leaves no folder
+that looks complete. Intermediate tables (staged rows, the model) live in a work
+folder inside that temporary folder and are deleted before the move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from clearance import __version__
+from clearance.extract import model as model_
+from clearance.extract.reader import ReadResult, read_extracts
+from clearance.law import load_rulepack
+from clearance.outputs import determinations as det_out
+from clearance.outputs.summary import summarize
+from clearance.policy import Policy
+from clearance.rules.prop64 import determine
+
+# Written into the folder so `explain` and later steps need nothing but the folder.
+HISTORY_FILE = "history.parquet"
+PEOPLE_FILE = "people.parquet"
+
+
+class RunError(Exception):
+    """A run that cannot proceed; the message says why in plain words."""
+
+
+@dataclass
+class RunResult:
+    out: Path
+    summary: dict
+    provenance: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def _json(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+def run(
+    inputs: Sequence[Path],
+    *,
+    county: str,
+    policy: Policy,
+    as_of: dt.date,
+    out: Path,
+    as_of_source: str = "argument",
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    county = county.strip().upper()
+    out = Path(out)
+    _check_destination(out)
+    law = load_rulepack()
+    timings: dict[str, float] = {}
+    started = clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        work = tmp / ".work"
+        read = read_extracts(inputs, work, progress=progress)
+        lap("read")
+        model = _materialise(model_.build(read.rows, [f.name for f in read.files]), work)
+        lap("model")
+        warnings = read.warnings + _county_warnings(model, county)
+        decided = determine(model, policy, county, as_of, law).collect(engine="streaming")
+        published = det_out.table(decided)
+        lap("rules")
+        det_out.write_all(published, tmp, title=f"{policy.name}: determinations as of {as_of}")
+        summary = summarize(
+            published, model, read, as_of=as_of, county=county, policy_name=policy.name
+        )
+        (tmp / "summary.json").write_text(_json(summary))
+        read.rejects.rename({"source_file": "file"}).write_csv(tmp / "rejects.csv")
+        _write_history(model, published, tmp)
+        lap("outputs")
+        timings["total"] = round(time.perf_counter() - started, 3)
+        provenance = _provenance(read, policy, law.version, county, as_of, as_of_source, timings)
+        provenance["warnings"] = warnings
+        (tmp / "run.json").write_text(_json(provenance))
+        shutil.rmtree(work)
+        _move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return RunResult(out=out, summary=summary, provenance=provenance, warnings=warnings)
+
+
+def _check_destination(out: Path) -> None:
+    """Refuse to overwrite a folder that is not an earlier run's output."""
+    if out.exists() and (
+        not out.is_dir() or (any(out.iterdir()) and not (out / "run.json").exists())
+    ):
+        raise RunError(
+            f"{out} exists and is not an earlier run's output folder; choose another --out"
+        )
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _materialise(model: model_.Model, work: Path) -> model_.Model:
+    """Compute counts and people once, to Parquet, so later passes read them, not the input."""
+    model.counts.sink_parquet(work / "counts.parquet", engine="streaming")
+    model.people.sink_parquet(work / "people.parquet", engine="streaming")
+    return model_.Model(
+        people=pl.scan_parquet(work / "people.parquet"),
+        events=model.events,
+        counts=pl.scan_parquet(work / "counts.parquet"),
+    )
+
+
+def _county_warnings(model: model_.Model, county: str) -> list[str]:
+    counties = (
+        model.counts.select(pl.col("county").drop_nulls().unique().sort())
+        .collect(engine="streaming")["county"]
+        .to_list()
+    )
+    if county in counties:
+        return []
+    shown = ", ".join(counties[:12]) + (" ..." if len(counties) > 12 else "")
+    raise RunError(
+        f"no event in the extract names the county {county!r}; its counties are: {shown or 'none'}"
+    )
+
+
+def _write_history(model: model_.Model, published: pl.DataFrame, out: Path) -> None:
+    """The whole history of everyone determined, for `explain` and review."""
+    ids = published["subject_id"].unique().implode()
+    model.counts.filter(pl.col("subject_id").is_in(ids)).sink_parquet(
+        out / HISTORY_FILE, engine="streaming"
+    )
+    model.people.filter(pl.col("subject_id").is_in(ids)).sink_parquet(
+        out / PEOPLE_FILE, engine="streaming"
+    )
+
+
+def _provenance(
+    read: ReadResult,
+    policy: Policy,
+    rulepack_version: str,
+    county: str,
+    as_of: dt.date,
+    as_of_source: str,
+    timings: dict[str, float],
+) -> dict:
+    return {
+        "tool": {"name": "clearance", "version": __version__},
+        "rule_pack": {"version": rulepack_version},
+        "policy": policy.to_dict(),
+        "county": county,
+        "as_of": as_of.isoformat(),
+        "as_of_source": as_of_source,
+        "inputs": [f.to_dict() for f in read.files],
+        "rows": {
+            "read": read.rows_read,
+            "used": read.rows_used,
+            "rejected": read.rows_rejected,
+        },
+        "timings_seconds": timings,
+        "environment": {
+            "python": platform.python_version(),
+            "polars": pl.__version__,
+        },
+    }
