@@ -29,9 +29,10 @@ def _sentence(row: dict) -> str:
 
 def render(explanation: Explanation, console: Console) -> None:
     person = explanation.person
+    born = person.get("dob") or person.get("dob_raw") or "unknown"
     console.print(
         f"[bold]{person.get('name') or '(no name)'}[/]  subject {person['subject_id']}  "
-        f"CII {person.get('cii_number') or '-'}  born {person.get('dob') or person.get('dob_raw') or 'unknown'}  "
+        f"CII {person.get('cii_number') or '-'}  born {born}  "
         f"{person.get('gender') or ''} {person.get('race') or ''}",
         highlight=False,
     )
