@@ -51,7 +51,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"clearance: {message}", markup=False, highlight=False)
+    err.print(f"clearance: {message}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -252,7 +252,7 @@ def _print_run(result) -> None:
     d = s["by_determination"]
     impact = s["impact"]
     for warning in result.warnings:
-        err.print(f"warning: {warning}", markup=False, highlight=False)
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out.print(
         f"{s['rows']['read']:,} rows read, {s['rows']['rejected']:,} rejected; "
         f"{s['convictions_in_scope']:,} cannabis convictions in {s['county']} for "
