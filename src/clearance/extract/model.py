@@ -101,7 +101,8 @@ def _with_row_order(rows: pl.LazyFrame, file_order: list[str] | None) -> pl.Lazy
 
 def _first(columns: tuple[str, ...]) -> list[pl.Expr]:
     """Each column's value on the group's first line."""
-    return [pl.col(c).sort_by("row_order").first().alias(c) for c in columns]
+    first_line = pl.col("row_order").arg_min()
+    return [pl.col(c).get(first_line).alias(c) for c in columns]
 
 
 def _first_present(columns: tuple[str, ...]) -> list[pl.Expr]:

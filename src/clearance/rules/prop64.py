@@ -123,7 +123,9 @@ def _prior_same_section(in_scope: pl.LazyFrame, model: Model) -> pl.LazyFrame:
     """Earlier convictions under the same cannabis section, counted by court case.
 
     HS 11358(d)(2), 11359(c)(2), 11360(a)(3)(B): "two or more prior convictions" under
-    the section. Several counts of one case on one day are one conviction event; an
+    the section. A conviction is a court event on its date: several counts of one case
+    are one conviction, and counts dated differently are different convictions even
+    when the extract gives them one event key (a court action has one date). An
     attempt counts as the section itself (PC 664). Cases under the section whose date
     is unknown are counted apart (``undated_same_section``): they may be prior.
     """
@@ -135,7 +137,7 @@ def _prior_same_section(in_scope: pl.LazyFrame, model: Model) -> pl.LazyFrame:
         .join(same.unique(), on=["subject_id", "cannabis_section"], how="inner")
         .group_by("subject_id", "cnt_order")
         .agg(
-            prior_same_section=pl.col("event_key")
+            prior_same_section=pl.struct("event_key", "prior_date")
             .filter(pl.col("prior_date") < pl.col("event_date"))
             .n_unique(),
             undated_same_section=pl.col("event_key")
