@@ -129,8 +129,13 @@ def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
         )
     )
     attributes = rows.group_by(*COUNT_KEY).agg(*_first(COUNT_ATTRIBUTES), n_rows=pl.len())
-    end = pl.col("event_date").dt.offset_by(
-        pl.format("{}y{}mo{}d", pl.col("sent_years"), pl.col("sent_months"), pl.col("sent_days"))
+    # Years, then months, then days, each a calendar step (prop64.md, "Dates"):
+    # 2016-02-29 + 1 year + 1 month is 2017-03-28.
+    end = (
+        pl.col("event_date")
+        .dt.offset_by(pl.format("{}y", pl.col("sent_years")))
+        .dt.offset_by(pl.format("{}mo", pl.col("sent_months")))
+        .dt.offset_by(pl.format("{}d", pl.col("sent_days")))
     )
     return (
         attributes.join(parts, on=list(COUNT_KEY), how="left")

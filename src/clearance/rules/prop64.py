@@ -213,7 +213,10 @@ def _tests(policy: Policy, as_of: pl.Expr, law: RulePack) -> dict[str, pl.Expr]:
         )
         if review.comment_charge
         else off(),
-        "still_serving": (pl.col("sentence_end") > as_of) if review.still_serving else off(),
+        # A sentence whose end cannot be read may still be running: a person must look.
+        "still_serving": ((pl.col("sentence_end") > as_of) | pl.col("sent_unknown"))
+        if review.still_serving
+        else off(),
         "misdemeanor": pl.col("severity").is_in(["M", "I"])
         if policy.misdemeanors is not None
         else off(),
@@ -242,11 +245,9 @@ def _tests(policy: Policy, as_of: pl.Expr, law: RulePack) -> dict[str, pl.Expr]:
     tests["undated_disqualifier"] = pl.any_horizontal(
         *(tests[r].is_null() for r in DISQUALIFIER_REASONS)
     )
-    # Additional relief turns a would-be reduction into a dismissal (prop64.md,
-    # "Policies"): it applies only to sections the policy reduces.
-    would_reduce = tests["baseline_reduce"]
-    for reason in RELIEF_REASONS:
-        tests[reason] = pl.when(would_reduce).then(tests[reason]).otherwise(False)
+    # Additional relief (prop64.md, order of evaluation, step 8) is reached by every
+    # conviction the dismiss list did not already dismiss: it turns a would-be
+    # reduction, or a would-be no_policy review, into a dismissal.
     return tests
 
 
