@@ -13,9 +13,14 @@ therefore depends on the chunk size, never on the size of the file.
 Line checks, in order (the first that fails names the reason):
 
 - ``repeated_header``  a second header line inside the file (files concatenated);
-- ``unbalanced_quote`` an odd number of ``"`` characters: a CSV parser would run
-  on into the following lines, so the line is rejected before parsing;
-- ``stray_quote``      a ``"`` that is not part of an RFC 4180 quoted value;
+- ``unbalanced_quote`` a quoted value that is never closed on its line (a CSV
+  parser would run on into the following lines);
+- ``stray_quote``      text after the closing quote of a quoted value.
+
+A value is quoted when it starts with ``"`` (RFC 4180, ``""`` inside it is one
+quote). A ``"`` inside an unquoted value is kept as a character, as Python's csv
+module and Polars read it, so ``O"BRIEN`` is a value, not an error.
+
 - ``wrong_field_count`` not the number of fields the header (or the 95-field
   layout) says;
 - ``missing_subject_id`` / ``missing_cnt_order`` no value to place the row in a
@@ -41,12 +46,13 @@ from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, REQUIRED, USED
 
 CHUNK_BYTES = 32 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
-PADDING = " \t"  # what fixed-width padding is made of; values are trimmed of it
+PADDING = " \t\r"  # what fixed-width padding is made of; values are trimmed of it
+FILLERS_AND_EMPTY = [*FILLERS, ""]
 
 REJECT_REASONS: dict[str, str] = {
     "repeated_header": "a header line inside the file",
-    "unbalanced_quote": "unbalanced quote (odd number of double quotes)",
-    "stray_quote": "a double quote outside a quoted value",
+    "unbalanced_quote": "unbalanced quote (a quoted value is not closed on its line)",
+    "stray_quote": "text after the closing quote of a quoted value",
     "wrong_field_count": "wrong number of fields",
     "missing_subject_id": "no SUBJECT_ID",
     "missing_cnt_order": "no CNT_ORDER",
@@ -61,6 +67,9 @@ REJECTS_SCHEMA = {
 
 # A quoted value at the start of a field, RFC 4180 ("" is an escaped quote).
 _QUOTED_FIELD = r'(^|,)"(?:[^"]|"")*"'
+# A whole line of fields, each quoted, unquoted (not starting with a quote), or empty.
+_FIELD = r'(?:"(?:[^"]|"")*"|[^,"][^,]*|)'
+_WELL_FORMED = rf"^{_FIELD}(?:,{_FIELD})*$"
 
 
 class ExtractError(Exception):
@@ -231,9 +240,16 @@ def _read_file(
                     lines_blob = lines_blob[header_len:]
                     next_line = 2
             assert layout is not None
-            lines = _decode_lines(lines_blob, fs)
-            yield _process_chunk(lines, next_line, layout, fs)
-            next_line += len(lines)
+            n_lines = lines_blob.count(b"\n") + (0 if lines_blob.endswith(b"\n") else 1)
+            parsed = _parse_clean_block(lines_blob, n_lines, layout)
+            if parsed is not None:
+                fs.rows_read += n_lines
+                yield _stage(parsed, _line_numbers(next_line, n_lines), fs)
+            else:
+                lines = _decode_lines(lines_blob, fs)
+                assert len(lines) == n_lines
+                yield _process_chunk(lines, next_line, layout, fs)
+            next_line += n_lines
             if not block:
                 break
     fs.sha256 = digest.hexdigest()
@@ -325,10 +341,12 @@ def _process_chunk(
                 text.str.strip_chars_start().str.strip_chars_start('"').str.starts_with("RECORD_ID")
             )
             .then(pl.lit("repeated_header"))
-            .when(pl.col("quotes") % 2 == 1)
-            .then(pl.lit("unbalanced_quote"))
-            .when(pl.col("unquoted").str.contains('"', literal=True))
-            .then(pl.lit("stray_quote")),
+            .when((pl.col("quotes") > 0) & ~text.str.contains(_WELL_FORMED))
+            .then(
+                pl.when(pl.col("quotes") % 2 == 1)
+                .then(pl.lit("unbalanced_quote"))
+                .otherwise(pl.lit("stray_quote"))
+            ),
         )
         .with_columns(
             reason_code=pl.when(
@@ -341,9 +359,51 @@ def _process_chunk(
     fs.blank_lines += len(lines) - checked.height
     fs.rows_read += checked.height
 
-    structural = checked.filter(pl.col("reason_code").is_not_null())
+    structural = checked.filter(pl.col("reason_code").is_not_null()).select(
+        "line",
+        "reason_code",
+        reason=_reason_text(pl.col("reason_code"), pl.col("fields"), layout.n_fields),
+    )
     good = checked.filter(pl.col("reason_code").is_null())
-    rows = _parse(good, layout)
+    # Lines with a quote inside an unquoted value are parsed one by one with Python's
+    # csv module: Polars' parallel reader cannot split a buffer safely around them.
+    literal = pl.col("unquoted").str.contains('"', literal=True)
+    plain, odd = good.filter(~literal), good.filter(literal)
+    parsed = _read_csv("\n".join(plain["text"].to_list()).encode("utf-8"), layout)
+    if odd.height:
+        parsed = pl.concat([parsed, _read_lines_one_by_one(odd["text"].to_list(), layout)])
+    if parsed.height != good.height:  # a silent loss here would deny someone relief
+        raise AssertionError(f"parsed {parsed.height} rows from {good.height} checked lines")
+    lines = pl.concat([plain["line"], odd["line"]])
+    order = lines.arg_sort()
+    used, rejected = _stage(parsed[order], lines[order], fs)
+    structural = structural.select(pl.lit(fs.name, dtype=pl.String).alias("source_file"), pl.all())
+    fs.rows_rejected += structural.height
+    return used, pl.concat([structural.cast(REJECTS_SCHEMA), rejected])  # type: ignore[arg-type]
+
+
+def _read_lines_one_by_one(lines: list[str], layout: _Layout) -> pl.DataFrame:
+    names = sorted(layout.positions, key=layout.positions.__getitem__)
+    values = [[row[layout.positions[n]] for n in names] for row in csv.reader(lines)]
+    return pl.DataFrame(values, schema=dict.fromkeys(names, pl.String), orient="row")
+
+
+def _line_numbers(first: int, n: int) -> pl.Series:
+    return pl.Series("line", range(first, first + n), dtype=pl.UInt64)
+
+
+def _stage(
+    parsed: pl.DataFrame, lines: pl.Series, fs: FileStats
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Trim and clean parsed fields; reject rows that cannot be placed in a history."""
+    names = [c for c in parsed.columns if not c.startswith("_")]
+    trimmed = [pl.col(n).str.strip_chars(PADDING) for n in names]
+    cleaned = [
+        pl.when(t.is_in(FILLERS_AND_EMPTY)).then(None).otherwise(t).alias(n)
+        for n, t in zip(names, trimmed, strict=True)
+    ]
+    absent = [pl.lit(None, dtype=pl.String).alias(n) for n in USED.values() if n not in names]
+    rows = parsed.select(lines.alias("line"), *cleaned, *absent).select("line", *USED.values())
     missing = (
         pl.when(pl.col("subject_id").is_null())
         .then(pl.lit("missing_subject_id"))
@@ -351,26 +411,76 @@ def _process_chunk(
         .then(pl.lit("missing_cnt_order"))
     )
     rows = rows.with_columns(reason_code=missing)
-    rejected = pl.concat(
-        [
-            structural.select(
-                "line",
-                "reason_code",
-                reason=_reason_text(pl.col("reason_code"), pl.col("fields"), layout.n_fields),
-            ),
-            rows.filter(pl.col("reason_code").is_not_null()).select(
-                "line",
-                "reason_code",
-                reason=_reason_text(pl.col("reason_code"), pl.lit(0), layout.n_fields),
-            ),
-        ]
-    ).select(pl.lit(fs.name).alias("source_file"), pl.all())
+    rejected = (
+        rows.filter(pl.col("reason_code").is_not_null())
+        .select(
+            pl.lit(fs.name, dtype=pl.String).alias("source_file"),
+            "line",
+            "reason_code",
+            reason=_reason_text(pl.col("reason_code"), pl.lit(0), 0),
+        )
+        .cast(REJECTS_SCHEMA)  # type: ignore[arg-type]
+    )
     used = rows.filter(pl.col("reason_code").is_null()).select(
         pl.lit(fs.name, dtype=pl.String).alias("source_file"), pl.exclude("reason_code")
     )
     fs.rows_used += used.height
     fs.rows_rejected += rejected.height
-    return used, rejected.cast(REJECTS_SCHEMA)  # type: ignore[arg-type]
+    return used, rejected
+
+
+MARK = b"\x01"  # a byte no extract holds: appended to each line as one more field
+
+
+def _read_csv(body: bytes, layout: _Layout, *, marked: bool = False) -> pl.DataFrame:
+    """Parse lines into the used fields (named as staged).
+
+    With ``marked``, each line carries one extra field, MARK, and the result has a
+    ``_mark`` column: MARK exactly when the line had the layout's number of fields
+    (fewer fields put MARK earlier; more make the parse fail).
+    """
+    n = layout.n_fields
+    wanted = {pos: name for name, pos in layout.positions.items()}
+    if marked:
+        wanted[n] = "_mark"
+    positions = sorted(wanted)
+    if not body:
+        return pl.DataFrame(schema={wanted[p]: pl.String for p in positions})
+    parsed = pl.read_csv(
+        io.BytesIO(body),
+        has_header=False,
+        schema={f"f{i}": pl.String for i in range(n + marked)},
+        columns=positions,
+        quote_char='"',
+        truncate_ragged_lines=False,
+        missing_columns="insert",
+        raise_if_empty=False,
+    )
+    parsed.columns = [wanted[p] for p in positions]
+    return parsed
+
+
+def _parse_clean_block(blob: bytes, n_lines: int, layout: _Layout) -> pl.DataFrame | None:
+    """Parse a block in one pass when it is provably clean, else None.
+
+    Clean means: valid UTF-8, no repeated header, one parsed row per line (a quote
+    left open would swallow the next line; a blank line would be skipped), and every
+    line with exactly the layout's number of fields (the mark lands in its place).
+    Anything else goes through the line-by-line checks, which say which line is
+    wrong and why.
+    """
+    if b"RECORD_ID" in blob or MARK in blob:
+        return None
+    body = blob.replace(b"\n", b"," + MARK + b"\n")
+    if not blob.endswith(b"\n"):
+        body += b"," + MARK
+    try:
+        parsed = _read_csv(body, layout, marked=True)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError):
+        return None
+    if parsed.height != n_lines or not parsed["_mark"].eq_missing(MARK.decode()).all():
+        return None
+    return parsed.drop("_mark")
 
 
 def _reason_text(code: pl.Expr, fields: pl.Expr, expected: int) -> pl.Expr:
@@ -381,39 +491,3 @@ def _reason_text(code: pl.Expr, fields: pl.Expr, expected: int) -> pl.Expr:
         if reason_code != "wrong_field_count":
             expr = expr.when(code == reason_code).then(pl.lit(text))
     return expr.otherwise(code)
-
-
-def _parse(good: pl.DataFrame, layout: _Layout) -> pl.DataFrame:
-    """Parse structurally valid lines into the staged columns, trimmed, fillers nulled."""
-    names = sorted(layout.positions, key=layout.positions.__getitem__)
-    if good.height == 0:
-        return pl.DataFrame(schema=staged_schema()).drop("source_file")
-    body = "\n".join(good["text"].to_list()).encode("utf-8")
-    parsed = pl.read_csv(
-        io.BytesIO(body),
-        has_header=False,
-        columns=[layout.positions[n] for n in names],
-        infer_schema=False,
-        quote_char='"',
-        truncate_ragged_lines=False,
-        raise_if_empty=False,
-    )
-    if parsed.height != good.height:  # a silent loss here would deny someone relief
-        raise AssertionError(f"parsed {parsed.height} rows from {good.height} checked lines")
-    parsed.columns = names
-    cleaned = [
-        pl.when(
-            pl.col(n).str.strip_chars(PADDING).is_in(list(FILLERS))
-            | (pl.col(n).str.strip_chars(PADDING) == "")
-        )
-        .then(None)
-        .otherwise(pl.col(n).str.strip_chars(PADDING))
-        .alias(n)
-        for n in names
-    ]
-    absent = [pl.lit(None, dtype=pl.String).alias(n) for n in USED.values() if n not in names]
-    return parsed.select(
-        pl.Series("line", good["line"]),
-        *cleaned,
-        *absent,
-    ).select("line", *USED.values())

@@ -801,13 +801,16 @@ def _chunk(
         wfc_v = np.where(np.isin(pick, wfc_rows), rng.integers(0, 3, len(pick)), -1)
         uq_v = np.where(np.isin(pick, uq_rows), rng.integers(0, 2, len(pick)), -1)
         has_dash = sub["l"].str.contains("-", literal=True).to_numpy()
+        has_filler = sub["l"].str.contains(",x,", literal=True).to_numpy()
         wfc_v = np.where((wfc_v == 2) & ~has_dash, 1, wfc_v)
-        uq_v = np.where((uq_v == 1) & ~has_dash, 0, uq_v)
+        uq_v = np.where((uq_v == 1) & ~has_filler, 0, uq_v)
         names = {0: "dropped_field", 1: "extra_trailing_comma", 2: "unquoted_comma"}
         for i, nm in names.items():
             variants[nm] += int((wfc_v == i).sum())
-        variants["stray_quote_record_id"] += int((uq_v == 0).sum())
-        variants["stray_quote_offense"] += int((uq_v == 1).sum())
+        # A quote opening a value that is never closed properly: invalid under any
+        # CSV reading (a quote inside an unquoted value would be a character).
+        variants["unclosed_quote_record_id"] += int((uq_v == 0).sum())
+        variants["unclosed_quote_filler"] += int((uq_v == 1).sum())
         col = pl.col("l")
         sub = sub.with_columns(
             pl.when(pl.lit(wfc_v) == 0)
@@ -817,8 +820,8 @@ def _chunk(
             .when(pl.lit(wfc_v) == 2)
             .then(col.str.replace("-", ",", literal=True))
             .when(pl.lit(uq_v) == 0)
-            .then(pl.lit('x"') + col.str.slice(1))
-            .otherwise(col.str.replace("-", '-"', literal=True))
+            .then(pl.lit('"') + col)
+            .otherwise(col.str.replace(",x,", ',"x,', literal=True))
         )
         lines = lines.scatter(pick, sub["l"])
 

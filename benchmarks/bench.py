@@ -1,0 +1,187 @@
+"""Speed and memory of `clearance run` against the cost of just reading the file.
+
+    python benchmarks/bench.py                   # 1M and 10M rows
+    python benchmarks/bench.py --sizes 1m        # one size
+    python benchmarks/bench.py --record          # also write benchmarks/RESULTS.md
+
+For each size it generates a seeded synthetic extract with `clearance synth` (kept in
+benchmarks/data/ for the next run), then, back to back, each in its own process:
+
+- **floor**: a plain lazy Polars scan of the columns the rules need from the same
+  file (`scan_csv(...).select(...).collect(engine="streaming")`);
+- **run**: `clearance run` with every default output.
+
+It reports wall time, peak memory (maximum resident set size of the process), rows
+per second and the ratio of run to floor. Nothing here is asserted: the figures are
+measured and recorded, never checked by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+RESULTS = HERE / "RESULTS.md"
+ROWS_PER_SUBJECT = 25  # about what `clearance synth` writes per person
+SIZES = {"1m": 1_000_000, "10m": 10_000_000}
+COUNTY = "SACRAMENTO"
+AS_OF = "2020-07-01"
+
+FLOOR = """
+import sys, polars as pl
+from clearance.extract.columns import POSITION, USED
+positions = sorted(POSITION[name] for name in USED)
+frame = (
+    pl.scan_csv(sys.argv[1], has_header=False, infer_schema=False)
+    .select(pl.nth(positions))
+    .collect(engine="streaming")
+)
+print(frame.height)
+"""
+
+MEASURE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "peak_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime +
+      usage.ru_stime, "code": done.returncode, "stderr": done.stderr[-2000:]}))
+"""
+
+
+def measure(command: list[str]) -> dict:
+    """Run a command in a fresh process; its wall time, CPU time and peak memory."""
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, check=True
+    )
+    result = json.loads(out.stdout)
+    if result["code"] != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result['stderr']}")
+    return result
+
+
+def extract(size: str, rows: int) -> tuple[Path, int]:
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"synth-{size}.dat"
+    intended = DATA / f"synth-{size}.intended.json"
+    if not (path.exists() and intended.exists()):
+        subjects = rows // ROWS_PER_SUBJECT
+        print(f"generating {path.name} ({subjects:,} people)...", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "clearance", "synth", "--subjects", str(subjects), "--seed",
+             "1", "--county", COUNTY, "--out", str(path), "--intended", str(intended)],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    return path, json.loads(intended.read_text())["rows"]["read"]
+
+
+def bench(size: str, rows: int) -> dict:
+    path, n_rows = extract(size, rows)
+    floor = measure([sys.executable, "-c", FLOOR, str(path)])
+    with tempfile.TemporaryDirectory(prefix="clearance-bench-", dir=DATA) as tmp:
+        out = Path(tmp) / "out"
+        run = measure(
+            [sys.executable, "-m", "clearance", "run", str(path), "--county", COUNTY,
+             "--as-of", AS_OF, "--out", str(out)]
+        )  # fmt: skip
+        timings = json.loads((out / "run.json").read_text())["timings_seconds"]
+        outputs = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
+    return {
+        "size": size,
+        "rows": n_rows,
+        "file_mb": path.stat().st_size / 1e6,
+        "floor_s": floor["wall"],
+        "floor_peak_mb": floor["peak_mb"],
+        "run_s": run["wall"],
+        "run_cpu_s": run["cpu"],
+        "run_peak_mb": run["peak_mb"],
+        "rows_per_s": n_rows / run["wall"],
+        "ratio": run["wall"] / floor["wall"],
+        "stages": timings,
+        "outputs_mb": round(sum(outputs.values()) / 1e6, 1),
+    }
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for text in Path("/proc/cpuinfo").read_text().splitlines():
+            if text.startswith("model name"):
+                cpu = text.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import polars
+
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, Polars {polars.__version__}"
+    )
+
+
+def table(results: list[dict]) -> str:
+    head = (
+        "| size | rows | file | floor | run | run / floor | rows/s | peak memory (run) "
+        "| peak memory (floor) | stages (read / model / rules / outputs) |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    lines = [
+        f"| {r['size']} | {r['rows']:,} | {r['file_mb']:,.0f} MB | {r['floor_s']:.1f} s "
+        f"| {r['run_s']:.1f} s | {r['ratio']:.2f} | {r['rows_per_s']:,.0f} "
+        f"| {r['run_peak_mb']:,.0f} MB | {r['floor_peak_mb']:,.0f} MB "
+        f"| {r['stages']['read']:.1f} / {r['stages']['model']:.1f} / "
+        f"{r['stages']['rules']:.1f} / {r['stages']['outputs']:.1f} s |"
+        for r in results
+    ]
+    return head + "\n".join(lines) + "\n"
+
+
+def record(results: list[dict]) -> None:
+    command = "python benchmarks/bench.py --record" + (
+        "" if len(results) == len(SIZES) else f" --sizes {','.join(r['size'] for r in results)}"
+    )
+    text = (
+        "# Benchmark results\n\n"
+        f"Measured {dt.date.today().isoformat()} with `{command}` on: {machine()}.\n\n"
+        "Targets (issue 4): 1M rows end to end in under 3 times the floor and under 1 GB "
+        "peak memory; 10M rows in under 2 GB peak memory.\n\n"
+        + table(results)
+        + "\nThe floor is a plain lazy Polars scan of the columns the rules need from the "
+        "same file; run is `clearance run` with every default output. Peak memory is the "
+        "maximum resident set size of each process.\n"
+    )
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=",".join(SIZES), help="comma-separated: 1m,10m")
+    parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
+    parser.add_argument("--clean", action="store_true", help="delete generated extracts after")
+    args = parser.parse_args()
+    results = []
+    for size in args.sizes.split(","):
+        result = bench(size, SIZES[size])
+        results.append(result)
+        print(table([result]), flush=True)
+    if args.record:
+        record(results)
+        print(f"recorded in {RESULTS}")
+    if args.clean:
+        shutil.rmtree(DATA, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
