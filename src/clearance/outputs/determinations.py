@@ -89,22 +89,37 @@ def write_all(determinations: pl.DataFrame, out: Path, title: str) -> None:
 
 
 def write_workbook(rows: pl.DataFrame, path: Path, title: str) -> None:
-    """A workbook ready for attorneys: filters, frozen header, readable widths."""
-    workbook = xlsxwriter.Workbook(path, {"strings_to_numbers": False})
+    """A workbook ready for attorneys: filters, frozen header, readable widths.
+
+    Written row by row in XlsxWriter's constant-memory mode (the workbook never sits
+    whole in memory). Text stays text: a value that starts with "=" is never turned
+    into a formula, nor a number-like case number into a number.
+    """
+    workbook = xlsxwriter.Workbook(
+        path,
+        {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     workbook.set_properties({"title": title, "created": WORKBOOK_CREATED})
-    widths = {c: _width(c) for c in rows.columns}
+    header = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top"})
     chunks = range(0, max(rows.height, 1), EXCEL_MAX_ROWS)
     for i, start in enumerate(chunks):
-        sheet = "Determinations" if len(chunks) == 1 else f"Determinations {i + 1}"
-        rows.slice(start, EXCEL_MAX_ROWS).write_excel(
-            workbook,
-            worksheet=sheet,
-            table_style="Table Style Light 1",
-            autofilter=True,
-            freeze_panes=(1, 2),
-            column_widths=widths,
-            header_format={"bold": True, "text_wrap": True, "valign": "top"},
+        part = rows.slice(start, EXCEL_MAX_ROWS)
+        sheet = workbook.add_worksheet(
+            "Determinations" if len(chunks) == 1 else f"Determinations {i + 1}"
         )
+        for col, name in enumerate(part.columns):
+            sheet.set_column(col, col, _width(name))
+        sheet.write_row(0, 0, part.columns, header)
+        write_row = sheet.write_row
+        for r, values in enumerate(part.iter_rows(), start=1):
+            write_row(r, 0, values)
+        sheet.autofilter(0, 0, max(part.height, 1), part.width - 1)
+        sheet.freeze_panes(1, 2)
     workbook.close()
 
 
