@@ -99,10 +99,13 @@ def _with_row_order(rows: pl.LazyFrame, file_order: list[str] | None) -> pl.Lazy
     return rows.with_columns(row_order=(rank * (1 << 40)) + pl.col("line").cast(pl.UInt64))
 
 
-def _first(columns: tuple[str, ...]) -> list[pl.Expr]:
-    """Each column's value on the group's first line."""
-    first_line = pl.col("row_order").arg_min()
-    return [pl.col(c).get(first_line).alias(c) for c in columns]
+def _first_line(rows: pl.LazyFrame, key: tuple[str, ...]) -> pl.LazyFrame:
+    """The first line (lowest row order) of each group: one row per key.
+
+    A window minimum, not a sort or a per-column aggregation: it does not depend on
+    the order rows arrive in, and costs one hash pass.
+    """
+    return rows.filter(pl.col("row_order") == pl.col("row_order").min().over(key))
 
 
 def _first_present(columns: tuple[str, ...]) -> list[pl.Expr]:
@@ -128,7 +131,9 @@ def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
             ).any(),
         )
     )
-    attributes = rows.group_by(*COUNT_KEY).agg(*_first(COUNT_ATTRIBUTES), n_rows=pl.len())
+    attributes = _first_line(
+        rows.with_columns(n_rows=pl.len().over(COUNT_KEY).cast(pl.UInt32)), COUNT_KEY
+    ).select(*COUNT_KEY, *COUNT_ATTRIBUTES, "n_rows")
     # Years, then months, then days, each a calendar step (prop64.md, "Dates"):
     # 2016-02-29 + 1 year + 1 month is 2017-03-28.
     end = (
@@ -148,9 +153,8 @@ def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 def events(rows: pl.LazyFrame) -> pl.LazyFrame:
     return (
-        rows.filter(pl.col("event_key").is_not_null())
-        .group_by(*EVENT_KEY)
-        .agg(*_first(EVENT_ATTRIBUTES))
+        _first_line(rows.filter(pl.col("event_key").is_not_null()), EVENT_KEY)
+        .select(*EVENT_KEY, *EVENT_ATTRIBUTES)
         .sort(*EVENT_KEY)
     )
 

@@ -314,27 +314,30 @@ def _sentence_columns() -> list[pl.Expr]:
     ]
 
 
-def normalize(rows: Frame) -> Frame:
-    """Add the normalized columns (docs/model.md, "Normalized rows") to staged rows.
+CHARGE_KEY = ("offense_raw", "comment_text")
+CHARGE_COLUMNS = (
+    "charge_source",
+    "charge",
+    "code",
+    "code_raw",
+    "code_corrected",
+    "section",
+    "subsection",
+    "attempt",
+    "cannabis_section",
+    "comment_cannabis_section",
+)
 
-    `rows` holds the staged columns (`source_file`, `line` and the renamed
-    fields of `columns.USED`, all strings).  Returns the same kind of frame
-    (lazy in, lazy out) with the staged columns followed by
-    `NORMALIZED_COLUMNS`.  Pure expressions: safe in a streaming query.
-    """
-    lazy = rows.lazy() if isinstance(rows, pl.DataFrame) else rows
-    # Columns normalize() adds are replaced if present (normalizing twice is harmless).
-    staged = [c for c in lazy.collect_schema().names() if c not in NORMALIZED_COLUMNS]
 
+def _charges(pairs: pl.LazyFrame) -> pl.LazyFrame:
+    """Parse each distinct (offense_raw, comment_text) pair into the charge columns."""
     offense = pl.col("offense_raw").str.strip_chars().str.to_uppercase()
     comment = pl.col("comment_text").str.strip_chars().str.to_uppercase()
     cannabis = pl.col("__section").is_in(CANNABIS_SECTIONS)
-
-    out = (
-        lazy.with_columns(
+    return (
+        pairs.with_columns(
             pl.when(offense != "").then(offense).alias("__off"),
             pl.when(comment != "").then(comment).alias("__com"),
-            *_sentence_inputs(),
         )
         .with_columns(_charge_matches())
         .with_columns(_charge_columns())
@@ -361,17 +364,42 @@ def normalize(rows: Frame) -> Frame:
             .when(pl.col("charge_source") == "comment")
             .then(pl.col("comment_text").str.strip_chars())
             .alias("charge"),
+            pl.col("__section").alias("section"),
+            # The comment may name a cannabis section even when the offense
+            # field names another charge (prop64.md, reason comment_charge).
+            pl.col("__com").str.extract(COMMENT_CANNABIS, 1).alias("comment_cannabis_section"),
         )
+        .select(*CHARGE_KEY, *CHARGE_COLUMNS)
+    )
+
+
+def normalize(rows: Frame) -> Frame:
+    """Add the normalized columns (docs/model.md, "Normalized rows") to staged rows.
+
+    `rows` holds the staged columns (`source_file`, `line` and the renamed
+    fields of `columns.USED`, all strings).  Returns the same kind of frame
+    (lazy in, lazy out) with the staged columns followed by
+    `NORMALIZED_COLUMNS`.  Pure expressions: safe in a streaming query.
+
+    Charges are parsed once per distinct (offense_raw, comment_text) pair and
+    joined back: an extract of millions of rows holds a few thousand distinct
+    charge texts, and the regular expressions are the costly part.
+    """
+    lazy = rows.lazy() if isinstance(rows, pl.DataFrame) else rows
+    # Columns normalize() adds are replaced if present (normalizing twice is harmless).
+    staged = [c for c in lazy.collect_schema().names() if c not in NORMALIZED_COLUMNS]
+    lazy = lazy.select(staged)
+    charges = _charges(lazy.select(*CHARGE_KEY).unique())
+
+    out = (
+        lazy.join(charges, on=list(CHARGE_KEY), how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(*_sentence_inputs())
         .with_columns(
             _parse_date("dob_raw").alias("dob"),
             _parse_date("event_date_raw").alias("event_date"),
             pl.when(pl.col("cnt_order").str.contains(_CNT_ORDER_SHAPE))
             .then(pl.col("cnt_order").str.slice(0, 6))
             .alias("event_key"),
-            pl.col("__section").alias("section"),
-            # The comment may name a cannabis section even when the offense
-            # field names another charge (prop64.md, reason comment_charge).
-            pl.col("__com").str.extract(COMMENT_CANNABIS, 1).alias("comment_cannabis_section"),
             # doj-extract.md: DISP_DESCR starts with CONVICTED for a conviction.
             _upper("disposition").str.starts_with("CONVICTED").fill_null(False).alias("convicted"),
             # doj-extract.md, "Severity": CONV_STAT_DESCR, else OFFENSE_TOC.
