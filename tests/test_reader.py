@@ -251,14 +251,16 @@ def test_any_value_survives_the_round_trip(tmp_path_factory, name, comment, case
     result, rows = read(path, tmp, chunk_bytes=chunk)
     assert result.rows_rejected == 0 and rows.height == 2
 
+    # Each line is read as UTF-8 when the whole line is valid UTF-8, else as Latin-1.
+    first = text.split("\n")[0].encode(encoding)
+    try:
+        first.decode("utf-8")
+        read_as = "utf-8"
+    except UnicodeDecodeError:
+        read_as = "latin-1"
+
     def expected(v):
-        # Each line is read as UTF-8 when it is valid UTF-8, else as Latin-1.
-        raw = v.encode(encoding)
-        try:
-            v = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            v = raw.decode("latin-1")
-        v = v.strip(" \t\r")
+        v = v.encode(encoding).decode(read_as).strip(" \t\r")
         return None if v in {"", "x", "X", "#", "NULL", "-"} else v
 
     row = rows.sort("line").row(0, named=True)
