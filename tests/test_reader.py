@@ -322,3 +322,20 @@ def test_peer_files_read_whole(tmp_path, name, rows, warning):
     assert staged.filter(pl.col("subject_id") == "18675309")["name"].unique().to_list() == [
         "SKYWALKER,LUKE S"
     ]
+
+
+# --- person buckets ------------------------------------------------------------------------------
+
+
+def test_buckets_keep_each_person_whole_and_lose_no_row(write, tmp_path):
+    lines = [line(SUBJECT_ID=str(i % 37), CNT_ORDER=f"{i:03d}001001000") for i in range(300)]
+    path = write("\n".join(lines) + "\n")
+    result = read_extracts([path], tmp_path / "work", buckets=4, chunk_bytes=5000)
+    per_bucket = [result.bucket(b).collect() for b in range(4)]
+    assert sum(f.height for f in per_bucket) == result.rows_used == 300
+    people = [set(f["subject_id"]) for f in per_bucket]
+    for i, a in enumerate(people):
+        for b in people[i + 1 :]:
+            assert not a & b  # nobody is split across buckets
+    assert sum(1 for p in people if p) > 1
+    assert result.rows.collect().height == 300

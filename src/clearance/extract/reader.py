@@ -45,6 +45,10 @@ import polars as pl
 from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, REQUIRED, USED
 
 CHUNK_BYTES = 32 * 1024 * 1024
+# Input bytes per person bucket: a bucket's rows, normalised, fit comfortably in
+# memory (about a million rows of a real extract), whatever the size of the input.
+BUCKET_BYTES = 512 * 1024 * 1024
+BUCKET_SEED = 1361  # fixed, so the same input always falls into the same buckets
 BOM = b"\xef\xbb\xbf"
 PADDING = " \t\r"  # what fixed-width padding is made of; values are trimmed of it
 FILLERS_AND_EMPTY = [*FILLERS, ""]
@@ -117,6 +121,14 @@ class ReadResult:
     rows: pl.LazyFrame
     rejects: pl.DataFrame
     files: list[FileStats]
+    staged_dir: Path | None = None
+    buckets: int = 1
+
+    def bucket(self, b: int) -> pl.LazyFrame:
+        """The staged rows of one person bucket (every row of each of its people)."""
+        if self.staged_dir is None:
+            return self.rows
+        return pl.scan_parquet(self.staged_dir / f"bucket-{b:04d}" / "*.parquet")
 
     @property
     def rows_read(self) -> int:
@@ -149,20 +161,39 @@ def staged_schema() -> dict[str, pl.DataType]:
     return schema
 
 
+def buckets_for(total_bytes: int) -> int:
+    """How many person buckets keep each one's evaluation within bounded memory."""
+    return max(1, -(-total_bytes // BUCKET_BYTES))
+
+
+def bucket_of(buckets: int) -> pl.Expr:
+    """The bucket of each row's person: a hash of SUBJECT_ID, stable for a Polars version."""
+    return (pl.col("subject_id").hash(seed=BUCKET_SEED) % buckets).cast(pl.UInt32)
+
+
 def read_extracts(
     paths: Sequence[Path | str],
     work_dir: Path,
     *,
     progress: Callable[[int], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    buckets: int = 1,
 ) -> ReadResult:
     """Read extract files into Parquet parts under ``work_dir/staged``.
 
+    With ``buckets`` > 1 the rows are split by person (``bucket_of``) into
+    ``staged/bucket-NNNN/``, so that everything about one person is in one bucket
+    and each bucket can be evaluated on its own (``ReadResult.bucket``).
     ``progress`` is called with the number of bytes just consumed.
     Raises ExtractError for a file that cannot be read at all.
     """
     staged_dir = Path(work_dir) / "staged"
-    staged_dir.mkdir(parents=True, exist_ok=True)
+    for b in range(buckets):
+        (staged_dir / f"bucket-{b:04d}").mkdir(parents=True, exist_ok=True)
+        # An empty part, so that a bucket no row falls in still has the schema.
+        pl.DataFrame(schema=staged_schema()).write_parquet(
+            staged_dir / f"bucket-{b:04d}" / "part-000000.parquet"
+        )
     rejects: list[pl.DataFrame] = []
     stats: list[FileStats] = []
     part = 0
@@ -174,17 +205,32 @@ def read_extracts(
         stats.append(fs)
         for frame, rejected in _read_file(path, fs, chunk_bytes, progress):
             if frame.height:
-                frame.write_parquet(staged_dir / f"part-{part:06d}.parquet", statistics=False)
                 part += 1
+                if buckets == 1:
+                    pieces = {0: frame}
+                else:
+                    split = frame.with_columns(_bucket=bucket_of(buckets))
+                    pieces = {
+                        key[0]: piece.drop("_bucket")
+                        for key, piece in split.partition_by("_bucket", as_dict=True).items()
+                    }
+                for b, piece in pieces.items():
+                    piece.write_parquet(
+                        staged_dir / f"bucket-{b:04d}" / f"part-{part:06d}.parquet",
+                        statistics=False,
+                    )
             if rejected.height:
                 rejects.append(rejected)
-    if part == 0:
-        pl.DataFrame(schema=staged_schema()).write_parquet(staged_dir / "part-000000.parquet")
-    rows = pl.scan_parquet(staged_dir / "*.parquet")
     reject_frame = (pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)).sort(
         "source_file", "line", maintain_order=True
     )
-    return ReadResult(rows=rows, rejects=reject_frame, files=stats)
+    return ReadResult(
+        rows=pl.scan_parquet(staged_dir / "bucket-*" / "*.parquet"),
+        rejects=reject_frame,
+        files=stats,
+        staged_dir=staged_dir,
+        buckets=buckets,
+    )
 
 
 def _unique_name(path: Path, seen: set[str]) -> str:
