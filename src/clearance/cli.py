@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -226,12 +227,25 @@ def _as_of(value: str | None) -> tuple[dt.date, str]:
         raise fail(f"--as-of {value!r} is not a date of the form YYYY-MM-DD") from None
 
 
-def _run(inputs: list[Path], county: str, policy_spec: str, as_of: str | None, out_dir: Path):
+def _run(
+    inputs: list[Path],
+    county: str,
+    policy_spec: str,
+    as_of: str | None,
+    out_dir: Path,
+    engine: str = "local",
+    spark_master: str | None = None,
+):
     from clearance.policy import load_policy
     from clearance.run import run
 
     _check_inputs(inputs)
     date, source = _as_of(as_of)
+    if engine == "spark":
+        from clearance.spark import INSTALL_HINT, pyspark_available
+
+        if not pyspark_available():
+            raise fail(INSTALL_HINT)
     total = sum(p.stat().st_size for p in inputs)
     with user_errors():
         policy = load_policy(policy_spec)
@@ -244,6 +258,8 @@ def _run(inputs: list[Path], county: str, policy_spec: str, as_of: str | None, o
                 out=out_dir,
                 as_of_source=source,
                 progress=advance,
+                engine=engine,
+                spark_master=spark_master,
             )
 
 
@@ -269,6 +285,11 @@ def _print_run(result) -> None:
     out.print(f"Outputs in {result.out}")
 
 
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
 @app.command()
 def run(
     inputs: list[Path] = typer.Argument(..., help="Extract files (.dat or .csv)."),
@@ -280,9 +301,38 @@ def run(
         None, "--as-of", help="Decide as of this date (YYYY-MM-DD); default today, recorded."
     ),
     out_dir: Path = typer.Option(Path("out"), "--out", help="Output folder."),
+    engine: Engine = typer.Option(
+        Engine.local, "--engine", help="local (this process) or spark (docs/spark.md)."
+    ),
+    spark_master: str | None = typer.Option(
+        None,
+        "--spark-master",
+        help="Spark master URL for --engine spark; default spark-submit's, else local[*].",
+    ),
 ) -> None:
     """Decide every cannabis conviction in the county and write the output folder."""
-    _print_run(_run(inputs, county, policy, as_of, out_dir))
+    _print_run(_run(inputs, county, policy, as_of, out_dir, engine.value, spark_master))
+
+
+@app.command()
+def stage(
+    inputs: list[Path] = typer.Argument(..., help="Extract files (.dat or .csv)."),
+    out_dir: Path = typer.Option(..., "--out", help="Stage folder to write."),
+) -> None:
+    """Stage extract files to Parquet, rejects and a manifest, for a Spark cluster."""
+    from clearance.spark.staging import stage as stage_files
+
+    _check_inputs(inputs)
+    total = sum(p.stat().st_size for p in inputs)
+    with user_errors(), progress_bar("Staging", total) as advance:
+        manifest = stage_files(inputs, out_dir, progress=advance)
+    for warning in manifest["warnings"]:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    rows = manifest["rows"]
+    out.print(
+        f"{rows['read']:,} rows read, {rows['used']:,} staged, {rows['rejected']:,} rejected; "
+        f"staged in {out_dir}"
+    )
 
 
 DEMO_AS_OF = "2020-07-01"  # AB 1793's deadline for prosecutors (HS 11361.9(c))

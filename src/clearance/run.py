@@ -23,7 +23,7 @@ import polars as pl
 from clearance import __version__
 from clearance.extract import model as model_
 from clearance.extract.reader import ReadResult, read_extracts
-from clearance.law import load_rulepack
+from clearance.law import RulePack, load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
 from clearance.policy import Policy
@@ -50,6 +50,25 @@ def _json(data: dict) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
 
 
+ENGINES = ("local", "spark")
+
+
+@dataclass
+class Evaluation:
+    """What an engine hands the output writers.
+
+    ``decided`` is ``determine(...)`` collected and sorted by (``subject_id``,
+    ``cnt_order``). ``model.people`` holds everyone in the extract and ``model.counts``
+    at least every count of every person determined (summary.json and the history
+    read no other counts). ``environment`` adds the engine's name and versions to
+    run.json.
+    """
+
+    decided: pl.DataFrame
+    model: model_.Model
+    environment: dict[str, str] = field(default_factory=dict)
+
+
 def run(
     inputs: Sequence[Path],
     *,
@@ -59,7 +78,17 @@ def run(
     out: Path,
     as_of_source: str = "argument",
     progress: Callable[[int], None] | None = None,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> RunResult:
+    """Read, decide and write the output folder.
+
+    ``engine`` is ``local`` (Polars in this process) or ``spark`` (the same engine
+    code on each partition of the extract, by person; docs/spark.md). The files
+    written are the same either way.
+    """
+    if engine not in ENGINES:
+        raise RunError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
     county = county.strip().upper()
     out = Path(out)
     _check_destination(out)
@@ -80,22 +109,29 @@ def run(
         work = tmp / ".work"
         read = read_extracts(inputs, work, progress=progress)
         lap("read")
-        model = _materialise(model_.build(read.rows, [f.name for f in read.files]), work)
-        lap("model")
-        warnings = read.warnings + _county_warnings(model, county)
-        decided = determine(model, policy, county, as_of, law).collect(engine="streaming")
-        published = det_out.table(decided)
-        lap("rules")
-        det_out.write_all(published, tmp, title=f"{policy.name}: determinations as of {as_of}")
-        summary = summarize(
-            published, model, read, as_of=as_of, county=county, policy_name=policy.name
-        )
-        (tmp / "summary.json").write_text(_json(summary))
-        read.rejects.rename({"source_file": "file"}).write_csv(tmp / "rejects.csv")
-        _write_history(model, published, tmp)
+        file_order = [f.name for f in read.files]
+        if engine == "spark":
+            from clearance.spark.engine import evaluate_staged
+
+            evaluation = evaluate_staged(
+                work / "staged",
+                file_order,
+                policy=policy,
+                county=county,
+                as_of=as_of,
+                law=law,
+                master=spark_master,
+                rows=read.rows_used,
+                lap=lap,
+            )
+        else:
+            evaluation = _evaluate_local(read, file_order, policy, county, as_of, law, work, lap)
+        warnings = read.warnings
+        summary = write_outputs(evaluation, read, tmp, policy=policy, county=county, as_of=as_of)
         lap("outputs")
         timings["total"] = round(time.perf_counter() - started, 3)
         provenance = _provenance(read, policy, law.version, county, as_of, as_of_source, timings)
+        provenance["environment"].update(evaluation.environment)
         provenance["warnings"] = warnings
         (tmp / "run.json").write_text(_json(provenance))
         shutil.rmtree(work)
@@ -104,6 +140,46 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return RunResult(out=out, summary=summary, provenance=provenance, warnings=warnings)
+
+
+def _evaluate_local(
+    read: ReadResult,
+    file_order: list[str],
+    policy: Policy,
+    county: str,
+    as_of: dt.date,
+    law: RulePack,
+    work: Path,
+    lap: Callable[[str], None],
+) -> Evaluation:
+    """The local engine: the model and the rules as Polars queries in this process."""
+    model = _materialise(model_.build(read.rows, file_order), work)
+    lap("model")
+    check_county(counties(model), county)
+    decided = determine(model, policy, county, as_of, law).collect(engine="streaming")
+    lap("rules")
+    return Evaluation(decided=decided, model=model, environment={"engine": "local"})
+
+
+def write_outputs(
+    evaluation: Evaluation,
+    read: ReadResult,
+    folder: Path,
+    *,
+    policy: Policy,
+    county: str,
+    as_of: dt.date,
+) -> dict:
+    """Every file of the output folder except run.json; returns the summary."""
+    published = det_out.table(evaluation.decided)
+    det_out.write_all(published, folder, title=f"{policy.name}: determinations as of {as_of}")
+    summary = summarize(
+        published, evaluation.model, read, as_of=as_of, county=county, policy_name=policy.name
+    )
+    (folder / "summary.json").write_text(_json(summary))
+    read.rejects.rename({"source_file": "file"}).write_csv(folder / "rejects.csv")
+    _write_history(evaluation.model, published, folder)
+    return summary
 
 
 def _check_destination(out: Path) -> None:
@@ -135,15 +211,20 @@ def _materialise(model: model_.Model, work: Path) -> model_.Model:
     )
 
 
-def _county_warnings(model: model_.Model, county: str) -> list[str]:
-    counties = (
+def counties(model: model_.Model) -> list[str]:
+    """Every county an event of the extract names, sorted."""
+    return (
         model.counts.select(pl.col("county").drop_nulls().unique().sort())
         .collect(engine="streaming")["county"]
         .to_list()
     )
-    if county in counties:
-        return []
-    shown = ", ".join(counties[:12]) + (" ..." if len(counties) > 12 else "")
+
+
+def check_county(names: Sequence[str], county: str) -> None:
+    """Stop a run whose county no event names (a typo, or the wrong file)."""
+    if county in names:
+        return
+    shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
     raise RunError(
         f"no event in the extract names the county {county!r}; its counties are: {shown or 'none'}"
     )
