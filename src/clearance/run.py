@@ -22,7 +22,7 @@ import polars as pl
 
 from clearance import __version__
 from clearance.extract import model as model_
-from clearance.extract.reader import ReadResult, read_extracts
+from clearance.extract.reader import ReadResult, buckets_for, read_extracts
 from clearance.law import RulePack, load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
@@ -97,9 +97,10 @@ def run(
     started = clock = time.perf_counter()
 
     def lap(name: str) -> None:
+        """Add the time since the last lap to a stage (stages repeat once per bucket)."""
         nonlocal clock
         now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
+        timings[name] = round(timings.get(name, 0.0) + now - clock, 3)
         clock = now
 
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
@@ -107,7 +108,11 @@ def run(
     tmp.mkdir(parents=True)
     try:
         work = tmp / ".work"
-        read = read_extracts(inputs, work, progress=progress)
+        # Spark partitions by person itself; the local engine takes one bucket at a time.
+        buckets = (
+            1 if engine == "spark" else buckets_for(sum(Path(p).stat().st_size for p in inputs))
+        )
+        read = read_extracts(inputs, work, progress=progress, buckets=buckets)
         lap("read")
         file_order = [f.name for f in read.files]
         if engine == "spark":
@@ -152,13 +157,40 @@ def _evaluate_local(
     work: Path,
     lap: Callable[[str], None],
 ) -> Evaluation:
-    """The local engine: the model and the rules as Polars queries in this process."""
-    model = _materialise(model_.build(read.rows, file_order), work)
-    lap("model")
+    """The local engine: the model and the rules as Polars queries in this process.
+
+    One person bucket at a time (every rule reads one person's history only), so
+    memory depends on the size of a bucket, not of the input. Bucket results are
+    merged in a canonical order: counts by input order, people by subject id.
+    """
+    decided: list[pl.DataFrame] = []
+    models: list[model_.Model] = []
+    for b in range(read.buckets):
+        model = _materialise(model_.build(read.bucket(b), file_order), work / f"bucket-{b:04d}")
+        models.append(model)
+        lap("model")
+        decided.append(determine(model, policy, county, as_of, law).collect(engine="streaming"))
+        lap("rules")
+    model = model_.Model(
+        people=_merge_sorted([m.people for m in models], "subject_id"),
+        events=models[0].events,
+        counts=_merge_sorted([m.counts for m in models], "row_order"),
+    )
     check_county(counties(model), county)
-    decided = determine(model, policy, county, as_of, law).collect(engine="streaming")
-    lap("rules")
-    return Evaluation(decided=decided, model=model, environment={"engine": "local"})
+    everyone = pl.concat(decided).sort("subject_id", "cnt_order")
+    return Evaluation(
+        decided=everyone,
+        model=model,
+        environment={"engine": "local", "buckets": str(read.buckets)},
+    )
+
+
+def _merge_sorted(parts: list[pl.LazyFrame], key: str) -> pl.LazyFrame:
+    """Frames each sorted by ``key``, merged into one sorted frame (streaming)."""
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = merged.merge_sorted(part, key=key)
+    return merged
 
 
 def write_outputs(
@@ -202,6 +234,7 @@ def _move_into_place(tmp: Path, out: Path) -> None:
 
 def _materialise(model: model_.Model, work: Path) -> model_.Model:
     """Compute counts and people once, to Parquet, so later passes read them, not the input."""
+    work.mkdir(parents=True, exist_ok=True)
     model.counts.sink_parquet(work / "counts.parquet", engine="streaming")
     model.people.sink_parquet(work / "people.parquet", engine="streaming")
     return model_.Model(
