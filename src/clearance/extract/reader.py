@@ -37,11 +37,13 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from clearance._allocator import keep_large_buffers
 from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, REQUIRED, USED
 
 CHUNK_BYTES = 32 * 1024 * 1024
@@ -187,6 +189,7 @@ def read_extracts(
     ``progress`` is called with the number of bytes just consumed.
     Raises ExtractError for a file that cannot be read at all.
     """
+    keep_large_buffers()
     staged_dir = Path(work_dir) / "staged"
     for b in range(buckets):
         (staged_dir / f"bucket-{b:04d}").mkdir(parents=True, exist_ok=True)
@@ -253,15 +256,24 @@ def _read_file(
     except OSError as exc:
         raise ExtractError(f"{path}: cannot open ({exc.strerror or exc})") from exc
     digest = hashlib.sha256()
-    with handle:
+
+    def read_block() -> bytes:
+        # Reading and hashing release the GIL: done on a thread while the previous
+        # block is parsed.
+        block = handle.read(chunk_bytes)
+        digest.update(block)
+        return block
+
+    with handle, ThreadPoolExecutor(max_workers=1) as prefetch:
         layout: _Layout | None = None
         next_line = 1
         carry = b""
         first = True
+        pending = prefetch.submit(read_block)
         while True:
-            block = handle.read(chunk_bytes)
+            block = pending.result()
             if block:
-                digest.update(block)
+                pending = prefetch.submit(read_block)
                 fs.size_bytes += len(block)
                 if progress:
                     progress(len(block))
@@ -515,8 +527,6 @@ def _parse_clean_block(blob: bytes, n_lines: int, layout: _Layout) -> pl.DataFra
     Anything else goes through the line-by-line checks, which say which line is
     wrong and why.
     """
-    if b"RECORD_ID" in blob or MARK in blob:
-        return None
     body = blob.replace(b"\n", b"," + MARK + b"\n")
     if not blob.endswith(b"\n"):
         body += b"," + MARK
@@ -525,6 +535,8 @@ def _parse_clean_block(blob: bytes, n_lines: int, layout: _Layout) -> pl.DataFra
     except (pl.exceptions.PolarsError, UnicodeDecodeError):
         return None
     if parsed.height != n_lines or not parsed["_mark"].eq_missing(MARK.decode()).all():
+        return None
+    if parsed["subject_id"].eq_missing("SUBJECT_ID").any():  # a header repeated inside
         return None
     return parsed.drop("_mark")
 
