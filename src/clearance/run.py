@@ -204,13 +204,16 @@ def write_outputs(
 ) -> dict:
     """Every file of the output folder except run.json; returns the summary."""
     published = det_out.table(evaluation.decided)
-    det_out.write_all(published, folder, title=f"{policy.name}: determinations as of {as_of}")
+    workbook = det_out.write_all(
+        published, folder, title=f"{policy.name}: determinations as of {as_of}"
+    )
     summary = summarize(
         published, evaluation.model, read, as_of=as_of, county=county, policy_name=policy.name
     )
     (folder / "summary.json").write_text(_json(summary))
     read.rejects.rename({"source_file": "file"}).write_csv(folder / "rejects.csv")
     _write_history(evaluation.model, published, folder)
+    workbook.wait()
     return summary
 
 

@@ -9,6 +9,8 @@ Parquet keeps everything, including the per-rule tests (``t_<rule>``) that
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import multiprocessing.process
 from pathlib import Path
 
 import polars as pl
@@ -81,11 +83,47 @@ def table(decided: pl.DataFrame) -> pl.DataFrame:
     return renamed.select(*COLUMNS, *tests)
 
 
-def write_all(determinations: pl.DataFrame, out: Path, title: str) -> None:
+# Above this many rows the workbook is written by a separate process, alongside the
+# rest of the run's outputs: XlsxWriter works cell by cell in Python, and a large
+# workbook takes longer than everything else the run writes.
+WORKBOOK_IN_PROCESS_ROWS = 20_000
+
+
+class Pending:
+    """A workbook being written; ``wait()`` raises if writing failed."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess | None = None) -> None:
+        self.process = process
+
+    def wait(self) -> None:
+        if self.process is None:
+            return
+        self.process.join()
+        if self.process.exitcode != 0:
+            raise RuntimeError(
+                f"the Excel workbook could not be written (exit code {self.process.exitcode})"
+            )
+
+
+def write_all(determinations: pl.DataFrame, out: Path, title: str) -> Pending:
+    """Write CSV and Parquet now; the workbook now or in a separate process (wait on it)."""
     published = determinations.select(COLUMNS)
     published.write_csv(out / "determinations.csv")
     determinations.write_parquet(out / "determinations.parquet", statistics=True)
-    write_workbook(published, out / "determinations.xlsx", title)
+    if published.height <= WORKBOOK_IN_PROCESS_ROWS:
+        write_workbook(published, out / "determinations.xlsx", title)
+        return Pending()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_workbook_from_parquet,
+        args=(str(out / "determinations.parquet"), str(out / "determinations.xlsx"), title),
+        name="clearance-workbook",
+    )
+    process.start()
+    return Pending(process)
+
+
+def _workbook_from_parquet(parquet: str, xlsx: str, title: str) -> None:
+    write_workbook(pl.read_parquet(parquet, columns=list(COLUMNS)), Path(xlsx), title)
 
 
 def write_workbook(rows: pl.DataFrame, path: Path, title: str) -> None:
