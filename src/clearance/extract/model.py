@@ -109,9 +109,15 @@ def _first_line(rows: pl.LazyFrame, key: tuple[str, ...]) -> pl.LazyFrame:
     return rows.filter(pl.col("row_order") == pl.col("row_order").min().over(key))
 
 
-def _first_present(columns: tuple[str, ...]) -> list[pl.Expr]:
-    """Each column's first non-null value, in line order."""
-    return [pl.col(c).sort_by("row_order").drop_nulls().first().alias(c) for c in columns]
+def _first_present(column: str, present: str | None = None) -> pl.Expr:
+    """``column`` on the earliest line where ``present`` (default: the column) has a value.
+
+    An arg-min over the row order of those lines, not a sort: order-independent, and
+    one pass per group.
+    """
+    has_value = pl.col(present or column).is_not_null()
+    first = pl.col("row_order").filter(has_value).arg_min()
+    return pl.col(column).filter(has_value).get(first).alias(column)
 
 
 def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -163,10 +169,10 @@ def people(rows: pl.LazyFrame) -> pl.LazyFrame:
     return (
         rows.group_by("subject_id")
         .agg(
-            *_first_present(PERSON_ATTRIBUTES),
+            *(_first_present(c) for c in PERSON_ATTRIBUTES),
             # The birth date and its raw text come from the same line.
-            pl.col("dob_raw").sort_by("row_order").drop_nulls().first(),
-            pl.col("dob").sort_by(pl.col("dob_raw").is_null(), "row_order").first(),
+            _first_present("dob_raw"),
+            _first_present("dob", present="dob_raw"),
             deceased=(pl.col("event_type") == "DECEASED").any(),
             registered_290=registration.any(),
             first_registration_date=pl.col("event_date").filter(registration).min(),
