@@ -171,10 +171,12 @@ def _evaluate_local(
         lap("model")
         decided.append(determine(model, policy, county, as_of, law).collect(engine="streaming"))
         lap("rules")
+    # Buckets in order, each in input order: history.parquet is written in that
+    # order, streaming (a global merge by input order would hold every count).
     model = model_.Model(
-        people=_merge_sorted([m.people for m in models], "subject_id"),
+        people=pl.concat([m.people for m in models]),
         events=models[0].events,
-        counts=_merge_sorted([m.counts for m in models], "row_order"),
+        counts=pl.concat([m.counts for m in models]),
     )
     check_county(counties(model), county)
     everyone = pl.concat(decided).sort("subject_id", "cnt_order")
@@ -183,14 +185,6 @@ def _evaluate_local(
         model=model,
         environment={"engine": "local", "buckets": str(read.buckets)},
     )
-
-
-def _merge_sorted(parts: list[pl.LazyFrame], key: str) -> pl.LazyFrame:
-    """Frames each sorted by ``key``, merged into one sorted frame (streaming)."""
-    merged = parts[0]
-    for part in parts[1:]:
-        merged = merged.merge_sorted(part, key=key)
-    return merged
 
 
 def write_outputs(
@@ -267,14 +261,19 @@ def check_county(names: Sequence[str], county: str) -> None:
 
 
 def _write_history(model: model_.Model, published: pl.DataFrame, out: Path) -> None:
-    """The whole history of everyone determined, for `explain` and review."""
+    """The whole history of everyone determined, for `explain` and review.
+
+    history.parquet holds counts in the model's order (input order; by person bucket
+    first when the run used several), streamed; people.parquet, one row a person, is
+    sorted by subject id.
+    """
     ids = published["subject_id"].unique().implode()
     model.counts.filter(pl.col("subject_id").is_in(ids)).sink_parquet(
         out / HISTORY_FILE, engine="streaming"
     )
-    model.people.filter(pl.col("subject_id").is_in(ids)).sink_parquet(
-        out / PEOPLE_FILE, engine="streaming"
-    )
+    model.people.filter(pl.col("subject_id").is_in(ids)).collect(engine="streaming").sort(
+        "subject_id"
+    ).write_parquet(out / PEOPLE_FILE)
 
 
 def _provenance(

@@ -9,8 +9,8 @@ Parquet keeps everything, including the per-rule tests (``t_<rule>``) that
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
-import multiprocessing.process
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -92,16 +92,19 @@ WORKBOOK_IN_PROCESS_ROWS = 20_000
 class Pending:
     """A workbook being written; ``wait()`` raises if writing failed."""
 
-    def __init__(self, process: multiprocessing.process.BaseProcess | None = None) -> None:
+    def __init__(self, process: subprocess.Popen | None = None) -> None:
         self.process = process
 
     def wait(self) -> None:
         if self.process is None:
             return
-        self.process.join()
-        if self.process.exitcode != 0:
+        _, stderr = self.process.communicate()
+        if self.process.returncode != 0:
+            # The child's message names files, never data; keep only its last line.
+            last = (stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:]
             raise RuntimeError(
-                f"the Excel workbook could not be written (exit code {self.process.exitcode})"
+                "the Excel workbook could not be written"
+                + (f": {last[0]}" if last else f" (exit code {self.process.returncode})")
             )
 
 
@@ -113,17 +116,15 @@ def write_all(determinations: pl.DataFrame, out: Path, title: str) -> Pending:
     if published.height <= WORKBOOK_IN_PROCESS_ROWS:
         write_workbook(published, out / "determinations.xlsx", title)
         return Pending()
-    process = multiprocessing.get_context("spawn").Process(
-        target=_workbook_from_parquet,
-        args=(str(out / "determinations.parquet"), str(out / "determinations.xlsx"), title),
-        name="clearance-workbook",
-    )
-    process.start()
+    # A plain child process (not multiprocessing): it needs nothing from the caller's
+    # main module, so a script without a __main__ guard can call run() safely.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clearance.outputs.determinations",
+         str(out / "determinations.parquet"), str(out / "determinations.xlsx"), title],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
     return Pending(process)
-
-
-def _workbook_from_parquet(parquet: str, xlsx: str, title: str) -> None:
-    write_workbook(pl.read_parquet(parquet, columns=list(COLUMNS)), Path(xlsx), title)
 
 
 def write_workbook(rows: pl.DataFrame, path: Path, title: str) -> None:
@@ -165,3 +166,8 @@ def _width(column: str) -> int:
     wide = {"name": 24, "offense": 36, "citation": 40, "court": 22, "rule": 26}
     wider = {"superstrikes": 40, "pc290_convictions": 40, "cannabis_convictions": 26}
     return wide.get(column) or wider.get(column) or max(10, min(len(column) + 2, 20))
+
+
+if __name__ == "__main__":  # the separate workbook process: PARQUET XLSX TITLE
+    parquet, xlsx, title = sys.argv[1:4]
+    write_workbook(pl.read_parquet(parquet, columns=list(COLUMNS)), Path(xlsx), title)
