@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from clearance.extract.normalize import normalize, race_group
+from clearance.extract.normalize import CHARGE_COLUMNS, normalize, race_group
 
 COUNT_KEY = ("subject_id", "cnt_order")
 EVENT_KEY = ("subject_id", "event_key")
@@ -43,16 +43,7 @@ COUNT_ATTRIBUTES = (
     "offense_raw",
     "offense_qualifiers",
     "comment_text",
-    "charge_source",
-    "charge",
-    "code",
-    "code_raw",
-    "code_corrected",
-    "section",
-    "subsection",
-    "attempt",
-    "cannabis_section",
-    "comment_cannabis_section",
+    *CHARGE_COLUMNS,
     "disposition",
     "convicted",
     "severity",
