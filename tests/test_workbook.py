@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
+from pathlib import Path
+
 import polars as pl
+import xlsxwriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearance.outputs import determinations as det_out
+from clearance.outputs.xlsx_rows import splice_rows
 
 
 def frame(n: int) -> pl.DataFrame:
@@ -28,3 +36,97 @@ def test_text_is_never_a_formula(tmp_path):
     det_out.write_all(frame(3), tmp_path, "test").wait()
     back = pl.read_excel(tmp_path / "determinations.xlsx", infer_schema_length=0)
     assert back["name"][0] == '=HYPERLINK("x")'
+
+
+# --- the data rows: the same XML XlsxWriter writes, serialised column-wise -------------
+
+TRICKY = [
+    "plain",
+    "AT&T <b> \"quoted\" 'single'",
+    "  leading and trailing  ",
+    "line\nbreak",
+    "tab\there",
+    "bell\x07and\x1fnull\x00",
+    "_x0041_ looks like an escape",
+    "ÁLVAREZ, JOSÉ ñ 漢字 🙂",
+    "=SUM(A1:A2)",
+    "00123",
+    None,
+]
+
+
+def reference_sheet(rows: pl.DataFrame, tmp_path) -> bytes:
+    """What XlsxWriter itself writes for these rows, cell by cell (the old way)."""
+    path = tmp_path / "reference.xlsx"
+    workbook = xlsxwriter.Workbook(
+        path,
+        {"constant_memory": True, "strings_to_numbers": False,
+         "strings_to_formulas": False, "strings_to_urls": False},
+    )  # fmt: skip
+    sheet = workbook.add_worksheet("Determinations")
+    sheet.write_row(0, 0, rows.columns)
+    for r, values in enumerate(rows.iter_rows(), start=1):
+        sheet.write_row(r, 0, values)
+    workbook.close()
+    with zipfile.ZipFile(path) as z:
+        return z.read("xl/worksheets/sheet1.xml")
+
+
+def spliced_sheet(rows: pl.DataFrame, tmp_path) -> bytes:
+    path = tmp_path / "spliced.xlsx"
+    workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
+    workbook.add_worksheet("Determinations").write_row(0, 0, rows.columns)
+    workbook.close()
+    splice_rows(path, {"xl/worksheets/sheet1.xml": rows})
+    with zipfile.ZipFile(path) as z:
+        return z.read("xl/worksheets/sheet1.xml")
+
+
+def test_rows_are_the_xml_xlsxwriter_writes(tmp_path):
+    n = len(TRICKY)
+    rows = pl.DataFrame(
+        {
+            "text": TRICKY,
+            "number": [None, *range(-5, n - 6)],
+            "flag": [True, False, None] * (n // 3) + [True] * (n % 3),
+            "big": [2**40 + i for i in range(n)],
+        },
+        schema_overrides={"number": pl.Int32, "big": pl.UInt64},
+    )
+    assert spliced_sheet(rows, tmp_path) == reference_sheet(rows, tmp_path)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_any_text_is_written_as_xlsxwriter_writes_it(values):
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = pl.DataFrame(
+            {"a": values, "b": list(reversed(values))}, schema={"a": pl.String, "b": pl.String}
+        )
+        assert spliced_sheet(rows, Path(tmp)) == reference_sheet(rows, Path(tmp))
+
+
+def test_a_workbook_reads_back_with_every_value(tmp_path):
+    rows = frame(1234).with_columns(name=pl.Series(TRICKY * 112 + TRICKY[:2]))
+    det_out.write_workbook(rows, tmp_path / "w.xlsx", "test")
+    back = pl.read_excel(tmp_path / "w.xlsx", infer_schema_length=0)
+    assert back.columns == list(det_out.COLUMNS)
+    assert back["subject_id"].to_list() == rows["subject_id"].to_list()
+    expected = [
+        None if v is None else v.replace("\x00", "").replace("\x07", "").replace("\x1f", "")
+        for v in rows["name"]
+    ]
+    got = [
+        None if v is None else v.replace("\x00", "").replace("\x07", "").replace("\x1f", "")
+        for v in back["name"]
+    ]
+    assert got == expected
