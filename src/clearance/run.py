@@ -22,7 +22,7 @@ import polars as pl
 
 from clearance import __version__
 from clearance.extract import model as model_
-from clearance.extract.reader import ReadResult, buckets_for, read_extracts
+from clearance.extract.reader import WORK_COMPRESSION, ReadResult, buckets_for, read_extracts
 from clearance.law import RulePack, load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
@@ -232,8 +232,18 @@ def _move_into_place(tmp: Path, out: Path) -> None:
 def _materialise(model: model_.Model, work: Path) -> model_.Model:
     """Compute counts and people once, to Parquet, so later passes read them, not the input."""
     work.mkdir(parents=True, exist_ok=True)
-    model.counts.sink_parquet(work / "counts.parquet", engine="streaming")
-    model.people.sink_parquet(work / "people.parquet", engine="streaming")
+    # One query for both: they share the normalised rows, computed once.
+    pl.collect_all(
+        [
+            model.counts.sink_parquet(
+                work / "counts.parquet", compression=WORK_COMPRESSION, lazy=True
+            ),
+            model.people.sink_parquet(
+                work / "people.parquet", compression=WORK_COMPRESSION, lazy=True
+            ),
+        ],
+        engine="streaming",
+    )
     return model_.Model(
         people=pl.scan_parquet(work / "people.parquet"),
         events=model.events,
