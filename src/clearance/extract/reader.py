@@ -49,7 +49,7 @@ from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, REQUIRED, USED
 CHUNK_BYTES = 32 * 1024 * 1024
 # Input bytes per person bucket: a bucket's rows, normalised, fit comfortably in
 # memory (about a million rows of a real extract), whatever the size of the input.
-BUCKET_BYTES = 160 * 1024 * 1024
+BUCKET_BYTES = 96 * 1024 * 1024
 BUCKET_SEED = 1361  # fixed, so the same input always falls into the same buckets
 # Work files are written once and read once: LZ4 decodes five times faster than zstd.
 WORK_COMPRESSION = "lz4"

@@ -26,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 EXCEL_MAX_CHARS = 32_767  # the longest text a cell holds
-ROWS_PER_PIECE = 50_000  # rows serialised at a time: bounds memory for big sheets
+ROWS_PER_PIECE = 10_000  # rows serialised at a time: bounds memory (about 20 MB of XML)
 
 # XML 1.0 cannot carry these; Excel reads them from _xHHHH_ (XlsxWriter writes the same:
 # every C0 control but tab and line feed, and the two non-characters).
