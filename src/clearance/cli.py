@@ -25,8 +25,10 @@ from rich.table import Table
 from clearance import __version__
 from clearance.explain import ExplainError
 from clearance.extract.reader import ExtractError
+from clearance.filings.errors import FilingsError
 from clearance.law import RulePackError
 from clearance.policy import PolicyError
+from clearance.report.figures import ReportError
 from clearance.run import RunError
 
 app = typer.Typer(
@@ -45,7 +47,9 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ExtractError,
     ExplainError,
     FileNotFoundError,
+    FilingsError,
     PolicyError,
+    ReportError,
     RulePackError,
     RunError,
 )
@@ -366,6 +370,67 @@ def explain(
     render(explanation, out)
 
 
+@app.command()
+def filings(
+    run_dir: Path = typer.Option(..., "--run", help="A run's output folder (or a reviewed one)."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the filings to."),
+    office: Path | None = typer.Option(
+        None, "--office", help="office.yaml (docs/filings.md); without it, fields are [MARKED]."
+    ),
+    part_size: int = typer.Option(
+        5000, "--part-size", min=1, help="Most cases per exhibit file, letters per letters file."
+    ),
+    letters: bool = typer.Option(True, "--letters/--no-letters", help="Write notice letters."),
+) -> None:
+    """Court filings, the DOJ disposition update file and notice letters, from a run folder."""
+    from clearance.filings.command import main as filings_main
+
+    filings_main(run_dir, out_dir, office, part_size, letters)
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Option(..., "--run", help="A run's output folder."),
+    public: bool = typer.Option(
+        False, "--public", help="The public variant: no personal data, small counts hidden."
+    ),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder to write to; default --run."),
+) -> None:
+    """The impact report of a run, as HTML and PDF (docs/report.md)."""
+    from clearance.report import write_report
+
+    with user_errors():
+        paths = write_report(run_dir, public=public, out=out_dir)
+    out.print("Wrote " + ", ".join(str(p) for p in paths), highlight=False)
+
+
+@app.command()
+def compare(
+    run_dir: Path = typer.Option(..., "--run", help="A run's output folder: its extract is used."),
+    policy: list[str] = typer.Option(
+        ..., "--policy", help="A preset or policy file; two or more, the first is the baseline."
+    ),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder to write to; default --run."),
+    extract: list[Path] | None = typer.Option(
+        None, "--extract", help="The run's extract files, if they have moved (same SHA-256)."
+    ),
+) -> None:
+    """The run's extract under several policies, side by side (compare.html, compare.json)."""
+    from clearance.report import compare as comparing
+
+    with user_errors():
+        _, files = comparing.inputs_of(run_dir, extract)
+        with progress_bar("Deciding", sum(f.stat().st_size for f in files)) as advance:
+            comparison = comparing.compare(
+                run_dir, policy, extracts=extract, progress=advance, work_dir=run_dir
+            )
+        paths = comparing.write_compare(comparison, out_dir or run_dir)
+    out.print(comparing.console_table(comparison))
+    for line in comparing.headline(comparison):
+        out.print(line, highlight=False)
+    out.print("Wrote " + ", ".join(str(p) for p in paths), highlight=False)
+
+
 policies_app = typer.Typer(
     help="List the policy presets, or show one.", invoke_without_command=True
 )
@@ -405,6 +470,14 @@ def policies_show(
     out.print(f"[bold]{policy.name}[/]")
     for sentence in describe(policy):
         out.print(f"- {sentence}", markup=False, highlight=False)
+
+
+# The local web app (docs/web.md); the web stack is imported only when these run.
+from clearance.web.commands import serve as _serve  # noqa: E402
+from clearance.web.commands import users_app as _users_app  # noqa: E402
+
+app.command("serve")(_serve)
+app.add_typer(_users_app, name="users")
 
 
 def run_cli() -> None:  # pragma: no cover - console entry point helper

@@ -80,6 +80,7 @@ def run(
     progress: Callable[[int], None] | None = None,
     engine: str = "local",
     spark_master: str | None = None,
+    report: bool = True,
 ) -> RunResult:
     """Read, decide and write the output folder.
 
@@ -144,6 +145,10 @@ def run(
         provenance["environment"].update(evaluation.environment)
         provenance["warnings"] = warnings
         (tmp / "run.json").write_text(_json(provenance))
+        if report:  # report.html and report.pdf, from summary.json and run.json (docs/report.md)
+            from clearance.report import write_report
+
+            write_report(tmp)
         shutil.rmtree(work)
         _move_into_place(tmp, out)
     except BaseException:

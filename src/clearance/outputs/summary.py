@@ -6,6 +6,14 @@ relief is granted. A conviction counts as a remaining felony when its severity i
 ``F`` and this run neither dismisses nor reduces it; a conviction with no recorded
 severity is not counted as a felony. "No conviction in the last seven years"
 needs every remaining conviction to be dated, so an undated one prevents the claim.
+
+Where the relief lands (added for the impact report, docs/report.md): convictions by
+decade of conviction, by court, by arresting agency and by city, and people helped
+in each. The extract does not name the prosecuting agency, so the report uses the
+agency that arrested or cited the person in the same cycle (the first arrest step
+of the conviction's cycle, ``CNT_ORDER``'s first three digits). A city is named
+only by a police department (``CAPD GALT`` is Galt's police); an arrest by a
+sheriff or other county or state agency names no city, and is counted as such.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ RELIEF = ("dismiss", "reduce")
 AGE_BANDS = ((0, 21, "under 21"), (21, 30, "21-29"), (30, 40, "30-39"), (40, 50, "40-49"),
              (50, 60, "50-59"), (60, 200, "60 and over"))  # fmt: skip
 CLEAN_YEARS = 7
+ARREST_EVENT = "ARREST"  # STP_TYPE_DESCR "ARREST/DETAINED/CITED"
+NO_ARREST = "unknown"  # no arrest step in the conviction's cycle
+NO_CITY = "not a city agency"  # arrested by a sheriff, or a county or state agency
 
 
 def age_band(age: pl.Expr) -> pl.Expr:
@@ -81,9 +92,77 @@ def impact(determinations: pl.DataFrame, model: Model, as_of: dt.date) -> dict:
         f"people_no_conviction_{CLEAN_YEARS}_years": per_person.filter(
             ~pl.col("recent_or_undated_left")
         ).height,
+        "convictions_dismissed_or_reduced": determinations.filter(
+            pl.col("determination").is_in(RELIEF)
+        ).height,
         "felonies_dismissed_or_reduced": determinations.filter(
             pl.col("determination").is_in(RELIEF) & (pl.col("severity") == "F")
         ).height,
+    }
+
+
+def _decade(date: pl.Expr) -> pl.Expr:
+    """The decade ("1980s") of a full ISO date; null for a partial or missing one."""
+    year = pl.when(date.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
+        date.str.slice(0, 4).cast(pl.Int32)
+    )
+    return pl.format("{}s", (year // 10) * 10)
+
+
+def places(determinations: pl.DataFrame, model: Model) -> pl.DataFrame:
+    """Each conviction's arresting agency and city, beside its court and determination.
+
+    The arresting agency is the first arrest step (lowest ``cnt_order``) of the
+    conviction's cycle; one group-by over the arrest counts of the people determined.
+    """
+    ids = determinations["subject_id"].unique().implode()
+    cycle = pl.col("cnt_order").str.slice(0, 3)
+    first = pl.col("cnt_order").arg_min()
+    arrests = (
+        model.counts.filter(
+            pl.col("event_type").str.to_uppercase().str.starts_with(ARREST_EVENT)
+            & pl.col("subject_id").is_in(ids)
+        )
+        .group_by("subject_id", cycle.alias("cycle"))
+        .agg(
+            arresting_agency=pl.col("agency").get(first),
+            agency_type=pl.col("agency_type").get(first),
+        )
+        .collect(engine="streaming")
+    )
+    police = pl.col("agency_type").str.to_uppercase().str.contains("POLICE").fill_null(False)
+    return (
+        determinations.select("subject_id", "determination", "court", cycle.alias("cycle"))
+        .join(arrests, on=["subject_id", "cycle"], how="left")
+        .with_columns(
+            arresting_agency=pl.col("arresting_agency").fill_null(NO_ARREST),
+            city=pl.when(pl.col("arresting_agency").is_null())
+            .then(pl.lit(NO_ARREST))
+            .when(police)
+            # "CAPD RANCHO CORDOVA": the ORI kind, then the city's name.
+            .then(pl.col("arresting_agency").str.replace(r"^\S+\s+", ""))
+            .otherwise(pl.lit(NO_CITY)),
+        )
+    )
+
+
+def where(determinations: pl.DataFrame, model: Model) -> dict:
+    """Convictions by decade, court, arresting agency and city; people helped by place."""
+    placed = places(determinations, model)
+    helped = placed.filter(pl.col("determination").is_in(RELIEF))
+    people_helped_by = {
+        column: _tally(helped.select("subject_id", column).unique(), column)
+        for column in ("court", "arresting_agency", "city")
+    }
+    return {
+        "by_decade": _by(
+            determinations.select("determination", decade=_decade(pl.col("conviction_date"))),
+            "decade",
+        ),
+        "by_court": _by(placed, "court"),
+        "by_arresting_agency": _by(placed, "arresting_agency"),
+        "by_city": _by(placed, "city"),
+        "people_helped_by": people_helped_by,
     }
 
 
@@ -145,6 +224,10 @@ def summarize(
         "convictions_in_scope": determinations.height,
         "by_determination": by_determination,
         "by_reason": _tally(determinations, "reason"),
+        "by_reason_determination": _by(determinations, "reason"),
+        "review_by_reason": _tally(
+            determinations.filter(pl.col("determination") == "review"), "reason"
+        ),
         "by_section": _by(determinations, "section"),
         "by_severity": _by(determinations, "severity"),
         "not_tested": _tally(
@@ -155,4 +238,5 @@ def summarize(
         ),
         "impact": impact(determinations, model, as_of),
         "demographics": demographics(determinations, model, as_of),
+        **where(determinations, model),
     }

@@ -1,0 +1,170 @@
+"""Per-request context: the database session, the signed-in user, CSRF, rendering.
+
+Routes declare what they need as dependencies: ``Ctx`` for any page,
+``require("permission")`` for a signed-in user with that permission, and
+``posted(...)`` for a checked form POST. A request that is not signed in is sent
+to the sign-in page (or to first-run setup while no account exists).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import FormData
+from starlette.responses import HTMLResponse, Response
+
+from clearance.web.accounts import PERMISSIONS, can
+from clearance.web.db import SessionRow, User, any_user, utcnow
+from clearance.web.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    PRESESSION_COOKIE,
+    SESSION_COOKIE,
+    Tokens,
+    session_id,
+    set_cookie,
+)
+from clearance.web.settings import Settings
+from clearance.web.worker import Worker
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class Web:
+    """Everything the app holds for its lifetime (``app.state.web``)."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    tokens: Tokens
+    worker: Worker
+    templates: Jinja2Templates
+
+
+class SignInRequired(Exception):
+    """Raised by ``require`` when nobody is signed in; answered with a redirect."""
+
+    def __init__(self, setup: bool) -> None:
+        self.setup = setup
+
+
+@dataclass
+class Ctx:
+    request: Request
+    web: Web
+    db: Session
+    user: User | None = None
+    session_token: str | None = None
+    new_presession: str | None = None  # a pre-session cookie to set on the response
+
+    @property
+    def settings(self) -> Settings:
+        return self.web.settings
+
+    @property
+    def csrf_key(self) -> str | None:
+        if self.session_token:
+            return self.session_token
+        raw = self.new_presession or self.request.cookies.get(PRESESSION_COOKIE)
+        return self.web.tokens.session_token(raw)
+
+    def csrf_token(self) -> str:
+        """The token this page's forms carry (creates a pre-session before sign-in)."""
+        if self.csrf_key is None:
+            self.new_presession, _ = self.web.tokens.new_session()
+        key = self.csrf_key
+        assert key is not None
+        return self.web.tokens.csrf_for(key)
+
+    def csrf_ok(self, token: str | None) -> bool:
+        return self.web.tokens.csrf_ok(self.csrf_key, token)
+
+    def can(self, permission: str) -> bool:
+        return can(self.user, permission)
+
+    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        response = self.web.templates.TemplateResponse(
+            self.request,
+            template,
+            {
+                "ctx": self,
+                "user": self.user,
+                "csrf": self.csrf_token(),
+                "permissions": PERMISSIONS,
+                **values,
+            },
+            status_code=status,
+        )
+        return self.finish(response)
+
+    def finish(self, response: Response) -> Response:
+        if self.new_presession:
+            set_cookie(response, PRESESSION_COOKIE, self.new_presession)
+        return response
+
+    @property
+    def is_htmx(self) -> bool:
+        return self.request.headers.get("hx-request") == "true"
+
+
+def web_of(request: Request) -> Web:
+    return request.app.state.web
+
+
+def get_ctx(request: Request) -> Iterator[Ctx]:
+    web = web_of(request)
+    with web.sessions() as db:
+        ctx = Ctx(request=request, web=web, db=db)
+        token = web.tokens.session_token(request.cookies.get(SESSION_COOKIE))
+        if token:
+            row = db.get(SessionRow, session_id(token))
+            if row is not None and row.expires_at > utcnow():
+                user = db.get(User, row.user_id)
+                if user is not None and user.active:
+                    ctx.user, ctx.session_token = user, token
+        yield ctx
+
+
+def require(permission: str):
+    """A dependency: the context of a signed-in user who has ``permission``."""
+
+    def dependency(ctx: Ctx = Depends(get_ctx)) -> Ctx:
+        if ctx.user is None:
+            raise SignInRequired(setup=not any_user(ctx.db))
+        if not ctx.can(permission):
+            raise HTTPException(403, f"your role ({ctx.user.role}) cannot do this")
+        return ctx
+
+    return dependency
+
+
+async def checked_form(ctx: Ctx) -> FormData:
+    """The posted form, after its CSRF token (field or header) is checked."""
+    form = await ctx.request.form()
+    token = ctx.request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
+    if not ctx.csrf_ok(token if isinstance(token, str) else None):
+        raise HTTPException(403, "the form has expired; reload the page and try again")
+    return form
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def users_by_id(db: Session) -> dict[int, str]:
+    return {u.id: u.username for u in db.scalars(select(User)).all()}
+
+
+def fmt_time(value: dt.datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")

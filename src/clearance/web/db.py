@@ -1,0 +1,206 @@
+"""The web app's tables (SQLAlchemy), SQLite by default, PostgreSQL by URL.
+
+The audit log is the record of who decided what about a person's conviction, so it
+is append-only three times over: the app has no code path that updates or deletes
+an entry, the ORM refuses to flush a change to one, and the database itself refuses
+UPDATE and DELETE (SQLite and PostgreSQL triggers), so even a hand-written SQL
+statement cannot rewrite history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+ROLES = ("analyst", "attorney", "admin")
+RUN_STATES = ("queued", "running", "done", "failed")
+REVIEW_DECISIONS = ("dismiss", "reduce", "not_eligible")
+AUDIT_TABLE = "audit_log"
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, without a zone (stored the same way in SQLite and PostgreSQL)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SessionRow(Base):
+    """A signed-in browser; the cookie holds a signed random token, the table its hash."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Upload(Base):
+    """An extract file stored in the data directory, checked when it arrived."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(512))  # relative to the data directory
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    counties_json: Mapped[str] = mapped_column(Text, default="[]")
+    checked_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def counties(self) -> list[dict[str, Any]]:
+        return json.loads(self.counties_json)
+
+
+class Run(Base):
+    """One run of the engine: its settings, its state and where its folder is."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    county: Mapped[str] = mapped_column(String(64))
+    policy_name: Mapped[str] = mapped_column(String(128))
+    policy_source: Mapped[str] = mapped_column(String(128))
+    policy_json: Mapped[str] = mapped_column(Text)
+    as_of: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD
+    inputs_json: Mapped[str] = mapped_column(Text)
+    total_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    done_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        return json.loads(self.inputs_json)
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        return json.loads(self.policy_json)
+
+    @property
+    def folder(self) -> str:
+        """The run's folder, relative to the data directory."""
+        return f"runs/{self.id}"
+
+
+class AuditEntry(Base):
+    """One line of the audit log: who, when, what, why. Never updated, never deleted."""
+
+    __tablename__ = AUDIT_TABLE
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    username: Mapped[str] = mapped_column(String(64))  # as it was when the entry was made
+    role: Mapped[str] = mapped_column(String(16))
+    # review_opened | review_decided | run_created | upload_deleted | office_saved |
+    # user_created | user_changed
+    action: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    subject_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cnt_order: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    engine_determination: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AppendOnlyError(RuntimeError):
+    """An attempt to change or remove an audit log entry."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """The ORM half of the guarantee: a changed or deleted entry never reaches the database."""
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
+            raise AppendOnlyError("the audit log is append-only: entries are never changed")
+
+
+# The database half: triggers that abort any UPDATE or DELETE, whoever sends it.
+_SQLITE_TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS {AUDIT_TABLE}_no_{verb.lower()}
+        BEFORE {verb} ON {AUDIT_TABLE}
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"""
+    for verb in ("UPDATE", "DELETE")
+]
+_POSTGRES_TRIGGERS = [
+    """CREATE OR REPLACE FUNCTION clearance_audit_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql""",
+    f"DROP TRIGGER IF EXISTS {AUDIT_TABLE}_append_only ON {AUDIT_TABLE}",
+    f"""CREATE TRIGGER {AUDIT_TABLE}_append_only BEFORE UPDATE OR DELETE ON {AUDIT_TABLE}
+        FOR EACH ROW EXECUTE FUNCTION clearance_audit_append_only()""",
+    f"DROP TRIGGER IF EXISTS {AUDIT_TABLE}_no_truncate ON {AUDIT_TABLE}",
+    f"""CREATE TRIGGER {AUDIT_TABLE}_no_truncate BEFORE TRUNCATE ON {AUDIT_TABLE}
+        FOR EACH STATEMENT EXECUTE FUNCTION clearance_audit_append_only()""",
+]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (progress polls) never wait on the worker
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the URL, with the tables and the audit triggers in place."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    statements = {"sqlite": _SQLITE_TRIGGERS, "postgresql": _POSTGRES_TRIGGERS}.get(
+        engine.dialect.name, []
+    )
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def any_user(session: Session) -> bool:
+    """Whether any account exists (the server binds beyond loopback only then)."""
+    return session.scalar(select(User.id).limit(1)) is not None

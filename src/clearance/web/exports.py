@@ -1,0 +1,159 @@
+"""The reviewed run folder of a web run, and what is made from it: report, filings.
+
+Downloads are always of the *reviewed* run: the folder is rewritten when a decision
+has been recorded since it was last written (it records the id of the latest
+decision it reflects), so a download never misses a decision and an unchanged run
+is not rewritten. The impact report (``clearance.report.write_report``) and the
+court filings (``clearance.filings.write_filings``) are made from that folder,
+exactly as ``clearance report`` and ``clearance filings`` make them from a run
+folder: a rewritten folder starts without them, and they are made again on
+request. Filings use the office file an admin saved (``office.yaml`` in the data
+directory), or the blank draft whose fields are marked to be filled in.
+One re-entrant lock per run keeps two requests from writing at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+import zipfile
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from clearance.filings import Office, OfficeError, load_office
+from clearance.web import reviews
+from clearance.web.db import Run
+from clearance.web.reviewed import write_reviewed_run
+from clearance.web.settings import Settings
+from clearance.web.worker import output_dir
+
+REVIEWED = "reviewed"
+OFFICE_FILE = "office.yaml"
+FILINGS = "filings"
+FILINGS_ZIP = "filings.zip"
+FILINGS_KEY = ".filings-key"  # which office file the filings were made with
+_locks: dict[int, threading.RLock] = {}
+_locks_guard = threading.Lock()
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What can be downloaded: name -> media type. Every file is of the reviewed run.
+DOWNLOADS = {
+    "determinations.csv": "text/csv",
+    "determinations.xlsx": XLSX,
+    "determinations.parquet": "application/vnd.apache.parquet",
+    "summary.json": "application/json",
+    "run.json": "application/json",
+    "report.html": "text/html",
+    "report.pdf": "application/pdf",
+    "filings.zip": "application/zip",
+}
+
+
+def reviewed_dir(settings: Settings, run_id: int) -> Path:
+    return settings.runs_dir / str(run_id) / REVIEWED
+
+
+def _lock(run_id: int) -> threading.RLock:
+    with _locks_guard:
+        return _locks.setdefault(run_id, threading.RLock())
+
+
+def _reflects(folder: Path) -> int | None:
+    """The latest decision id a reviewed folder reflects, or None if there is none."""
+    try:
+        return json.loads((folder / "run.json").read_text())["review"]["last_audit_id"]
+    except (FileNotFoundError, KeyError, ValueError):
+        return None
+
+
+def ensure_reviewed(settings: Settings, db: Session, run: Run) -> Path:
+    """The run's reviewed folder, rewritten first if a decision has been made since."""
+    folder = reviewed_dir(settings, run.id)
+    with _lock(run.id):
+        latest = reviews.last_decision_id(db, run.id)
+        if _reflects(folder) != latest:
+            write_reviewed_run(
+                output_dir(settings, run.id),
+                reviews.latest_decisions(db, run.id),
+                folder,
+                last_audit_id=latest,
+            )
+    return folder
+
+
+def ensure_report(settings: Settings, db: Session, run: Run) -> Path:
+    """The reviewed folder with report.html and report.pdf in it (ReportError if not)."""
+    from clearance.report import write_report
+
+    with _lock(run.id):
+        folder = ensure_reviewed(settings, db, run)
+        if not (folder / "report.html").exists() or not (folder / "report.pdf").exists():
+            write_report(folder)
+    return folder
+
+
+def office_path(settings: Settings) -> Path:
+    return settings.data_dir / OFFICE_FILE
+
+
+def saved_office(settings: Settings) -> Office | None:
+    """The office file an admin saved, or None (filings are then a marked draft)."""
+    path = office_path(settings)
+    if not path.exists():
+        return None
+    try:
+        return load_office(path)
+    except OfficeError as exc:
+        raise OfficeError(str(exc).replace(str(path), OFFICE_FILE)) from None
+
+
+def _office_key(settings: Settings) -> str:
+    path = office_path(settings)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "blank"
+
+
+def ensure_filings(settings: Settings, db: Session, run: Run) -> Path:
+    """filings.zip of the reviewed run, made again when a decision or the office changed."""
+    from clearance.filings import write_filings
+
+    with _lock(run.id):
+        folder = ensure_reviewed(settings, db, run)
+        key = _office_key(settings)
+        archive = folder / FILINGS_ZIP
+        marker = folder / FILINGS_KEY
+        if not archive.exists() or not marker.exists() or marker.read_text() != key:
+            write_filings(folder, folder / FILINGS, saved_office(settings))
+            _zip(folder / FILINGS, archive, _as_of(folder))
+            marker.write_text(key)
+    return archive
+
+
+def filings_manifest(settings: Settings, run_id: int) -> dict | None:
+    """What the last filings of a run hold (filings.json), if they have been made."""
+    path = reviewed_dir(settings, run_id) / FILINGS / "filings.json"
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _as_of(folder: Path) -> dt.datetime:
+    as_of = dt.date.fromisoformat(json.loads((folder / "run.json").read_text())["as_of"])
+    return dt.datetime(max(as_of.year, 1980), as_of.month, as_of.day)
+
+
+def _zip(source: Path, archive: Path, stamp: dt.datetime) -> None:
+    """A zip of the folder with fixed order and dates: the same filings, the same bytes."""
+    partial = archive.with_name(f".{archive.name}.partial-{os.getpid()}")
+    when = stamp.timetuple()[:6]
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(f"{FILINGS}/{path.relative_to(source).as_posix()}", when)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, path.read_bytes())
+    partial.replace(archive)

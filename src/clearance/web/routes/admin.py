@@ -1,0 +1,125 @@
+"""Account management (admins only) and the audit log (every signed-in user reads it)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import APIRouter, Depends, HTTPException
+from sqlalchemy import func, select
+from starlette.responses import RedirectResponse, Response
+
+from clearance.filings import OfficeError
+from clearance.filings.office import office_from_mapping
+from clearance.law.yamlio import YAMLError, load_strict_yaml
+from clearance.web import accounts, exports
+from clearance.web.context import Ctx, checked_form, require, text
+from clearance.web.db import ROLES, AuditEntry, User
+
+router = APIRouter()
+AUDIT_PAGE = 100
+
+
+def _users_page(ctx: Ctx, status: int = 200, **values) -> Response:
+    users = list(ctx.db.scalars(select(User).order_by(User.username)))
+    return ctx.render("users.html", status=status, users=users, roles=ROLES, **values)
+
+
+@router.get("/admin/users")
+def users_page(ctx: Ctx = Depends(require("manage_users"))) -> Response:
+    return _users_page(ctx)
+
+
+@router.post("/admin/users")
+async def add_user(ctx: Ctx = Depends(require("manage_users"))) -> Response:
+    form = await checked_form(ctx)
+    username, role = text(form, "username"), text(form, "role")
+    try:
+        accounts.create_user(ctx.db, username, role, str(form.get("password") or ""), by=ctx.user)
+    except accounts.AccountError as exc:
+        ctx.db.rollback()
+        return _users_page(ctx, status=400, error=str(exc), username=username, role=role)
+    ctx.db.commit()
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{user_id}")
+async def change_user(user_id: int, ctx: Ctx = Depends(require("manage_users"))) -> Response:
+    form = await checked_form(ctx)
+    user = ctx.db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such user")
+    active = text(form, "active")
+    try:
+        accounts.change_user(
+            ctx.db,
+            user,
+            by=ctx.user,
+            role=text(form, "role") or None,
+            active=None if not active else active == "yes",
+            password=str(form.get("password") or "") or None,
+        )
+    except accounts.AccountError as exc:
+        ctx.db.rollback()
+        return _users_page(ctx, status=400, error=f"{user.username}: {exc}")
+    ctx.db.commit()
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/admin/office")
+def office_page(ctx: Ctx = Depends(require("manage_users"))) -> Response:
+    path = exports.office_path(ctx.settings)
+    saved = path.read_text("utf-8") if path.exists() else ""
+    return ctx.render("office.html", text=saved, saved=bool(saved))
+
+
+@router.post("/admin/office")
+async def save_office(ctx: Ctx = Depends(require("manage_users"))) -> Response:
+    """Validate the office file as `clearance filings --office` does, then keep it."""
+    form = await checked_form(ctx)
+    content = str(form.get("office") or "").replace("\r\n", "\n")
+    path = exports.office_path(ctx.settings)
+    try:
+        office_from_mapping(load_strict_yaml(content), exports.OFFICE_FILE)
+    except YAMLError as exc:
+        error = f"{exports.OFFICE_FILE}: not valid YAML: {exc}"
+        return ctx.render("office.html", status=400, text=content, error=error, saved=path.exists())
+    except OfficeError as exc:
+        return ctx.render(
+            "office.html", status=400, text=content, error=str(exc), saved=path.exists()
+        )
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(content, "utf-8")
+    partial.replace(path)
+    assert ctx.user is not None
+    ctx.db.add(
+        AuditEntry(
+            user_id=ctx.user.id,
+            username=ctx.user.username,
+            role=ctx.user.role,
+            action="office_saved",
+            note=f"office.yaml saved (sha256 {hashlib.sha256(content.encode()).hexdigest()[:16]}…)",
+        )
+    )
+    ctx.db.commit()
+    return RedirectResponse("/admin/office", status_code=303)
+
+
+@router.get("/audit")
+def audit_page(
+    ctx: Ctx = Depends(require("read")), run: int | None = None, page: int = 1
+) -> Response:
+    """The audit log, newest first; a run's entries only when ``run`` is given."""
+    query = select(AuditEntry)
+    count = select(func.count()).select_from(AuditEntry)
+    if run is not None:
+        query = query.where(AuditEntry.run_id == run)
+        count = count.where(AuditEntry.run_id == run)
+    total = ctx.db.scalar(count) or 0
+    pages = max(1, -(-total // AUDIT_PAGE))
+    page = min(max(1, page), pages)
+    entries = ctx.db.scalars(
+        query.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE)
+    ).all()
+    return ctx.render(
+        "audit.html", entries=entries, run_id=run, page=page, pages=pages, total=total
+    )

@@ -1,0 +1,118 @@
+"""Sign-in, sign-out and first-run setup.
+
+First-run setup creates the first admin from the browser, for offices without a
+command line. It is open only while no account exists and only to a browser on
+this machine (the server itself binds beyond loopback only once accounts exist);
+``clearance users add NAME --role admin`` does the same from a terminal.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException
+from sqlalchemy import delete
+from starlette.responses import RedirectResponse, Response
+
+from clearance.web import accounts
+from clearance.web.context import Ctx, checked_form, get_ctx, text
+from clearance.web.db import SessionRow, any_user, utcnow
+from clearance.web.security import (
+    SESSION_COOKIE,
+    client_is_loopback,
+    expires,
+    session_id,
+    set_cookie,
+)
+
+router = APIRouter()
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site (never //host or a full URL) is followed after sign-in."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/runs"
+
+
+def _signed_in(ctx: Ctx, user: accounts.User, target: str) -> Response:
+    cookie, sid = ctx.web.tokens.new_session()
+    hours = ctx.settings.session_hours
+    ctx.db.execute(delete(SessionRow).where(SessionRow.expires_at < utcnow()))
+    ctx.db.add(SessionRow(id=sid, user_id=user.id, expires_at=expires(hours)))
+    ctx.db.commit()
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    set_cookie(response, SESSION_COOKIE, cookie, max_age=hours * 3600)
+    return response
+
+
+@router.get("/")
+def home(ctx: Ctx = Depends(get_ctx)) -> Response:
+    if ctx.user is not None:
+        return RedirectResponse("/runs", status_code=303)
+    if not any_user(ctx.db):
+        return RedirectResponse("/setup", status_code=303)
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/login")
+def login_page(ctx: Ctx = Depends(get_ctx), next: str = "/runs") -> Response:
+    if not any_user(ctx.db):
+        return RedirectResponse("/setup", status_code=303)
+    return ctx.render("login.html", next=_safe_next(next))
+
+
+@router.post("/login")
+async def login(ctx: Ctx = Depends(get_ctx)) -> Response:
+    form = await checked_form(ctx)
+    user = accounts.authenticate(ctx.db, text(form, "username"), str(form.get("password") or ""))
+    target = text(form, "next") or "/runs"
+    if user is None:
+        ctx.db.rollback()
+        return ctx.render(
+            "login.html",
+            status=401,
+            error="wrong user name or password",
+            username=text(form, "username"),
+            next=_safe_next(target),
+        )
+    return _signed_in(ctx, user, target)
+
+
+@router.post("/logout")
+async def logout(ctx: Ctx = Depends(get_ctx)) -> Response:
+    await checked_form(ctx)
+    if ctx.session_token:
+        ctx.db.execute(delete(SessionRow).where(SessionRow.id == session_id(ctx.session_token)))
+        ctx.db.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+def _setup_allowed(ctx: Ctx) -> None:
+    if any_user(ctx.db):
+        raise HTTPException(404, "setup is done: sign in, or ask an admin for an account")
+    if not client_is_loopback(ctx.request):
+        raise HTTPException(403, "first-run setup is open only to a browser on this machine")
+
+
+@router.get("/setup")
+def setup_page(ctx: Ctx = Depends(get_ctx)) -> Response:
+    _setup_allowed(ctx)
+    return ctx.render("setup.html")
+
+
+@router.post("/setup")
+async def setup(ctx: Ctx = Depends(get_ctx)) -> Response:
+    form = await checked_form(ctx)
+    _setup_allowed(ctx)
+    username = text(form, "username")
+    password = str(form.get("password") or "")
+    if password != str(form.get("confirm") or ""):
+        return ctx.render("setup.html", status=400, error="the passwords differ", username=username)
+    try:
+        user = accounts.create_user(ctx.db, username, "admin", password)
+    except accounts.AccountError as exc:
+        ctx.db.rollback()
+        return ctx.render("setup.html", status=400, error=str(exc), username=username)
+    ctx.db.commit()
+    return _signed_in(ctx, user, "/admin/users")

@@ -1,0 +1,359 @@
+"""New runs: uploads, the run form, the background run and its progress, the runs list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from functools import cache
+
+import polars as pl
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from clearance.policy import PolicyError, list_presets, load_policy, preset_names
+from clearance.sample import sample_path
+from clearance.web import exports, policy_form, results, reviews
+from clearance.web.context import Ctx, checked_form, require, text, users_by_id
+from clearance.web.db import AuditEntry, Run, Upload
+from clearance.web.uploads import ReceivedFile, UploadError, check_file, megabytes, receive
+from clearance.web.worker import output_dir
+
+router = APIRouter()
+SAMPLE_AS_OF = "2020-07-01"  # the demo's date: AB 1793's deadline for prosecutors
+
+
+@cache
+def sample_counties() -> tuple[dict, ...]:
+    """The bundled sample's counties, read once with the same check as an upload."""
+    path = sample_path()
+    received = ReceivedFile(filename=path.name, path=path, size=path.stat().st_size)
+    check_file(received)
+    return tuple(received.counties)
+
+
+def offered_counties(ctx: Ctx, upload_ids: list[int], sample: bool) -> list[dict]:
+    """Counties of the chosen files, the ones with most cannabis convictions first."""
+    totals: dict[str, list[int]] = {}
+    chosen = [*(u.counties for u in _uploads(ctx, upload_ids)), *([sample_counties()] * sample)]
+    for counties in chosen:
+        for c in counties:
+            entry = totals.setdefault(c["name"], [0, 0])
+            entry[0] += c["cannabis_convictions"]
+            entry[1] += c["events"]
+    ranked = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))
+    return [{"name": n, "cannabis_convictions": v[0], "events": v[1]} for n, v in ranked]
+
+
+def _uploads(ctx: Ctx, ids: list[int]) -> list[Upload]:
+    if not ids:
+        return []
+    return list(ctx.db.scalars(select(Upload).where(Upload.id.in_(ids)).order_by(Upload.id)))
+
+
+def _in_use(ctx: Ctx) -> set[int]:
+    """Uploads a queued or running run still has to read."""
+    active = ctx.db.scalars(select(Run).where(Run.state.in_(("queued", "running")))).all()
+    return {i["upload_id"] for r in active for i in r.inputs if i["kind"] == "upload"}
+
+
+def _new_run_page(
+    ctx: Ctx,
+    *,
+    selected: list[int],
+    sample: bool,
+    status: int = 200,
+    error: str | None = None,
+    upload_error: str | None = None,
+    values: dict | None = None,
+) -> Response:
+    uploads = list(ctx.db.scalars(select(Upload).order_by(Upload.id.desc())))
+    values = values or {}
+    custom = values.get("custom") or policy_form.preset_values("statute")
+    return ctx.render(
+        "new_run.html",
+        status=status,
+        uploads=uploads,
+        selected=set(selected),
+        sample=sample,
+        counties=offered_counties(ctx, selected, sample),
+        county=values.get("county", ""),
+        presets=list_presets(),
+        preset=values.get("preset", "statute"),
+        policy_mode=values.get("policy_mode", "preset"),
+        custom=custom,
+        sections=policy_form.sections(),
+        as_of=values.get("as_of") or (SAMPLE_AS_OF if sample and not selected else ""),
+        error=error,
+        upload_error=upload_error,
+        limit=megabytes(ctx.settings.max_upload_bytes),
+        in_use=_in_use(ctx),
+        users=users_by_id(ctx.db),
+    )
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isdigit()]
+
+
+@router.get("/runs/new")
+def new_run(
+    ctx: Ctx = Depends(require("run")),
+    upload: list[str] = Query(default=[]),
+    sample: str = "",
+) -> Response:
+    return _new_run_page(ctx, selected=_ids(upload), sample=sample == "on")
+
+
+@router.get("/runs/new/counties")
+def counties_fragment(
+    ctx: Ctx = Depends(require("run")),
+    upload: list[str] = Query(default=[]),
+    sample: str = "",
+    county: str = "",
+) -> Response:
+    """The county choices for the files ticked (HTMX swaps them in)."""
+    ids = _ids(upload)
+    return ctx.render(
+        "_counties.html",
+        counties=offered_counties(ctx, ids, sample == "on"),
+        county=county,
+        chosen=bool(ids) or sample == "on",
+    )
+
+
+@router.get("/runs/new/policy-form")
+def policy_fragment(ctx: Ctx = Depends(require("run")), start: str = "statute") -> Response:
+    """The custom-policy fields filled from a preset (HTMX swaps them in)."""
+    return ctx.render(
+        "_policy_fields.html",
+        custom=policy_form.preset_values(start),
+        sections=policy_form.sections(),
+        presets=list_presets(),
+    )
+
+
+@router.post("/uploads")
+async def upload(request: Request, ctx: Ctx = Depends(require("upload"))) -> Response:
+    """Stream the files to disk, check them, and store them (all or none)."""
+    folder = ctx.settings.uploads_dir
+    ctx.db.commit()  # no transaction stays open while a large file arrives
+    try:
+        received = await receive(
+            request, folder, limit=ctx.settings.max_upload_bytes, csrf_ok=ctx.csrf_ok
+        )
+    except UploadError as exc:
+        if exc.status == 403:
+            raise HTTPException(403, str(exc)) from None
+        if ctx.is_htmx or "text/html" not in request.headers.get("accept", ""):
+            return Response(str(exc), status_code=exc.status, media_type="text/plain")
+        return _new_run_page(
+            ctx, selected=[], sample=False, status=exc.status, upload_error=str(exc)
+        )
+    assert ctx.user is not None
+    stored: list[int] = []
+    moved = []
+    try:
+        for item in received:
+            row = Upload(
+                filename=item.filename,
+                path="",
+                size_bytes=item.size,
+                sha256=item.sha256,
+                counties_json=json.dumps(item.counties),
+                checked_bytes=item.checked_bytes,
+                uploaded_by=ctx.user.id,
+            )
+            ctx.db.add(row)
+            ctx.db.flush()
+            target = folder / str(row.id) / item.filename
+            target.parent.mkdir()
+            item.path.rename(target)
+            moved.append(target.parent)
+            row.path = str(target.relative_to(ctx.settings.data_dir))
+            stored.append(row.id)
+        ctx.db.commit()
+    except BaseException:
+        ctx.db.rollback()
+        for item in received:
+            item.path.unlink(missing_ok=True)
+        for path in moved:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    query = "&".join(f"upload={i}" for i in stored)
+    return RedirectResponse(f"/runs/new?{query}", status_code=303)
+
+
+@router.post("/uploads/{upload_id}/delete")
+async def delete_upload(upload_id: int, ctx: Ctx = Depends(require("upload"))) -> Response:
+    await checked_form(ctx)
+    row = ctx.db.get(Upload, upload_id)
+    if row is None:
+        raise HTTPException(404, "no such upload")
+    if upload_id in _in_use(ctx):
+        raise HTTPException(409, "a run that has not finished is reading this file")
+    shutil.rmtree(ctx.settings.data_dir / row.path.rsplit("/", 1)[0], ignore_errors=True)
+    assert ctx.user is not None
+    ctx.db.add(
+        AuditEntry(
+            user_id=ctx.user.id,
+            username=ctx.user.username,
+            role=ctx.user.role,
+            action="upload_deleted",
+            note=f"{row.filename} (sha256 {row.sha256[:16]}…, {row.size_bytes:,} bytes)",
+        )
+    )
+    ctx.db.delete(row)
+    ctx.db.commit()
+    return RedirectResponse("/runs/new", status_code=303)
+
+
+@router.post("/runs")
+async def create_run(ctx: Ctx = Depends(require("run"))) -> Response:
+    form = await checked_form(ctx)
+    selected = _ids([v for v in form.getlist("upload") if isinstance(v, str)])
+    sample = form.get("sample") == "on"
+    values = {
+        "county": text(form, "county").upper(),
+        "preset": text(form, "preset") or "statute",
+        "policy_mode": text(form, "policy_mode") or "preset",
+        "as_of": text(form, "as_of"),
+    }
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if values["policy_mode"] == "custom":
+        values["custom"] = {**fields}
+
+    def again(error: str) -> Response:
+        return _new_run_page(
+            ctx, selected=selected, sample=sample, status=400, error=error, values=values
+        )
+
+    uploads = _uploads(ctx, selected)
+    if not uploads and not sample:
+        return again("choose at least one extract: an upload or the bundled sample")
+    if not values["county"]:
+        return again("choose the county whose convictions to decide")
+    try:
+        as_of = dt.date.fromisoformat(values["as_of"])
+    except ValueError:
+        return again("give the as-of date as YYYY-MM-DD")
+    try:
+        if values["policy_mode"] == "custom":
+            policy = policy_form.policy_from_form(fields)
+            source = policy_form.SOURCE
+        else:
+            if values["preset"] not in preset_names():
+                return again(f"unknown preset {values['preset']!r}")
+            policy, source = load_policy(values["preset"]), values["preset"]
+    except PolicyError as exc:
+        return again(str(exc))
+    inputs = [
+        {
+            "kind": "upload",
+            "upload_id": u.id,
+            "name": u.filename,
+            "path": u.path,
+            "sha256": u.sha256,
+            "size_bytes": u.size_bytes,
+        }
+        for u in uploads
+    ]
+    if sample:
+        path = sample_path()
+        inputs.append({"kind": "sample", "name": path.name, "size_bytes": path.stat().st_size})
+    assert ctx.user is not None
+    run = Run(
+        created_by=ctx.user.id,
+        county=values["county"],
+        policy_name=policy.name,
+        policy_source=source,
+        policy_json=json.dumps(policy_form.stored_mapping(policy)),
+        as_of=as_of.isoformat(),
+        inputs_json=json.dumps(inputs),
+        total_bytes=sum(i["size_bytes"] for i in inputs),
+    )
+    ctx.db.add(run)
+    ctx.db.flush()
+    ctx.db.add(
+        AuditEntry(
+            user_id=ctx.user.id,
+            username=ctx.user.username,
+            role=ctx.user.role,
+            action="run_created",
+            run_id=run.id,
+            note=f"{policy.name}; {run.county}; as of {run.as_of}; "
+            f"{len(inputs)} file(s): {', '.join(i['name'] for i in inputs)}",
+        )
+    )
+    ctx.db.commit()
+    ctx.web.worker.submit(run.id)
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+@router.get("/runs")
+def runs_page(ctx: Ctx = Depends(require("read"))) -> Response:
+    runs = list(ctx.db.scalars(select(Run).order_by(Run.id.desc())))
+    template = "_runs_table.html" if ctx.is_htmx else "runs.html"
+    return ctx.render(template, runs=runs, users=users_by_id(ctx.db))
+
+
+def get_run(ctx: Ctx, run_id: int) -> Run:
+    run = ctx.db.get(Run, run_id)
+    if run is None:
+        raise HTTPException(404, "no such run")
+    return run
+
+
+def effective_counts(ctx: Ctx, run: Run) -> dict[str, int]:
+    """Convictions by determination with the decisions made so far applied."""
+    path = output_dir(ctx.settings, run.id) / "determinations.parquet"
+    frame = (
+        pl.scan_parquet(path)
+        .select("subject_id", "cnt_order", "determination")
+        .join(
+            reviews.review_frame(ctx.db, run.id).lazy(),
+            on=["subject_id", "cnt_order"],
+            how="left",
+        )
+        .select(pl.coalesce("review_decision", "determination").alias("determination"))
+        .group_by("determination")
+        .len()
+        .collect()
+    )
+    counts = dict.fromkeys(("dismiss", "reduce", "not_eligible", "review"), 0)
+    counts.update(dict(frame.iter_rows()))
+    return counts
+
+
+@router.get("/runs/{run_id}")
+def run_page(run_id: int, ctx: Ctx = Depends(require("read"))) -> Response:
+    run = get_run(ctx, run_id)
+    values: dict = {"run": run, "users": users_by_id(ctx.db)}
+    if run.state == "done":
+        out = output_dir(ctx.settings, run.id)
+        values["summary"] = json.loads((out / "summary.json").read_text())
+        values["provenance"] = json.loads((out / "run.json").read_text())
+        values["counts"] = effective_counts(ctx, run)
+        values["decided"] = len(reviews.latest_decisions(ctx.db, run.id))
+        values["pending"] = reviews_pending(ctx, run)
+        values["office"] = exports.office_path(ctx.settings).exists()
+    return ctx.render("run.html", **values)
+
+
+def reviews_pending(ctx: Ctx, run: Run) -> int:
+    """Convictions open for review and not yet decided."""
+    path = output_dir(ctx.settings, run.id) / "determinations.parquet"
+    return results.page(
+        path, reviews.review_frame(ctx.db, run.id), results.Query(review="pending")
+    ).total
+
+
+@router.get("/runs/{run_id}/progress")
+def progress_fragment(run_id: int, ctx: Ctx = Depends(require("read"))) -> Response:
+    """The progress bar; polled by HTMX every second until the run ends."""
+    run = get_run(ctx, run_id)
+    response = ctx.render("_progress.html", run=run)
+    if run.state in ("done", "failed") and ctx.is_htmx:
+        response.headers["HX-Refresh"] = "true"  # show the finished run's page
+    return response

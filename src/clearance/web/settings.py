@@ -1,0 +1,86 @@
+"""Where the web app keeps its data, and its limits, declared as data.
+
+Everything the app stores lives in one data directory (``--data-dir``, else
+``CLEARANCE_HOME``, else ``~/.clearance``): the database (unless a database URL is
+given), the signing secret, uploaded extracts and run folders. Settings come from
+the environment so that a service manager can set them without a config file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "CLEARANCE_HOME"
+DATABASE_ENV = "CLEARANCE_DATABASE_URL"
+MAX_UPLOAD_ENV = "CLEARANCE_MAX_UPLOAD_MB"
+
+DEFAULT_HOME = Path("~/.clearance")
+# A 10M-row county extract is about 4.3 GB; a statewide one is several times that.
+DEFAULT_MAX_UPLOAD_MB = 20_480
+SESSION_HOURS = 8  # a working day; sign in again after that
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The app's settings (documented in docs/web.md, "Settings")."""
+
+    data_dir: Path
+    database_url: str = ""
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
+    session_hours: int = SESSION_HOURS
+    # The background worker that carries out runs (off only in tests of pages).
+    run_worker: bool = True
+
+    @property
+    def database(self) -> str:
+        """The SQLAlchemy URL: the setting, else SQLite in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'clearance.db'}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    def prepare(self) -> Settings:
+        """Create the data directory (owner-only: it holds criminal histories)."""
+        for folder in (self.data_dir, self.uploads_dir, self.runs_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        return self
+
+
+def data_dir_from(value: str | Path | None = None) -> Path:
+    """``--data-dir``, else CLEARANCE_HOME, else ~/.clearance."""
+    chosen = value or os.environ.get(HOME_ENV) or DEFAULT_HOME
+    return Path(chosen).expanduser().resolve()
+
+
+def from_environment(data_dir: str | Path | None = None) -> Settings:
+    """Settings from the command line's ``--data-dir`` and the environment."""
+    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    max_mb = DEFAULT_MAX_UPLOAD_MB
+    if raw:
+        try:
+            max_mb = int(raw)
+        except ValueError:
+            raise SettingsError(f"{MAX_UPLOAD_ENV}={raw!r} is not a whole number of MB") from None
+        if max_mb < 1:
+            raise SettingsError(f"{MAX_UPLOAD_ENV} must be at least 1 (MB)")
+    return Settings(
+        data_dir=data_dir_from(data_dir),
+        database_url=os.environ.get(DATABASE_ENV, "").strip(),
+        max_upload_bytes=max_mb * 1024 * 1024,
+    )

@@ -1,0 +1,338 @@
+"""The impact report, read back as a reader would: every figure against summary.json.
+
+The HTML is parsed (BeautifulSoup): each figure is a <data> element naming its place
+in summary.json or run.json, so every one is checked. The PDF's text is extracted
+(pypdf) and its headline figures and table rows are looked for, label then values,
+as computed here straight from summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import polars as pl
+import pytest
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from clearance.cli import app
+from clearance.report import ReportError, write_report
+from clearance.report.figures import REASON_LABELS, read_run
+from clearance.report.suppress import THRESHOLD
+
+runner = CliRunner()
+DETERMINATIONS = ("dismiss", "reduce", "not_eligible", "review")
+CHARTED = 8  # section, decade, race, gender, age, court, arresting agency, city
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """`clearance demo`, as a user runs it; then the public variant beside it."""
+    out = tmp_path_factory.mktemp("report") / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    public = runner.invoke(app, ["report", "--run", str(out), "--public"])
+    assert public.exit_code == 0, public.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def summary(folder):
+    return json.loads((folder / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def provenance(folder):
+    return json.loads((folder / "run.json").read_text())
+
+
+def lookup(path, summary, provenance):
+    source, *keys = path
+    node = {"summary": summary, "run": provenance}[source]
+    for key in keys:
+        node = node.get(key, 0) if isinstance(node, dict) else node[key]  # tallies omit zeros
+    return node
+
+
+def soup(folder, name="report.html"):
+    return BeautifulSoup((folder / name).read_text("utf-8"), "html.parser")
+
+
+def pdf_text(folder, name="report.pdf") -> str:
+    reader = PdfReader(folder / name)
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+# --- the folder ---------------------------------------------------------------------
+
+
+def test_demo_writes_the_report_next_to_summary_json(folder):
+    names = {p.name for p in folder.iterdir()}
+    assert {"summary.json", "run.json", "report.html", "report.pdf"} <= names
+    assert {"report-public.html", "report-public.pdf", "summary-public.json"} <= names
+    assert not [n for n in names if n.startswith(".")]  # no partial file left behind
+
+
+def test_the_html_is_self_contained(folder):
+    page = soup(folder)
+    assert not page.find_all("script")
+    assert not page.find_all("link")
+    assert not page.find_all("img")  # charts are inline SVG
+    for tag in page.find_all(True):
+        for attribute in ("src", "href"):
+            value = tag.get(attribute)
+            assert value is None or value.startswith("#"), (tag.name, value)
+    assert "http://" not in page.style.text and "https://" not in page.style.text
+    assert len(page.find_all("svg")) == CHARTED
+
+
+# --- every figure of the HTML -----------------------------------------------------------
+
+
+def check_figures(page, summary, provenance, *, public: bool) -> set[tuple]:
+    """Every <data> equals summary.json; returns the summary paths shown."""
+    seen = set()
+    for element in page.find_all("data"):
+        path = tuple(json.loads(element["data-path"]))
+        if path[0] == "compare":
+            continue
+        value = lookup(path, summary, provenance)
+        shown = element.get_text()
+        if element.has_attr("data-of"):
+            whole = lookup(tuple(json.loads(element["data-of"])), summary, provenance)
+            percent = 100 * value / whole
+            assert abs(float(element["value"]) - percent) < 1e-3, path
+            assert abs(int(shown.rstrip("%")) - percent) <= 0.5, (path, shown)
+        else:
+            assert int(element["value"]) == value, path
+            assert shown == f"{value:,}", (path, shown)
+            if public and path[0] == "summary" and path[1] not in ("rows", "rejects_by_reason"):
+                assert not 0 < value < THRESHOLD, (path, value)
+        seen.add(path)
+    return seen
+
+
+def test_every_figure_in_the_html_is_summary_json(folder, summary, provenance):
+    seen = check_figures(soup(folder), summary, provenance, public=False)
+    # The figures offices announce, and every cell of the tables, are there.
+    expected = {("summary", "by_determination", d) for d in DETERMINATIONS}
+    expected |= {("summary", "impact", k) for k in summary["impact"]}
+    expected |= {
+        ("summary", table, row, column)
+        for table in ("by_section", "by_severity", "by_decade", "by_court", "by_city")
+        for row in summary[table]
+        for column in (*DETERMINATIONS, "total")
+    }
+    expected |= {
+        ("summary", "demographics", group, "race", race)
+        for group in ("people_helped", "everyone")
+        for race in summary["demographics"]["everyone"]["race"]
+    }
+    expected |= {("summary", "review_by_reason", r) for r in summary["review_by_reason"]}
+    expected |= {("summary", "rejects_by_reason", r) for r in summary["rejects_by_reason"]}
+    assert expected <= seen, sorted(expected - seen)[:5]
+
+
+def test_table_cells_hold_figures_not_loose_numbers(folder):
+    for cell in soup(folder).select("td.n"):
+        figures = cell.find_all(["data", "span"])
+        assert len(figures) == 1 and figures[0].get_text() == cell.get_text(), cell
+
+
+def test_charts_draw_the_figures_of_their_table(folder):
+    """Each number drawn on a chart is a figure of the table beside it, and each chart
+    has a text alternative (<title>, <desc>) and a caption."""
+    page = soup(folder)
+    for figure in page.find_all("figure"):
+        svg = figure.find("svg")
+        assert svg["role"] == "img" and svg.find("title").get_text() and svg.find("desc")
+        table = figure.find_next("table")
+        shown = {td.get_text() for td in table.select("td.n")}
+        for text in svg.find_all("text"):
+            if any("tick" in (g.get("id") or "") for g in text.parents):
+                continue  # axis scale
+            label = text.get_text().strip()
+            if re.fullmatch(r"[\d,]+%?", label):
+                assert label in shown, (figure.find_previous("h3").get_text(), label)
+        assert figure.find("figcaption").get_text().startswith(("Stacked", "Paired"))
+
+
+# --- the PDF ----------------------------------------------------------------------------
+
+
+def row_pattern(label: str, values, between: int = 0) -> re.Pattern:
+    """A table row in extracted PDF text: the label (maybe wrapped, maybe followed by more
+    words on its line, and by up to ``between`` lines of text), then its values, one to a
+    line."""
+    words = r"\s+".join(re.escape(w) for w in label.split())
+    gap = r"[^\n]*\n" + (f"(?:[^\\n]*\\n){{0,{between}}}?" if between else "")
+    return re.compile(words + gap + r"\n".join(re.escape(v) for v in values) + r"\n")
+
+
+def expected_rows(summary):
+    """(label, values, lines between) for every row the PDF's tables show, from
+    summary.json alone."""
+    rows = []
+    severity = {"F": "Felony", "M": "Misdemeanor", "I": "Infraction"}
+    for table, label in (("by_section", None), ("by_severity", severity), ("by_decade", {})):
+        for key, counts in summary[table].items():
+            name = label.get(key, key) if label is not None else f"HS {key}"
+            rows.append((name, [f"{counts[c]:,}" for c in (*DETERMINATIONS, "total")], 0))
+    for table, dimension in (("by_court", "court"), ("by_city", "city")):
+        for key, counts in summary[table].items():
+            if key in ("unknown", "not a city agency"):
+                continue
+            name = key.title() if dimension == "city" else key
+            helped = summary["people_helped_by"][dimension].get(key, 0)
+            values = [f"{counts[c]:,}" for c in (*DETERMINATIONS, "total")] + [f"{helped:,}"]
+            rows.append((name, values, 0))
+    people = summary["demographics"]
+    whole = {"people_helped": summary["impact"]["people_helped"], "everyone": summary["subjects"]}
+    for race in people["everyone"]["race"]:
+        helped = people["people_helped"]["race"].get(race, 0)
+        everyone = people["everyone"]["race"][race]
+        rows.append(
+            (
+                race,
+                [
+                    f"{helped:,}",
+                    f"{100 * helped / whole['people_helped']:.0f}%",
+                    f"{everyone:,}",
+                    f"{100 * everyone / whole['everyone']:.0f}%",
+                ],
+                0,
+            )
+        )
+    for reason, counts in summary["by_reason_determination"].items():
+        values = [f"{counts[c]:,}" for c in (*DETERMINATIONS, "total")]
+        rows.append((REASON_LABELS[reason], values, 12))  # its meaning and law come between
+    return rows
+
+
+def test_every_figure_in_the_pdf_is_summary_json(folder, summary):
+    text = pdf_text(folder)
+    d, impact = summary["by_determination"], summary["impact"]
+    headlines = [
+        ("Cannabis convictions decided", summary["convictions_in_scope"]),
+        ("Dismissed", d["dismiss"]),
+        ("Reduced", d["reduce"]),
+        ("Not eligible", d["not_eligible"]),
+        ("For review by a person", d["review"]),
+        ("Felony convictions", summary["by_severity"]["F"]["total"]),
+        ("Misdemeanor convictions", summary["by_severity"]["M"]["total"]),
+        ("Felonies dismissed or reduced", impact["felonies_dismissed_or_reduced"]),
+        ("People with a conviction decided", summary["people_in_scope"]),
+        ("People helped", impact["people_helped"]),
+    ]
+    for label, value in headlines:
+        assert row_pattern(label, [f"{value:,}"]).search(text), label
+    # A headline with its definition under it: the figure follows the definition.
+    for key, label in (
+        ("people_no_felony", "Left with no felony"),
+        ("people_no_conviction", "Left with no conviction"),
+        ("people_no_conviction_7_years", "No conviction in the last seven years"),
+    ):
+        assert re.search(re.escape(label) + r"\n[^\n]+\n" + f"{impact[key]:,}\n", text), label
+    announcement = (
+        f"{impact['convictions_dismissed_or_reduced']:,} cannabis convictions in Sacramento"
+    )
+    assert announcement in text
+    for label, values, between in expected_rows(summary):
+        assert row_pattern(label, values, between).search(text), (label, values)
+    rows = summary["rows"]
+    assert f"{rows['read']:,} lines read, {rows['used']:,} used and {rows['rejected']:,}" in text
+
+
+def test_the_pdf_shows_the_charts_and_renders(folder):
+    reader = PdfReader(folder / "report.pdf")
+    assert sum(len(page.images) for page in reader.pages) == CHARTED
+    assert reader.metadata["/CreationDate"].startswith("D:20200701")  # the as-of date
+    if shutil.which("pdftoppm"):
+        import subprocess
+
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "30", "-f", "2", "-l", "2", str(folder / "report.pdf"),
+             str(folder.parent / "page")],
+            check=True,
+        )  # fmt: skip
+        assert list(folder.parent.glob("page*.png"))
+
+
+def test_methods_say_how_the_figures_were_made(folder, provenance):
+    methods = soup(folder).find(id="methods").get_text(" ", strip=True)
+    assert "Convictions under HS 11357 (possession) and HS 11358 (cultivation) are dismissed" in (
+        methods
+    )
+    assert "as of 2020-07-01, given with the run" in methods
+    assert f"rule pack {provenance['rule_pack']['version']}" in methods
+    assert "HS 11361.8" in methods and "HS 11361.9(b)" in methods
+    assert "does not name the prosecuting agency" in methods
+    assert "wrong number of fields" in methods  # rows rejected, and why
+    assert provenance["inputs"][0]["sha256"] in methods
+    assert provenance["inputs"][0]["path"] not in methods  # file name only
+
+
+# --- the public variant -------------------------------------------------------------------
+
+
+def test_the_public_report_hides_small_counts(folder, summary, provenance):
+    page = soup(folder, "report-public.html")
+    check_figures(page, summary, provenance, public=True)
+    public = json.loads((folder / "summary-public.json").read_text())
+    hidden = page.select("span.hidden")
+    assert hidden, "the demo has counts under 11"
+    for span in hidden:
+        path = tuple(json.loads(span["data-path"]))
+        node = public
+        for key in path[1:]:
+            node = node.get(key) if isinstance(node, dict) else None
+        assert node is None, path  # hidden in the HTML, null for open-data portals
+    review = summary["by_determination"]["review"]
+    assert review < THRESHOLD
+    text = pdf_text(folder, "report-public.pdf")
+    assert row_pattern("For review by a person", ["*"]).search(text)
+    assert "fewer than 11" in text
+
+
+def test_no_personal_data_in_any_report(folder):
+    people = pl.read_csv(folder / "determinations.csv", infer_schema=False)
+    names = set(people["name"].drop_nulls()) | set(people["cii_number"].drop_nulls())
+    for name in ("report.html", "report-public.html", "summary-public.json"):
+        text = (folder / name).read_text("utf-8")
+        assert not [n for n in names if n in text], name
+    for name in ("report.pdf", "report-public.pdf"):
+        text = pdf_text(folder, name)
+        assert not [n for n in names if n in text], name
+
+
+# --- the same run gives the same bytes; bad folders fail clearly ---------------------------
+
+
+def test_the_same_run_gives_the_same_report(folder, tmp_path):
+    for public in (False, True):
+        again = write_report(folder, public=public, out=tmp_path / str(public))
+        for path in again:
+            assert path.read_bytes() == (folder / path.name).read_bytes(), path.name
+
+
+def test_a_summary_from_an_older_version_is_refused(folder, tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    del summary["by_decade"]
+    (old / "summary.json").write_text(json.dumps(summary))
+    shutil.copy(folder / "run.json", old / "run.json")
+    with pytest.raises(ReportError, match="by_decade"):
+        read_run(old)
+    result = runner.invoke(app, ["report", "--run", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "not a run folder (no summary.json)" in result.output
+
+
+def test_report_writes_where_it_is_told(folder, tmp_path):
+    result = runner.invoke(app, ["report", "--run", str(folder), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in (tmp_path / "x").iterdir()} == {"report.html", "report.pdf"}

@@ -1,0 +1,200 @@
+"""The whole journey in a real browser: Debian's Chromium, driven by Playwright.
+
+An analyst signs in, uploads the bundled sample extract, starts a run and watches it
+finish, opens a person from the review queue; an attorney signs in, decides that
+review with a note, and downloads the reviewed determinations, which carry the
+decision. Every page is screenshotted (into tmp_path and tests/artifacts/), and the
+browser is checked to have asked nothing of any host but the app's.
+
+Playwright never downloads a browser here: it launches /usr/bin/chromium (the Debian
+package, which .ci/run installs).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+
+from clearance.sample import SAMPLE_COUNTY, sample_path
+from clearance.web import accounts
+from clearance.web.app import create_app
+from clearance.web.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "web"
+PASSWORD = "correct horse battery"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """The app under uvicorn on a free loopback port, in a thread, with two accounts."""
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
+    app = create_app(Settings(data_dir=tmp_path / "home"))
+    with app.state.web.sessions() as db:
+        accounts.create_user(db, "ana", "analyst", PASSWORD)
+        accounts.create_user(db, "atty", "attorney", PASSWORD)
+        db.commit()
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not uv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(10)
+
+
+class Shots:
+    """Numbered screenshots, saved under tmp_path and copied to tests/artifacts/web."""
+
+    def __init__(self, page, folder: Path) -> None:
+        self.page, self.folder, self.n = page, folder, 0
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(ARTIFACTS, ignore_errors=True)
+        ARTIFACTS.mkdir(parents=True)
+
+    def __call__(self, name: str) -> None:
+        self.n += 1
+        path = self.folder / f"{self.n:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        shutil.copyfile(path, ARTIFACTS / path.name)
+
+
+def sign_in(page, base: str, name: str) -> None:
+    page.goto(f"{base}/")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/runs$"))
+
+
+def test_sign_in_upload_run_review_and_download(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    base = server
+    requested: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(
+            accept_downloads=True, viewport={"width": 1280, "height": 900}
+        )
+        page = context.new_page()
+        page.on("request", lambda request: requested.append(request.url))
+        page.set_default_timeout(15_000)
+        shot = Shots(page, tmp_path / "screenshots")
+
+        # An analyst signs in.
+        page.goto(f"{base}/")
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        shot("sign-in")
+        sign_in(page, base, "ana")
+        expect(page.locator(".who")).to_contain_text("ana analyst")
+
+        # ... uploads the sample extract; its county is offered from the file.
+        page.get_by_role("link", name="New run").first.click()
+        page.locator("input[name=files]").set_input_files(str(sample_path()))
+        page.get_by_role("button", name="Upload").click()
+        page.wait_for_url(re.compile(r".*/runs/new\?upload=\d+$"))
+        expect(page.get_by_role("checkbox", name="sample.dat")).to_be_checked()
+        county = page.locator("select[name=county]")
+        expect(county).to_have_value(SAMPLE_COUNTY)
+        shot("uploaded")
+
+        # ... runs it with the statute preset as of AB 1793's deadline.
+        page.get_by_label("As of").fill("2020-07-01")
+        page.get_by_role("button", name="Start the run").click()
+        page.wait_for_url(re.compile(r".*/runs/\d+$"))
+        run_url = page.url
+        shot("started")
+        expect(page.locator(".state-done")).to_be_visible(timeout=45_000)  # polled by HTMX
+        expect(page.locator(".figure-review .n")).to_have_text("10")
+        shot("finished")
+
+        # ... opens a person from the review queue: only an attorney may decide.
+        page.get_by_role("link", name=re.compile("Review queue")).click()
+        expect(page.get_by_text("10 convictions")).to_be_visible()
+        shot("review-queue")
+        page.locator("#results-table tbody tr a").first.click()
+        expect(page.get_by_role("heading", name="History")).to_be_visible()
+        expect(page.get_by_text("An attorney decides this conviction.").first).to_be_visible()
+        person_url = page.url
+        shot("person-as-analyst")
+        page.get_by_role("button", name="Sign out").click()
+
+        # An attorney signs in, and decides the review with a note.
+        sign_in(page, base, "atty")
+        page.goto(person_url)
+        panel = page.locator(".review-panel").filter(has=page.locator("form.decide")).first
+        panel.get_by_label("dismiss").check()
+        note = "Court file confirms HS 11357(b): under 28.5 g"
+        panel.get_by_label("Note (required: why)").fill(note)
+        panel.get_by_role("button", name="Record the decision").click()  # HTMX swaps the panel
+        decided = page.locator(".review-panel .decided").first
+        expect(decided).to_contain_text("dismiss")
+        expect(decided).to_contain_text("by atty")
+        expect(decided).to_contain_text(note)
+        shot("decided")
+
+        # ... reads the impact report of the reviewed run inline, and downloads the
+        # reviewed determinations, which carry the decision.
+        page.goto(run_url)
+        expect(page.locator(".figure-review .n")).to_have_text("9")
+        report = page.frame_locator("iframe.report-frame")
+        page.locator("iframe.report-frame").scroll_into_view_if_needed()
+        expect(report.locator("h1")).to_contain_text("Proposition 64 relief", timeout=30_000)
+        shot("run-with-report")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Determinations (CSV)").click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        with saved.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        reviewed = [r for r in rows if r["review_decision"]]
+        assert len(rows) == 409 and len(reviewed) == 1
+        assert reviewed[0]["determination"] == "dismiss"
+        assert reviewed[0]["reason"] == "reviewed"
+        assert (reviewed[0]["reviewed_by"], reviewed[0]["review_note"]) == ("atty", note)
+
+        page.get_by_role("link", name="Audit log").first.click()
+        expect(page.get_by_text(note)).to_be_visible()
+        shot("audit-log")
+        browser.close()
+
+    # Nothing was asked of any other host: every asset came from the app.
+    assert requested and all(url.startswith(base + "/") for url in requested), {
+        url for url in requested if not url.startswith(base + "/")
+    }
+    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 9
