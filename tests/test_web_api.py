@@ -20,7 +20,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
