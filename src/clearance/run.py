@@ -136,19 +136,27 @@ def run(
         else:
             evaluation = _evaluate_local(read, file_order, policy, county, as_of, law, work, lap)
         warnings = read.warnings
-        summary = write_outputs(evaluation, read, tmp, policy=policy, county=county, as_of=as_of)
+        summary, workbook = write_outputs(
+            evaluation, read, tmp, policy=policy, county=county, as_of=as_of
+        )
         lap("outputs")
-        timings["total"] = round(time.perf_counter() - started, 3)
-        cpu["total"] = round(sum(cpu.values()), 3)
         provenance = _provenance(read, policy, law.version, county, as_of, as_of_source, timings)
         provenance["cpu_seconds"] = cpu
         provenance["environment"].update(evaluation.environment)
         provenance["warnings"] = warnings
+        # Written now for the report (which reads no timings), again once all is done.
         (tmp / "run.json").write_text(_json(provenance))
         if report:  # report.html and report.pdf, from summary.json and run.json (docs/report.md)
             from clearance.report import write_report
 
+            # While a large run's workbook is still being written by its own process.
             write_report(tmp)
+            lap("report")
+        workbook.wait()
+        lap("outputs")
+        timings["total"] = round(time.perf_counter() - started, 3)
+        cpu["total"] = round(sum(v for k, v in cpu.items() if k != "total"), 3)
+        (tmp / "run.json").write_text(_json(provenance))
         shutil.rmtree(work)
         _move_into_place(tmp, out)
     except BaseException:
@@ -223,8 +231,11 @@ def write_outputs(
     policy: Policy,
     county: str,
     as_of: dt.date,
-) -> dict:
-    """Every file of the output folder except run.json; returns the summary."""
+) -> tuple[dict, det_out.Pending]:
+    """Every file of the output folder except run.json and the report.
+
+    Returns the summary and the workbook, which may still be being written (wait on it).
+    """
     published = det_out.table(evaluation.decided)
     workbook = det_out.write_all(
         published, folder, title=f"{policy.name}: determinations as of {as_of}"
@@ -235,8 +246,7 @@ def write_outputs(
     (folder / "summary.json").write_text(_json(summary))
     read.rejects.rename({"source_file": "file"}).write_csv(folder / "rejects.csv")
     _write_history(evaluation.model, published, folder)
-    workbook.wait()
-    return summary
+    return summary, workbook
 
 
 def _check_destination(out: Path) -> None:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import polars as pl
 
-from clearance._allocator import keep_large_buffers
+from clearance._allocator import keep_large_buffers, release_buffers
 from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, REQUIRED, USED
 
 CHUNK_BYTES = 32 * 1024 * 1024
@@ -228,6 +228,7 @@ def read_extracts(
                     )
             if rejected.height:
                 rejects.append(rejected)
+    release_buffers()  # the chunk buffers kept for reuse are not needed any more
     reject_frame = (pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)).sort(
         "source_file", "line", maintain_order=True
     )
