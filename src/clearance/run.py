@@ -216,6 +216,7 @@ def _evaluate_local(
         counts=pl.scan_parquet(history),
     )
     everyone = pl.concat(decided).sort("subject_id", "cnt_order")
+    decided.clear()  # the buckets' frames: the sorted copy replaces them
     return Evaluation(
         decided=everyone,
         model=model,

@@ -64,23 +64,26 @@ def impact(determinations: pl.DataFrame, model: Model, as_of: dt.date) -> dict:
     """People helped, and what their records look like after relief."""
     helped_ids = determinations.filter(pl.col("determination").is_in(RELIEF))["subject_id"].unique()
     relief = determinations.select("subject_id", "cnt_order", "determination")
-    history = (
-        model.counts.filter(pl.col("convicted") & pl.col("subject_id").is_in(helped_ids.implode()))
-        .select("subject_id", "cnt_order", "severity", "event_date")
-        .collect(engine="streaming")
-        .join(relief, on=["subject_id", "cnt_order"], how="left")
-    )
     granted = pl.col("determination").is_in(RELIEF).fill_null(False)
     remains = ~pl.col("determination").eq("dismiss").fill_null(False)
     felony = pl.col("severity") == "F"
     clean_since = pl.lit(as_of).dt.offset_by(f"-{CLEAN_YEARS}y")
-    per_person = history.group_by("subject_id").agg(
-        had_felony=felony.any(),
-        felony_left=(felony & ~granted).any(),
-        conviction_left=remains.any(),
-        recent_or_undated_left=(
-            remains & (pl.col("event_date").is_null() | (pl.col("event_date") > clean_since))
-        ).any(),
+    # One streaming query, from the counts to a row a person: the convictions of the
+    # people helped are never held all at once (millions in a statewide run).
+    per_person = (
+        model.counts.filter(pl.col("convicted") & pl.col("subject_id").is_in(helped_ids.implode()))
+        .select("subject_id", "cnt_order", "severity", "event_date")
+        .join(relief.lazy(), on=["subject_id", "cnt_order"], how="left")
+        .group_by("subject_id")
+        .agg(
+            had_felony=felony.any(),
+            felony_left=(felony & ~granted).any(),
+            conviction_left=remains.any(),
+            recent_or_undated_left=(
+                remains & (pl.col("event_date").is_null() | (pl.col("event_date") > clean_since))
+            ).any(),
+        )
+        .collect(engine="streaming")
     )
     return {
         "people_helped": helped_ids.len(),
@@ -118,12 +121,16 @@ def places(determinations: pl.DataFrame, model: Model) -> pl.DataFrame:
     ids = determinations["subject_id"].unique().implode()
     cycle = pl.col("cnt_order").str.slice(0, 3)
     first = pl.col("cnt_order").arg_min()
+    # Only the cycles a determination is in: far fewer groups than every arrest.
+    cycles = determinations.select("subject_id", cycle.alias("cycle")).unique()
     arrests = (
         model.counts.filter(
             pl.col("event_type").str.to_uppercase().str.starts_with(ARREST_EVENT)
             & pl.col("subject_id").is_in(ids)
         )
-        .group_by("subject_id", cycle.alias("cycle"))
+        .with_columns(cycle=cycle)
+        .join(cycles.lazy(), on=["subject_id", "cycle"], how="semi")
+        .group_by("subject_id", "cycle")
         .agg(
             arresting_agency=pl.col("agency").get(first),
             agency_type=pl.col("agency_type").get(first),
