@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from clearance import __version__
+from clearance._folders import move_into_place
 from clearance.extract import model as model_
 from clearance.extract.reader import WORK_COMPRESSION, ReadResult, buckets_for, read_extracts
 from clearance.law import RulePack, load_rulepack
@@ -158,7 +159,7 @@ def run(
         cpu["total"] = round(sum(v for k, v in cpu.items() if k != "total"), 3)
         (tmp / "run.json").write_text(_json(provenance))
         shutil.rmtree(work)
-        _move_into_place(tmp, out)
+        move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -258,14 +259,6 @@ def _check_destination(out: Path) -> None:
         raise RunError(
             f"{out} exists and is not an earlier run's output folder; choose another --out"
         )
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def counties(model: model_.Model) -> list[str]:

@@ -45,6 +45,7 @@ import polars as pl
 
 from clearance._allocator import keep_large_buffers, release_buffers
 from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, REQUIRED, USED
+from clearance.extract.reasons import REJECT_REASONS
 
 CHUNK_BYTES = 32 * 1024 * 1024
 # Input bytes per person bucket: a bucket's rows, normalised, fit comfortably in
@@ -57,14 +58,6 @@ BOM = b"\xef\xbb\xbf"
 PADDING = " \t\r"  # what fixed-width padding is made of; values are trimmed of it
 FILLERS_AND_EMPTY = [*FILLERS, ""]
 
-REJECT_REASONS: dict[str, str] = {
-    "repeated_header": "a header line inside the file",
-    "unbalanced_quote": "unbalanced quote (a quoted value is not closed on its line)",
-    "stray_quote": "text after the closing quote of a quoted value",
-    "wrong_field_count": "wrong number of fields",
-    "missing_subject_id": "no SUBJECT_ID",
-    "missing_cnt_order": "no CNT_ORDER",
-}
 
 REJECTS_SCHEMA = {
     "source_file": pl.String,

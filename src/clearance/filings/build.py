@@ -31,6 +31,7 @@ from typing import Any
 import polars as pl
 
 from clearance import __version__
+from clearance._folders import move_into_place
 from clearance.filings import letters as letters_
 from clearance.filings.cases import Court, RunInfo, group_courts, read_run
 from clearance.filings.document import (
@@ -436,7 +437,7 @@ def write_filings(
             info, office, frame, entries, doj_count, awaiting, letter_summary, part_size
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        _move_into_place(tmp, out)
+        move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -491,11 +492,3 @@ def _manifest(
         "awaiting_review_file": {"file": AWAITING_FILE, "rows": awaiting},
         "letters": letters,
     }
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)

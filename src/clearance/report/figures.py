@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clearance.extract.reasons import REJECT_REASONS
 from clearance.report.suppress import THRESHOLD, Grid, Line, suppress
 
 DETERMINATIONS = ("dismiss", "reduce", "not_eligible", "review")
@@ -85,14 +86,6 @@ REASON_LABELS = {
     "deceased": "Deceased",
     "sentence_completed": "Sentence completed",
     "no_policy": "Policy names no outcome",
-}
-REJECT_REASONS = {  # clearance.extract.reader.REJECT_REASONS, without importing Polars
-    "repeated_header": "a header line inside the file",
-    "unbalanced_quote": "unbalanced quote (a quoted value is not closed on its line)",
-    "stray_quote": "text after the closing quote of a quoted value",
-    "wrong_field_count": "wrong number of fields",
-    "missing_subject_id": "no SUBJECT_ID",
-    "missing_cnt_order": "no CNT_ORDER",
 }
 
 

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clearance import __version__
+from clearance._folders import move_into_place
 from clearance.extract.reader import read_extracts, staged_schema
-from clearance.run import RunError, _json, _move_into_place
+from clearance.run import RunError, _json
 
 MANIFEST = "manifest.json"
 REJECTS = "rejects.csv"
@@ -90,7 +91,7 @@ def stage(
             "warnings": read.warnings,
         }
         (tmp / MANIFEST).write_text(_json(manifest))
-        _move_into_place(tmp, out)
+        move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
