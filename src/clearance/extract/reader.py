@@ -546,7 +546,15 @@ def _stage(
         for n, t in zip(names, trimmed, strict=True)
     ]
     absent = [pl.lit(None, dtype=pl.String).alias(n) for n in USED.values() if n not in names]
-    rows = parsed.select(lines.alias("line"), *cleaned, *absent).select("line", *USED.values())
+    rows = parsed.select(
+        pl.lit(fs.name, dtype=pl.String).alias("source_file"),
+        lines.alias("line"),
+        *cleaned,
+        *absent,
+    ).select("source_file", "line", *USED.values())
+    if rows["subject_id"].null_count() == 0 and rows["cnt_order"].null_count() == 0:
+        fs.rows_used += rows.height  # the usual case: every row has its keys
+        return rows, pl.DataFrame(schema=REJECTS_SCHEMA)
     missing = (
         pl.when(pl.col("subject_id").is_null())
         .then(pl.lit("missing_subject_id"))
@@ -564,9 +572,7 @@ def _stage(
         )
         .cast(REJECTS_SCHEMA)  # type: ignore[arg-type]
     )
-    used = rows.filter(pl.col("reason_code").is_null()).select(
-        pl.lit(fs.name, dtype=pl.String).alias("source_file"), pl.exclude("reason_code")
-    )
+    used = rows.filter(pl.col("reason_code").is_null()).drop("reason_code")
     fs.rows_used += used.height
     fs.rows_rejected += rejected.height
     return used, rejected
