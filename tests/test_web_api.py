@@ -2,12 +2,16 @@
 
 Permissions (only attorneys decide), CSRF on every POST, upload limits and bad files
 (a clear message and nothing stored), the append-only audit log, decisions flowing
-into the downloads, and the server refusing a non-loopback address without accounts.
+into the downloads, sign-in throttling and lockout, cancelling and deleting a run,
+and the server refusing a non-loopback address without accounts.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import hashlib
+import html
 import io
 import json
 import os
@@ -15,14 +19,16 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import zipfile
 from pathlib import Path
 
 import httpx2 as httpx
+import polars as pl
 import pytest
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DatabaseError
@@ -31,10 +37,19 @@ from typer.testing import CliRunner
 from clearance.cli import app as cli_app
 from clearance.sample import sample_path
 from clearance.web import accounts
+from clearance.web import worker as worker_module
 from clearance.web.app import ROUTERS, create_app
-from clearance.web.db import AppendOnlyError, AuditEntry, Run, Upload
+from clearance.web.db import (
+    AppendOnlyError,
+    AuditEntry,
+    Run,
+    RunTombstone,
+    SecurityEvent,
+    Upload,
+)
 from clearance.web.server import ServeError, check_listen
-from clearance.web.settings import Settings
+from clearance.web.settings import Settings, utc_clock
+from clearance.web.worker import RunCancelled
 
 PASSWORD = "correct horse battery"
 SAMPLE_AS_OF = "2020-07-01"
@@ -436,6 +451,452 @@ def test_the_audit_log_is_append_only(finished):
     methods = {m for router in ROUTERS for route in router.routes for m in route.methods}
     assert "POST" in methods
     assert not methods & {"PUT", "PATCH", "DELETE"}
+
+
+@pytest.mark.parametrize("table", ["security_log", "run_tombstones"])
+def test_the_security_log_and_the_tombstones_are_append_only_too(fresh, table):
+    client, _ = fresh
+    web = client.app.state.web
+    run_id = start_run(client, sign_in(client, "root"))
+    with web.sessions() as db:
+        row = (
+            SecurityEvent(event="sign_in_failed", at=utc_clock(), address="10.0.0.1")
+            if table == "security_log"
+            else RunTombstone(run_id=run_id, username="root", role="admin", reason="r",
+                              state="queued", inputs_json="[]", counts_json="{}")
+        )  # fmt: skip
+        db.add(row)
+        db.commit()
+        row_id = row.id
+    for statement in (f"UPDATE {table} SET reason = 'x'", f"DELETE FROM {table}"):
+        statement = statement.replace("reason", "note") if table == "security_log" else statement
+        with web.engine.connect() as connection, pytest.raises(DatabaseError, match="append-only"):
+            connection.execute(text(statement))
+    with web.sessions() as db:
+        db.delete(db.get(type(row), row_id))
+        with pytest.raises(AppendOnlyError):
+            db.commit()
+
+
+# Sign-in throttling and lockout
+
+WRONG = "not the password at all"
+LOCKED = "too many failed sign-ins: sign-in is refused until"
+
+
+class Clock:
+    """The app's clock, moved by the tests instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = utc_clock()
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **span: float) -> None:
+        self.now += dt.timedelta(**span)
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    """An app of its own with a clock the test moves (the worker off)."""
+    clock = Clock()
+    app = make_app(tmp_path / "home", run_worker=False, clock=clock)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        yield client, clock
+
+
+def attempt(client: TestClient, name: str, password: str = WRONG):
+    """One sign-in attempt from this client (the page's CSRF token, then the form)."""
+    token = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"username": name, "password": password, "csrf_token": token})
+
+
+def security_events(client: TestClient) -> list[SecurityEvent]:
+    with client.app.state.web.sessions() as db:
+        return list(db.scalars(select(SecurityEvent).order_by(SecurityEvent.id)))
+
+
+def test_five_failed_sign_ins_lock_the_account_for_fifteen_minutes(guarded):
+    client, clock = guarded
+    for _ in range(4):
+        response = attempt(client, "ana")
+        assert response.status_code == 401 and "wrong user name or password" in response.text
+    fifth = attempt(client, "ana")
+    assert fifth.status_code == 429 and LOCKED in fifth.text
+    assert "an administrator can lift this sooner" in fifth.text
+    # Now even the right password is refused, until the lock ends.
+    assert attempt(client, "ana", PASSWORD).status_code == 429
+    clock.advance(minutes=14, seconds=59)
+    assert attempt(client, "ana", PASSWORD).status_code == 429
+    clock.advance(seconds=1)
+    assert attempt(client, "ana", PASSWORD).status_code == 303
+    assert attempt(client, "atty", PASSWORD).status_code == 303  # never locked
+    kinds = [e.event for e in security_events(client) if e.account == "ana"]
+    assert kinds == [*["sign_in_failed"] * 5, "account_locked", "sign_in_refused",
+                     "sign_in_refused", "sign_in_succeeded"]  # fmt: skip
+
+
+def test_only_failures_within_the_window_and_since_the_last_sign_in_count(guarded):
+    client, clock = guarded
+    for _ in range(4):
+        attempt(client, "ana")
+    clock.advance(minutes=16)
+    for _ in range(4):
+        assert attempt(client, "ana").status_code == 401  # the first four have expired
+    assert attempt(client, "ana", PASSWORD).status_code == 303  # starts the count again
+    for _ in range(4):
+        assert attempt(client, "ana").status_code == 401
+    assert attempt(client, "ana").status_code == 429
+
+
+def test_a_lock_says_nothing_about_whether_the_account_exists(guarded, monkeypatch):
+    client, _ = guarded
+    verified: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash, password):
+            verified.append(hash)
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(accounts, "_hasher", Counting(time_cost=1, memory_cost=1024))
+    answers = {}
+    for name in ("ana", "nobody-here"):
+        before = len(verified)
+        answers[name] = [attempt(client, name) for _ in range(6)]
+        # One argon2 verification per attempt, known name or not, until the lock; none after.
+        assert len(verified) - before == 5
+    known, unknown = answers["ana"], answers["nobody-here"]
+    assert [r.status_code for r in known] == [401] * 4 + [429] * 2
+    assert [r.status_code for r in unknown] == [401] * 4 + [429] * 2
+    assert [r.text for r in known] == [r.text.replace("nobody-here", "ana") for r in unknown]
+    # The dummy hash has a real one's parameters, so it costs the same to verify.
+    with client.app.state.web.sessions() as db:
+        real = accounts.find(db, "ana").password_hash
+    assert extract_parameters(accounts.dummy_hash()) == extract_parameters(real)
+    # A name no account has is logged by a fingerprint, never as typed.
+    logged = " ".join(str(vars(e)) for e in security_events(client))
+    assert "nobody-here" not in logged and WRONG not in logged
+    assert any(e.account is None and e.event == "account_locked" for e in security_events(client))
+
+
+def test_many_failures_from_one_address_lock_that_address(guarded):
+    client, _ = guarded
+    for i in range(19):
+        assert attempt(client, f"guess-{i}").status_code == 401
+    assert attempt(client, "guess-19").status_code == 429
+    assert attempt(client, "ana", PASSWORD).status_code == 429  # the address is locked
+    elsewhere = TestClient(client.app, base_url="https://testserver", follow_redirects=False,
+                           client=("10.1.2.3", 40000))  # fmt: skip
+    assert attempt(elsewhere, "ana", PASSWORD).status_code == 303
+    locked = [e.address for e in security_events(client) if e.event == "address_locked"]
+    assert locked == ["testclient"]
+
+
+def test_the_loopback_address_is_never_locked_only_the_names(guarded):
+    client, _ = guarded
+    local = TestClient(client.app, base_url="https://testserver", follow_redirects=False,
+                       client=LOOPBACK)  # fmt: skip
+    for i in range(25):
+        assert attempt(local, f"guess-{i}").status_code == 401
+    assert attempt(local, "ana", PASSWORD).status_code == 303
+    assert not [e for e in security_events(client) if e.event == "address_locked"]
+
+
+def test_a_lock_survives_a_restart(guarded):
+    client, clock = guarded
+    for _ in range(5):
+        attempt(client, "ana")
+    again = create_app(client.app.state.web.settings)
+    with TestClient(again, base_url="https://testserver", follow_redirects=False) as restarted:
+        assert attempt(restarted, "ana", PASSWORD).status_code == 429
+        clock.advance(minutes=15)
+        assert attempt(restarted, "ana", PASSWORD).status_code == 303
+
+
+def test_an_admin_unlocks_an_account_and_the_security_log_says_who_when_and_where(guarded):
+    client, clock = guarded
+    for _ in range(5):
+        attempt(client, "ana")
+    token = sign_in(client, "root")
+    page = client.get("/admin/users").text
+    assert page.count("sign-in locked until") == 1
+    ana_id = re.search(r'action="/admin/users/(\d+)/unlock"', page).group(1)
+    assert "account ana" in client.get("/admin/security").text
+    response = client.post(f"/admin/users/{ana_id}/unlock", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert "sign-in locked until" not in client.get("/admin/users").text
+    assert attempt(client, "ana", PASSWORD).status_code == 303
+    logged = security_events(client)
+    unlock = next(e for e in logged if e.event == "account_unlocked")
+    assert (unlock.account, unlock.by_username, unlock.at) == ("ana", "root", clock.now)
+    failed = [e for e in logged if e.event == "sign_in_failed"]
+    assert {(e.account, e.address) for e in failed} == {("ana", "testclient")}
+    assert all(PASSWORD not in str(vars(e)) and WRONG not in str(vars(e)) for e in logged)
+    # Only admins read the security log or lift a lock.
+    token = sign_in(client, "ana")
+    assert client.get("/admin/security").status_code == 403
+    sent = {"kind": "address", "value": "testclient", "csrf_token": token}
+    assert client.post("/admin/security/unlock", data=sent).status_code == 403
+
+
+def test_an_admin_lifts_an_address_lock_on_the_security_page(guarded):
+    client, _ = guarded
+    for i in range(20):
+        attempt(client, f"guess-{i}")
+    other = TestClient(client.app, base_url="https://testserver", follow_redirects=False,
+                       client=("10.1.2.3", 40000))  # fmt: skip
+    token = sign_in(other, "root")
+    assert "address testclient" in other.get("/admin/security").text
+    sent = {"kind": "address", "value": "testclient", "csrf_token": token}
+    assert other.post("/admin/security/unlock", data=sent).status_code == 303
+    assert "address testclient" not in other.get("/admin/security").text
+    assert attempt(client, "ana", PASSWORD).status_code == 303
+
+
+def test_users_unlock_lifts_a_lock_from_the_command_line(tmp_path):
+    home = tmp_path / "home"
+    app = create_app(Settings(data_dir=home, run_worker=False))
+    with app.state.web.sessions() as db:
+        accounts.create_user(db, "ana", "analyst", PASSWORD)
+        db.commit()
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        for _ in range(5):
+            attempt(client, "ana")
+        runner = CliRunner()
+        listed = runner.invoke(cli_app, ["users", "list", "--data-dir", str(home)])
+        assert re.search(r"ana\s+analyst\s+active\s+locked until", listed.output)
+        result = runner.invoke(cli_app, ["users", "unlock", "ana", "--data-dir", str(home)])
+        assert result.exit_code == 0 and "unlocked ana" in result.output
+        again = runner.invoke(cli_app, ["users", "unlock", "ana", "--data-dir", str(home)])
+        assert "ana was not locked" in again.output
+        assert attempt(client, "ana", PASSWORD).status_code == 303
+        unknown = runner.invoke(cli_app, ["users", "unlock", "bob", "--data-dir", str(home)])
+        assert unknown.exit_code == 2 and "no user named 'bob'" in unknown.output
+        address = runner.invoke(
+            cli_app, ["users", "unlock", "--address", "10.9.9.9", "--data-dir", str(home)]
+        )
+        assert "address 10.9.9.9 was not locked" in address.output
+        entry = next(e for e in security_events(client) if e.event == "account_unlocked")
+        assert entry.by_username == "(command line)"
+
+
+# Cancelling and deleting a run
+
+
+def run_files(home: Path, run_id: int) -> list[Path]:
+    return [p for p in (home / "runs" / str(run_id)).rglob("*")]
+
+
+def test_a_running_run_is_cancelled_at_its_next_progress_callback(fresh, monkeypatch):
+    client, home = fresh  # the worker thread is off: the test carries out the run
+    token = sign_in(client, "ana")
+    run_id = start_run(client, token)
+    worker = client.app.state.web.worker
+    reading, cancelled, stopped = threading.Event(), threading.Event(), threading.Event()
+    progress = worker._progress
+
+    def held(run_id: int, total: int):
+        advance = progress(run_id, total)
+
+        def hook(n: int) -> None:
+            reading.set()
+            cancelled.wait(10)
+            try:
+                advance(n)
+            except RunCancelled:
+                stopped.set()
+                raise
+
+        return hook
+
+    monkeypatch.setattr(worker, "_progress", held)
+    thread = threading.Thread(target=worker.execute, args=(run_id,))
+    thread.start()
+    assert reading.wait(10)
+    assert run_files(home, run_id), "the run has a partial folder while it reads"
+    assert "Cancel the run" in client.get(f"/runs/{run_id}").text
+    response = client.post(f"/runs/{run_id}/cancel", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert "cancelling" in client.get(f"/runs/{run_id}/progress").text
+    cancelled.set()
+    thread.join(30)
+    assert stopped.is_set(), "the run went on reading after it was cancelled"
+    with client.app.state.web.sessions() as db:
+        run = db.get(Run, run_id)
+        assert (run.state, run.error) == ("cancelled", None)
+        entry = db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert (entry.action, entry.username, entry.run_id) == ("run_cancelled", "ana", run_id)
+    assert run_files(home, run_id) == []  # no output, no partial folder
+    assert client.post(f"/runs/{run_id}/cancel", data={"csrf_token": token}).status_code == 409
+
+
+def test_a_run_cancelled_after_its_last_progress_callback_keeps_nothing(fresh, monkeypatch):
+    client, home = fresh
+    token = sign_in(client, "ana")
+    run_id = start_run(client, token)
+    real_run = worker_module.run
+
+    def cancelled_while_deciding(*args, **kwargs):
+        result = real_run(*args, **kwargs)  # read, decided and written ...
+        assert (home / "runs" / str(run_id) / "output" / "determinations.csv").exists()
+        response = client.post(f"/runs/{run_id}/cancel", data={"csrf_token": token})
+        assert response.status_code == 303  # ... when the cancel arrives
+        return result
+
+    monkeypatch.setattr(worker_module, "run", cancelled_while_deciding)
+    client.app.state.web.worker.execute(run_id)
+    with client.app.state.web.sessions() as db:
+        assert db.get(Run, run_id).state == "cancelled"
+    assert run_files(home, run_id) == []
+
+
+def test_a_queued_run_is_cancelled_at_once_and_never_runs(fresh):
+    client, home = fresh
+    token = sign_in(client, "ana")
+    run_id = start_run(client, token)
+    assert client.post(f"/runs/{run_id}/cancel", data={"csrf_token": token}).status_code == 303
+    client.app.state.web.worker.execute(run_id)  # what the worker would do next
+    with client.app.state.web.sessions() as db:
+        assert db.get(Run, run_id).state == "cancelled"
+    assert run_files(home, run_id) == []
+
+
+def test_only_an_admin_deletes_a_run_with_a_reason_and_the_number_typed(finished):
+    client, run_id = finished
+    form = {"reason": "uploaded the wrong county's extract", "confirm": str(run_id)}
+    for name in ("ana", "atty"):
+        token = sign_in(client, name)
+        response = client.post(f"/runs/{run_id}/delete", data={**form, "csrf_token": token})
+        assert response.status_code == 403, name
+        assert "Delete this run" not in client.get(f"/runs/{run_id}").text
+    token = sign_in(client, "root")
+    assert "Delete this run" in client.get(f"/runs/{run_id}").text
+    blank = client.post(f"/runs/{run_id}/delete", data={**form, "reason": " ", "csrf_token": token})
+    assert blank.status_code == 400 and "a reason is required" in blank.text
+    wrong = client.post(
+        f"/runs/{run_id}/delete", data={**form, "confirm": "0", "csrf_token": token}
+    )
+    assert wrong.status_code == 400 and f"type the run's number ({run_id})" in html.unescape(
+        wrong.text
+    )
+    with client.app.state.web.sessions() as db:
+        assert db.get(Run, run_id).state == "done"  # nothing happened
+
+
+def test_deleting_a_run_removes_its_files_and_keeps_a_tombstone(finished):
+    client, _ = finished
+    web = client.app.state.web
+    home = web.settings.data_dir
+    token = sign_in(client, "ana")
+    location = upload(client, token, [("county.dat", sample_path().read_bytes())]).headers[
+        "location"
+    ]
+    upload_id = int(location.rsplit("=", 1)[1])
+    run_id = start_run(client, token, sample="", upload=str(upload_id))
+    assert wait_for(client, run_id).state == "done"
+    output = home / "runs" / str(run_id) / "output"
+    assert not (output / "report.html").exists()  # web runs skip the plain run's report
+    people = pl.read_parquet(output / "determinations.parquet")
+    summary = json.loads((output / "summary.json").read_text())
+    token = sign_in(client, "atty")
+    subject, cnt = review_rows(client, run_id)[0]
+    decision = {"subject_id": subject, "cnt_order": cnt, "decision": "dismiss",
+                "note": "docket confirms possession only", "csrf_token": token}  # fmt: skip
+    assert client.post(f"/runs/{run_id}/reviews/decide", data=decision).status_code == 303
+    assert client.get(f"/runs/{run_id}/download/determinations.csv").status_code == 200
+    assert (home / "runs" / str(run_id) / "reviewed" / "determinations.csv").exists()
+
+    token = sign_in(client, "root")
+    reason = "uploaded the wrong county's extract"
+    sent = {"reason": reason, "confirm": str(run_id), "csrf_token": token}
+    response = client.post(f"/runs/{run_id}/delete", data=sent)
+    assert response.status_code == 303 and response.headers["location"] == "/runs"
+
+    # Gone from the disk: output, reviewed folder, the uploaded extract.
+    assert not (home / "runs" / str(run_id)).exists()
+    assert not (home / "uploads" / str(upload_id)).exists()
+    with web.sessions() as db:
+        assert db.get(Upload, upload_id) is None
+        assert db.get(Run, run_id).state == "deleted"
+        tomb = db.scalar(select(RunTombstone).where(RunTombstone.run_id == run_id))
+        entries = db.scalars(select(AuditEntry).where(AuditEntry.run_id == run_id)).all()
+    assert (tomb.username, tomb.role, tomb.reason, tomb.state) == ("root", "admin", reason, "done")
+    sha = hashlib.sha256(sample_path().read_bytes()).hexdigest()
+    assert [(i["name"], i["sha256"]) for i in tomb.inputs] == [("county.dat", sha)]
+    assert tomb.counts["engine_by_determination"] == summary["by_determination"]
+    assert tomb.counts["review_decisions"] == {"dismiss": 1, "reduce": 0, "not_eligible": 0}
+    # The tombstone names no one.
+    kept = tomb.inputs_json + tomb.counts_json + tomb.reason
+    for column in ("subject_id", "name", "cii_number", "case_number", "dob"):
+        values = {str(v) for v in people[column].drop_nulls().unique().to_list() if len(str(v)) > 4}
+        assert not [v for v in values if v in kept], column
+    # The decision stays in the append-only audit log, beside the deletion.
+    assert [e.action for e in entries][-2:] == ["review_decided", "run_deleted"]
+    assert entries[-1].username == "root" and entries[-1].note.startswith(reason)
+    assert decision["note"] in client.get(f"/audit?run={run_id}").text
+
+    # The run cannot be opened again: 410 Gone, saying who deleted it and why.
+    page = client.get(f"/runs/{run_id}")
+    assert page.status_code == 410 and reason in html.unescape(page.text) and sha in page.text
+    for path in ("results", f"people/{subject}", "download/determinations.csv", "report.html"):
+        response = client.get(f"/runs/{run_id}/{path}")
+        assert response.status_code == 410, path
+        assert f"run {run_id} was deleted" in response.text and "by root" in response.text
+    assert re.search(rf"Run {run_id}</a></td>\s*<td><span class=\"state state-deleted\"",
+                     client.get("/runs").text)  # fmt: skip
+    assert client.post(f"/runs/{run_id}/delete", data=sent).status_code == 410
+
+
+def test_a_running_run_or_a_file_another_run_reads_is_not_deleted(fresh):
+    client, home = fresh  # the worker is off: runs stay queued unless the test moves them
+    token = sign_in(client, "root")
+    location = upload(client, token, [("county.dat", sample_path().read_bytes())]).headers[
+        "location"
+    ]
+    upload_id = location.rsplit("=", 1)[1]
+    first = start_run(client, token, sample="", upload=upload_id)
+    second = start_run(client, token, sample="", upload=upload_id)
+    with client.app.state.web.sessions() as db:
+        db.get(Run, first).state = "running"
+        db.commit()
+    sent = {"reason": "duplicate", "csrf_token": token}
+    response = client.post(f"/runs/{first}/delete", data={**sent, "confirm": str(first)})
+    assert response.status_code == 409 and "cancel it first" in response.text
+    response = client.post(f"/runs/{second}/delete", data={**sent, "confirm": str(second)})
+    assert response.status_code == 409 and f"run {first} (running) still reads county.dat" in (
+        response.text
+    )
+    assert (home / "uploads" / upload_id / "county.dat").exists()
+    # Once the first is cancelled, the queued second can be deleted; the worker skips it.
+    assert client.post(f"/runs/{first}/cancel", data={"csrf_token": token}).status_code == 303
+    response = client.post(f"/runs/{second}/delete", data={**sent, "confirm": str(second)})
+    assert response.status_code == 409  # still cancelling: it reads the file until it stops
+    with client.app.state.web.sessions() as db:
+        db.get(Run, first).state = "cancelled"  # what the worker records once it has stopped
+        db.commit()
+    response = client.post(f"/runs/{second}/delete", data={**sent, "confirm": str(second)})
+    assert response.status_code == 303
+    client.app.state.web.worker.execute(second)
+    with client.app.state.web.sessions() as db:
+        assert [db.get(Run, r).state for r in (first, second)] == ["cancelled", "deleted"]
+    assert not (home / "uploads" / upload_id).exists()
+    assert run_files(home, second) == []
+
+
+def test_what_a_deletion_left_on_disk_is_removed_at_the_next_start(fresh):
+    client, home = fresh
+    token = sign_in(client, "root")
+    run_id = start_run(client, token)
+    sent = {"reason": "test run", "confirm": str(run_id), "csrf_token": token}
+    assert client.post(f"/runs/{run_id}/delete", data=sent).status_code == 303
+    leftover = home / "runs" / str(run_id) / "output" / "determinations.csv"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text("left behind by a server stopped mid-deletion\n")
+    worker = client.app.state.web.worker
+    worker.start()
+    worker.stop()
+    assert not (home / "runs" / str(run_id)).exists()
 
 
 # Uploads

@@ -3,8 +3,9 @@
 An analyst signs in, uploads the bundled sample extract, starts a run and watches it
 finish, opens a person from the review queue; an attorney signs in, decides that
 review with a note, and downloads the reviewed determinations, which carry the
-decision. Every page is screenshotted (into tmp_path and tests/artifacts/), and the
-browser is checked to have asked nothing of any host but the app's.
+decision; an admin deletes the run, giving a reason, and it cannot be opened again.
+Every page is screenshotted (into tmp_path and tests/artifacts/), and the browser is
+checked to have asked nothing of any host but the app's.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium (the Debian
 package, which .ci/run installs).
@@ -62,6 +63,7 @@ def server(tmp_path, monkeypatch):
     with app.state.web.sessions() as db:
         accounts.create_user(db, "ana", "analyst", PASSWORD)
         accounts.create_user(db, "atty", "attorney", PASSWORD)
+        accounts.create_user(db, "root", "admin", PASSWORD)
         db.commit()
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -191,10 +193,28 @@ def test_sign_in_upload_run_review_and_download(server, tmp_path):
         page.get_by_role("link", name="Audit log").first.click()
         expect(page.get_by_text(note)).to_be_visible()
         shot("audit-log")
+        page.get_by_role("button", name="Sign out").click()
+
+        # An admin deletes the run, with a reason and its number typed to confirm.
+        sign_in(page, base, "root")
+        page.goto(run_url)
+        run_id = run_url.rsplit("/", 1)[1]
+        page.get_by_text("Delete this run").click()
+        reason = "Test of the sample extract; not a real county run"
+        page.get_by_label("Reason (required: why is it deleted?)").fill(reason)
+        page.get_by_label(re.compile("to confirm")).fill(run_id)
+        page.get_by_role("button", name=f"Delete run {run_id}").click()
+        page.wait_for_url(re.compile(r".*/runs$"))
+        expect(page.locator(".state-deleted")).to_have_text("deleted")
+        shot("deleted")
+        page.goto(run_url)  # the tombstone: who, when, why; the files are gone
+        expect(page.get_by_role("heading", name=f"Run {run_id}: deleted")).to_be_visible()
+        expect(page.get_by_text(reason)).to_be_visible()
+        shot("tombstone")
         browser.close()
 
     # Nothing was asked of any other host: every asset came from the app.
     assert requested and all(url.startswith(base + "/") for url in requested), {
         url for url in requested if not url.startswith(base + "/")
     }
-    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 9
+    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 11

@@ -1,9 +1,10 @@
 """Local accounts: argon2 password hashes, three roles, and who may do what.
 
-Roles (docs/web.md, "Accounts"): an *analyst* uploads extracts, starts runs, reads
-results and opens a conviction for review; an *attorney* can do all of that and is
-the only one who decides a review; an *admin* manages accounts (and can read and
-run, but not decide). Every account change is written to the audit log.
+Roles (docs/web.md, "Accounts"): an *analyst* uploads extracts, starts (and
+cancels) runs, reads results and opens a conviction for review; an *attorney* can
+do all of that and is the only one who decides a review; an *admin* manages
+accounts and deletes runs (and can read and run, but not decide). Every account
+change is written to the audit log.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ MIN_PASSWORD = 12
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 
 _hasher = PasswordHasher()
-# Verified when the name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("clearance-no-such-user")
+_dummy: tuple[PasswordHasher, str] | None = None
 
 # What each role may do; routes ask `can(user, permission)`.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "analyst": frozenset({"read", "run", "upload", "open_review"}),
     "attorney": frozenset({"read", "run", "upload", "open_review", "decide_review"}),
-    "admin": frozenset({"read", "run", "upload", "open_review", "manage_users"}),
+    "admin": frozenset({"read", "run", "upload", "open_review", "manage_users", "delete_run"}),
 }
 
 
@@ -66,6 +66,15 @@ def hash_password(password: str) -> str:
     return _hasher.hash(check_password(password))
 
 
+def dummy_hash() -> str:
+    """A hash verified when the name is unknown, made with the hasher's own parameters, so
+    a wrong name costs what a wrong password does (made on first use, not on import)."""
+    global _dummy
+    if _dummy is None or _dummy[0] is not _hasher:
+        _dummy = (_hasher, _hasher.hash("clearance-no-such-user"))
+    return _dummy[1]
+
+
 def find(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
 
@@ -89,7 +98,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, or None (same cost either way)."""
     user = find(session, username.strip())
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:

@@ -56,6 +56,15 @@ def _session(data_dir: Path | None):
     return session_factory(make_engine(settings.database))()
 
 
+def _name_keys(data_dir: Path | None):
+    """The settings, and the function that turns a user name into its security-log key."""
+    from clearance.web.security import Tokens, load_secret
+    from clearance.web.settings import from_environment
+
+    settings = from_environment(data_dir).prepare()
+    return settings, Tokens(load_secret(settings.secret_file)).name_key
+
+
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -94,16 +103,55 @@ def users_add(
 def users_list(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
-    """List the accounts: name, role, active or disabled."""
+    """List the accounts: name, role, active or disabled, and any sign-in lock."""
     from sqlalchemy import select
 
     from clearance.cli import out
     from clearance.web.db import User
+    from clearance.web.throttle import locks
 
+    settings, name_key = _name_keys(data_dir)
     with _session(data_dir) as session:
+        locked = {lock.value: lock for lock in locks(session, settings)}
         for user in session.scalars(select(User).order_by(User.username)):
             state = "active" if user.active else "disabled"
+            lock = locked.get(name_key(user.username))
+            if lock is not None:
+                state += f"\tlocked until {lock.until:%Y-%m-%d %H:%M} UTC"
             out.print(f"{user.username}\t{user.role}\t{state}", markup=False, highlight=False)
+
+
+@users_app.command("unlock")
+def users_unlock(
+    name: str | None = typer.Argument(None, help="The user name whose sign-in lock to lift."),
+    address: str | None = typer.Option(
+        None, "--address", help="Lift the lock on a client address instead."
+    ),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """Lift a sign-in lock (after too many failed sign-ins) at once; logged."""
+    from clearance.cli import fail, out
+    from clearance.web.accounts import find
+    from clearance.web.throttle import unlock_account, unlock_address
+
+    if (name is None) == (address is None):
+        raise fail("give a user name, or --address ADDRESS")
+    settings, name_key = _name_keys(data_dir)
+    with _session(data_dir) as session:
+        if address is not None:
+            lifted = unlock_address(session, settings, address.strip(), by=None)
+            what = f"address {address.strip()}"
+        else:
+            assert name is not None
+            user = find(session, name)
+            if user is None:
+                raise fail(f"no user named {name!r}")
+            key = name_key(user.username)
+            lifted = unlock_account(session, settings, key, by=None, account=user.username)
+            what = user.username
+        session.commit()
+    message = f"unlocked {what}" if lifted else f"{what} was not locked"
+    out.print(message, markup=False, highlight=False)
 
 
 @users_app.command("set")

@@ -4,7 +4,8 @@ The audit log is the record of who decided what about a person's conviction, so 
 is append-only three times over: the app has no code path that updates or deletes
 an entry, the ORM refuses to flush a change to one, and the database itself refuses
 UPDATE and DELETE (SQLite and PostgreSQL triggers), so even a hand-written SQL
-statement cannot rewrite history.
+statement cannot rewrite history. The security log (sign-ins, lockouts, unlocks)
+and the tombstones of deleted runs are kept the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -29,9 +31,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 ROLES = ("analyst", "attorney", "admin")
-RUN_STATES = ("queued", "running", "done", "failed")
+# A run is queued, then running, then done or failed; "cancelling" is a running run
+# asked to stop, "cancelled" one that stopped; "deleted" keeps only its tombstone.
+RUN_STATES = ("queued", "running", "cancelling", "done", "failed", "cancelled", "deleted")
+ACTIVE_STATES = ("queued", "running", "cancelling")
 REVIEW_DECISIONS = ("dismiss", "reduce", "not_eligible")
 AUDIT_TABLE = "audit_log"
+SECURITY_TABLE = "security_log"
+TOMBSTONE_TABLE = "run_tombstones"
+APPEND_ONLY_TABLES = (AUDIT_TABLE, SECURITY_TABLE, TOMBSTONE_TABLE)
 
 
 def utcnow() -> dt.datetime:
@@ -130,8 +138,8 @@ class AuditEntry(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     username: Mapped[str] = mapped_column(String(64))  # as it was when the entry was made
     role: Mapped[str] = mapped_column(String(16))
-    # review_opened | review_decided | run_created | upload_deleted | office_saved |
-    # user_created | user_changed
+    # review_opened | review_decided | run_created | run_cancelled | run_deleted |
+    # upload_deleted | office_saved | user_created | user_changed
     action: Mapped[str] = mapped_column(String(32))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
     subject_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -141,34 +149,102 @@ class AuditEntry(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+class SecurityEvent(Base):
+    """One line of the security log: a sign-in, a lockout or an unlock. Never changed.
+
+    ``name_key`` identifies the user name that was typed (an HMAC under the data
+    directory's secret, ``security.Tokens.name_key``), so failures for one name can be
+    counted, and locked, whether or not an account has it, without writing down what
+    was typed (people type passwords into the name field). ``account`` is the
+    account's name when one has it. A password is never recorded.
+    """
+
+    __tablename__ = SECURITY_TABLE
+    __table_args__ = (
+        Index("ix_security_log_name_key", "name_key", "id"),
+        Index("ix_security_log_address", "address", "id"),
+        Index("ix_security_log_event", "event", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # sign_in_failed | sign_in_succeeded | sign_in_refused | account_locked |
+    # address_locked | account_unlocked | address_unlocked
+    event: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    by_username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class RunTombstone(Base):
+    """What is kept of a deleted run: who deleted it, when, why, and what it was made
+    from (file names, SHA-256, sizes) and how many rows, people and convictions it
+    counted. No personal data: the run's files are gone from the disk."""
+
+    __tablename__ = TOMBSTONE_TABLE
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), unique=True)
+    deleted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    deleted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # the run's state when it was deleted
+    inputs_json: Mapped[str] = mapped_column(Text)
+    counts_json: Mapped[str] = mapped_column(Text)
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        return json.loads(self.inputs_json)
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return json.loads(self.counts_json)
+
+
 class AppendOnlyError(RuntimeError):
-    """An attempt to change or remove an audit log entry."""
+    """An attempt to change or remove an entry of an append-only table."""
+
+
+_APPEND_ONLY = (AuditEntry, SecurityEvent, RunTombstone)
 
 
 @event.listens_for(Session, "before_flush")
 def _refuse_audit_changes(session: Session, _context: Any, _instances: Any) -> None:
     """The ORM half of the guarantee: a changed or deleted entry never reaches the database."""
     for obj in (*session.dirty, *session.deleted):
-        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
-            raise AppendOnlyError("the audit log is append-only: entries are never changed")
+        if isinstance(obj, _APPEND_ONLY) and (obj in session.deleted or session.is_modified(obj)):
+            raise AppendOnlyError(
+                f"the {obj.__tablename__} table is append-only: entries are never changed"
+            )
 
 
 # The database half: triggers that abort any UPDATE or DELETE, whoever sends it.
 _SQLITE_TRIGGERS = [
-    f"""CREATE TRIGGER IF NOT EXISTS {AUDIT_TABLE}_no_{verb.lower()}
-        BEFORE {verb} ON {AUDIT_TABLE}
-        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"""
+    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()}
+        BEFORE {verb} ON {table}
+        BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"""
+    for table in APPEND_ONLY_TABLES
     for verb in ("UPDATE", "DELETE")
 ]
 _POSTGRES_TRIGGERS = [
     """CREATE OR REPLACE FUNCTION clearance_audit_append_only() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql""",
-    f"DROP TRIGGER IF EXISTS {AUDIT_TABLE}_append_only ON {AUDIT_TABLE}",
-    f"""CREATE TRIGGER {AUDIT_TABLE}_append_only BEFORE UPDATE OR DELETE ON {AUDIT_TABLE}
-        FOR EACH ROW EXECUTE FUNCTION clearance_audit_append_only()""",
-    f"DROP TRIGGER IF EXISTS {AUDIT_TABLE}_no_truncate ON {AUDIT_TABLE}",
-    f"""CREATE TRIGGER {AUDIT_TABLE}_no_truncate BEFORE TRUNCATE ON {AUDIT_TABLE}
-        FOR EACH STATEMENT EXECUTE FUNCTION clearance_audit_append_only()""",
+       BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql""",
+    *(
+        statement
+        for table in APPEND_ONLY_TABLES
+        for statement in (
+            f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+                FOR EACH ROW EXECUTE FUNCTION clearance_audit_append_only()""",
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+                FOR EACH STATEMENT EXECUTE FUNCTION clearance_audit_append_only()""",
+        )
+    ),
 ]
 
 

@@ -9,7 +9,8 @@ exactly as ``clearance report`` and ``clearance filings`` make them from a run
 folder: a rewritten folder starts without them, and they are made again on
 request. Filings use the office file an admin saved (``office.yaml`` in the data
 directory), or the blank draft whose fields are marked to be filled in.
-One re-entrant lock per run keeps two requests from writing at once.
+One re-entrant lock per run keeps two requests from writing at once, and a
+download from writing the folder again while a deletion removes it.
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ def reviewed_dir(settings: Settings, run_id: int) -> Path:
     return settings.runs_dir / str(run_id) / REVIEWED
 
 
-def _lock(run_id: int) -> threading.RLock:
+class RunGone(LookupError):
+    """The run's output folder is gone (the run was deleted): nothing can be made."""
+
+
+def run_lock(run_id: int) -> threading.RLock:
+    """The lock held while a run's reviewed folder is written, or its files removed."""
     with _locks_guard:
         return _locks.setdefault(run_id, threading.RLock())
 
@@ -73,7 +79,9 @@ def _reflects(folder: Path) -> int | None:
 def ensure_reviewed(settings: Settings, db: Session, run: Run) -> Path:
     """The run's reviewed folder, rewritten first if a decision has been made since."""
     folder = reviewed_dir(settings, run.id)
-    with _lock(run.id):
+    with run_lock(run.id):
+        if not (output_dir(settings, run.id) / "determinations.parquet").exists():
+            raise RunGone(f"run {run.id} has no output folder any more (it was deleted)")
         latest = reviews.last_decision_id(db, run.id)
         if _reflects(folder) != latest:
             write_reviewed_run(
@@ -89,7 +97,7 @@ def ensure_report(settings: Settings, db: Session, run: Run) -> Path:
     """The reviewed folder with report.html and report.pdf in it (ReportError if not)."""
     from clearance.report import write_report
 
-    with _lock(run.id):
+    with run_lock(run.id):
         folder = ensure_reviewed(settings, db, run)
         if not (folder / "report.html").exists() or not (folder / "report.pdf").exists():
             write_report(folder)
@@ -120,7 +128,7 @@ def ensure_filings(settings: Settings, db: Session, run: Run) -> Path:
     """filings.zip of the reviewed run, made again when a decision or the office changed."""
     from clearance.filings import write_filings
 
-    with _lock(run.id):
+    with run_lock(run.id):
         folder = ensure_reviewed(settings, db, run)
         key = _office_key(settings)
         archive = folder / FILINGS_ZIP

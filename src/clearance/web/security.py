@@ -81,6 +81,12 @@ class Tokens:
     def csrf_ok(self, key: str | None, token: str | None) -> bool:
         return bool(key and token) and hmac.compare_digest(self.csrf_for(key), token)
 
+    def name_key(self, name: str) -> str:
+        """What the security log keeps of a typed user name: a keyed hash of it, so
+        failures for one name are counted without writing down what was typed."""
+        normal = name.strip().lower().encode()
+        return hmac.new(self._secret, b"sign-in-name:" + normal, hashlib.sha256).hexdigest()
+
 
 def session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -105,6 +111,12 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def client_address(request: Request) -> str:
+    """The client's address (behind a proxy on this machine, uvicorn's proxy headers
+    make it the browser's, not the proxy's)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def client_is_loopback(request: Request) -> bool:

@@ -8,8 +8,10 @@ the environment so that a service manager can set them without a config file.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HOME_ENV = "CLEARANCE_HOME"
@@ -26,6 +28,28 @@ class SettingsError(ValueError):
     """A setting that cannot be used; the message names the setting."""
 
 
+def utc_clock() -> dt.datetime:
+    """Now, in UTC, without a zone: how the database stores every time."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """How many failed sign-ins are tolerated before sign-in is refused (docs/web.md).
+
+    Five failures for one account name within a quarter of an hour lock that name
+    for a quarter of an hour (a person mistyping does not get there; a guesser gets
+    five tries in 15 minutes, not thousands). Twenty failures from one client address
+    lock that address, whatever names it tries (a guesser spreading tries over many
+    names). An admin can lift either lock at once.
+    """
+
+    account_failures: int = 5
+    address_failures: int = 20
+    window: dt.timedelta = dt.timedelta(minutes=15)
+    lockout: dt.timedelta = dt.timedelta(minutes=15)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The app's settings (documented in docs/web.md, "Settings")."""
@@ -36,6 +60,9 @@ class Settings:
     session_hours: int = SESSION_HOURS
     # The background worker that carries out runs (off only in tests of pages).
     run_worker: bool = True
+    sign_in: SignInLimits = SignInLimits()
+    # What time it is: sign-in throttling reads it (tests move it instead of sleeping).
+    clock: Callable[[], dt.datetime] = field(default=utc_clock, compare=False)
 
     @property
     def database(self) -> str:

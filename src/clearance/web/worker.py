@@ -7,6 +7,13 @@ would only make both slower. A run is claimed with a conditional UPDATE (queued 
 running), so two servers on one PostgreSQL database never carry out the same run.
 A server that stops mid-run leaves it ``running``; the next start marks it failed
 and removes its partial folder.
+
+A run is cancelled by moving it from ``running`` to ``cancelling`` (or from
+``queued`` straight to ``cancelled``): the worker stops at its next progress
+callback, where ``clearance.run.run`` removes its partial folder as it does on any
+error; a run that has read everything already is let finish and its folder removed.
+Web runs do not write the plain run's report: the app shows and serves the report of
+the reviewed run folder (exports.py), so it would never be read.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from clearance.law import RulePackError
 from clearance.policy import PolicyError, policy_from_mapping
 from clearance.run import RunError, run
 from clearance.sample import sample_path
-from clearance.web.db import Run, utcnow
+from clearance.web.db import Run, RunTombstone, Upload, utcnow
 from clearance.web.settings import Settings
 
 log = logging.getLogger("clearance.web")
@@ -39,8 +46,17 @@ PROGRESS_EVERY = 0.5  # seconds between progress writes to the database
 OUTPUT = "output"
 
 
+class RunCancelled(Exception):
+    """Raised from the progress callback of a run someone cancelled."""
+
+
 def output_dir(settings: Settings, run_id: int) -> Path:
     return settings.runs_dir / str(run_id) / OUTPUT
+
+
+def run_folder(settings: Settings, run_id: int) -> Path:
+    """Everything on disk of one run: its output, its reviewed folder, any partial."""
+    return settings.runs_dir / str(run_id)
 
 
 def input_paths(settings: Settings, inputs: list[dict]) -> list[Path]:
@@ -65,17 +81,25 @@ class Worker:
         self.sessions = sessions
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._cancelled: set[int] = set()  # asked of this process; others see the state
 
     def start(self) -> None:
         """Recover from an earlier stop, queue what was waiting, start the thread."""
         with self.sessions.begin() as session:
-            interrupted = session.scalars(select(Run).where(Run.state == "running")).all()
+            interrupted = session.scalars(
+                select(Run).where(Run.state.in_(("running", "cancelling")))
+            ).all()
             for r in interrupted:
-                r.state = "failed"
-                r.error = "interrupted: the server stopped during the run; start it again"
+                if r.state == "cancelling":  # nothing of a cancelled run is kept
+                    r.state, r.error = "cancelled", None
+                    shutil.rmtree(run_folder(self.settings, r.id), ignore_errors=True)
+                else:
+                    r.state = "failed"
+                    r.error = "interrupted: the server stopped during the run; start it again"
+                    self._remove_partials(r.id)
                 r.finished_at = utcnow()
-                self._remove_partials(r.id)
             waiting = session.scalars(select(Run.id).where(Run.state == "queued")).all()
+            sweep_deleted(self.settings, session)
         self._thread = threading.Thread(target=self._loop, name="clearance-runs", daemon=True)
         self._thread.start()
         for run_id in sorted(waiting):
@@ -83,6 +107,10 @@ class Worker:
 
     def submit(self, run_id: int) -> None:
         self._queue.put(run_id)
+
+    def cancel(self, run_id: int) -> None:
+        """Stop a run at its next progress callback (its state is already cancelling)."""
+        self._cancelled.add(run_id)
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._thread is None:
@@ -127,21 +155,37 @@ class Worker:
                 out=output_dir(self.settings, run_id),
                 as_of_source="web form",
                 progress=self._progress(run_id, claimed.total_bytes),
+                report=False,  # the app shows the reviewed run's report, made on demand
             )
+        except RunCancelled:
+            pass
         except USER_ERRORS as exc:
             error = str(exc).replace(str(self.settings.data_dir) + "/", "")
         except Exception as exc:
             # An unexpected error's text may quote data: record only its kind.
             error = f"internal error ({type(exc).__name__})"
             log.error("run %s: internal error (%s)", run_id, type(exc).__name__)
-        with self.sessions.begin() as session:
-            row = session.get(Run, run_id)
-            assert row is not None
-            row.state = "failed" if error else "done"
-            row.error = error
-            row.finished_at = utcnow()
+        ended = 0
+        if run_id not in self._cancelled:  # conditional: a cancel may arrive meanwhile
+            values = {"state": "failed" if error else "done", "error": error}
             if not error:
-                row.done_bytes = row.total_bytes
+                values["done_bytes"] = claimed.total_bytes
+            with self.sessions.begin() as session:
+                ended = session.execute(
+                    update(Run)
+                    .where(Run.id == run_id, Run.state == "running")
+                    .values(finished_at=utcnow(), **values)
+                ).rowcount
+        if not ended:
+            # Stopped, or finished after the request: nothing of it is kept.
+            shutil.rmtree(run_folder(self.settings, run_id), ignore_errors=True)
+            with self.sessions.begin() as session:
+                session.execute(
+                    update(Run)
+                    .where(Run.id == run_id, Run.state.in_(("running", "cancelling")))
+                    .values(state="cancelled", error=None, finished_at=utcnow())
+                )
+        self._cancelled.discard(run_id)
 
     def _progress(self, run_id: int, total: int):
         """A progress callback writing bytes read to the database (twice a second, and at
@@ -151,16 +195,35 @@ class Worker:
 
         def advance(n: int) -> None:
             nonlocal done, last
+            if run_id in self._cancelled:
+                raise RunCancelled
             done += n
             now = time.monotonic()
             if now - last >= PROGRESS_EVERY or done >= total:
                 last = now
                 with self.sessions.begin() as session:
-                    session.execute(update(Run).where(Run.id == run_id).values(done_bytes=done))
+                    still_running = session.execute(
+                        update(Run)
+                        .where(Run.id == run_id, Run.state == "running")
+                        .values(done_bytes=done)
+                    ).rowcount
+                if not still_running:  # cancelled through another server
+                    raise RunCancelled
 
         return advance
 
     def _remove_partials(self, run_id: int) -> None:
-        folder = self.settings.runs_dir / str(run_id)
+        folder = run_folder(self.settings, run_id)
         for partial in folder.glob(f".{OUTPUT}.partial-*"):
             shutil.rmtree(partial, ignore_errors=True)
+
+
+def sweep_deleted(settings: Settings, session: Session) -> None:
+    """Remove what a deletion left on disk (a server stopped while it removed files):
+    the folders of deleted runs, and the upload folders whose row is gone."""
+    for tomb in session.scalars(select(RunTombstone)):
+        shutil.rmtree(run_folder(settings, tomb.run_id), ignore_errors=True)
+        for item in tomb.inputs:
+            upload_id = item.get("upload_id")
+            if upload_id is not None and session.get(Upload, upload_id) is None:
+                shutil.rmtree(settings.uploads_dir / str(upload_id), ignore_errors=True)

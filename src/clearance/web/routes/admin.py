@@ -1,4 +1,5 @@
-"""Account management (admins only) and the audit log (every signed-in user reads it)."""
+"""Account management and the security log (admins only), and the audit log (every
+signed-in user reads it)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from starlette.responses import RedirectResponse, Response
 from clearance.filings import OfficeError
 from clearance.filings.office import office_from_mapping
 from clearance.law.yamlio import YAMLError, load_strict_yaml
-from clearance.web import accounts, exports
+from clearance.web import accounts, exports, throttle
 from clearance.web.context import Ctx, checked_form, require, text
-from clearance.web.db import ROLES, AuditEntry, User
+from clearance.web.db import ROLES, AuditEntry, SecurityEvent, User
 
 router = APIRouter()
 AUDIT_PAGE = 100
@@ -21,7 +22,11 @@ AUDIT_PAGE = 100
 
 def _users_page(ctx: Ctx, status: int = 200, **values) -> Response:
     users = list(ctx.db.scalars(select(User).order_by(User.username)))
-    return ctx.render("users.html", status=status, users=users, roles=ROLES, **values)
+    by_key = {lock.value: lock for lock in throttle.locks(ctx.db, ctx.settings)}
+    locked = {u.id: by_key.get(ctx.web.tokens.name_key(u.username)) for u in users}
+    return ctx.render(
+        "users.html", status=status, users=users, roles=ROLES, locked=locked, **values
+    )
 
 
 @router.get("/admin/users")
@@ -63,6 +68,61 @@ async def change_user(user_id: int, ctx: Ctx = Depends(require("manage_users")))
         return _users_page(ctx, status=400, error=f"{user.username}: {exc}")
     ctx.db.commit()
     return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/unlock")
+async def unlock_user(user_id: int, ctx: Ctx = Depends(require("manage_users"))) -> Response:
+    """Lift the sign-in lock on an account (logged in the security log)."""
+    await checked_form(ctx)
+    user = ctx.db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such user")
+    key = ctx.web.tokens.name_key(user.username)
+    throttle.unlock_account(ctx.db, ctx.settings, key, by=ctx.user, account=user.username)
+    ctx.db.commit()
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/admin/security")
+def security_page(ctx: Ctx = Depends(require("manage_users")), page: int = 1) -> Response:
+    """The locks in force and the security log (sign-ins, lockouts, unlocks), newest first."""
+    total = ctx.db.scalar(select(func.count()).select_from(SecurityEvent)) or 0
+    pages = max(1, -(-total // AUDIT_PAGE))
+    page = min(max(1, page), pages)
+    events = ctx.db.scalars(
+        select(SecurityEvent)
+        .order_by(SecurityEvent.id.desc())
+        .offset((page - 1) * AUDIT_PAGE)
+        .limit(AUDIT_PAGE)
+    ).all()
+    return ctx.render(
+        "security.html",
+        locks=throttle.locks(ctx.db, ctx.settings),
+        events=events,
+        page=page,
+        pages=pages,
+        total=total,
+        limits=ctx.settings.sign_in,
+    )
+
+
+@router.post("/admin/security/unlock")
+async def unlock(ctx: Ctx = Depends(require("manage_users"))) -> Response:
+    """Lift a lock on a user name (known or not) or on a client address."""
+    form = await checked_form(ctx)
+    kind, value = text(form, "kind"), text(form, "value")
+    if kind == "address":
+        throttle.unlock_address(ctx.db, ctx.settings, value, by=ctx.user)
+    elif kind == "account":
+        found = next(
+            (lock for lock in throttle.locks(ctx.db, ctx.settings) if lock.value == value), None
+        )
+        account = found.account if found else None
+        throttle.unlock_account(ctx.db, ctx.settings, value, by=ctx.user, account=account)
+    else:
+        raise HTTPException(400, "unlock an account or an address")
+    ctx.db.commit()
+    return RedirectResponse("/admin/security", status_code=303)
 
 
 @router.get("/admin/office")

@@ -8,20 +8,24 @@ this machine (the server itself binds beyond loopback only once accounts exist);
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import delete
 from starlette.responses import RedirectResponse, Response
 
-from clearance.web import accounts
+from clearance.web import accounts, throttle
 from clearance.web.context import Ctx, checked_form, get_ctx, text
 from clearance.web.db import SessionRow, any_user, utcnow
 from clearance.web.security import (
     SESSION_COOKIE,
+    client_address,
     client_is_loopback,
     expires,
     session_id,
     set_cookie,
 )
+
+WRONG = "wrong user name or password"
 
 router = APIRouter()
 
@@ -62,18 +66,33 @@ def login_page(ctx: Ctx = Depends(get_ctx), next: str = "/runs") -> Response:
 
 @router.post("/login")
 async def login(ctx: Ctx = Depends(get_ctx)) -> Response:
+    """Sign in, unless the name or the address is locked (throttle.py); every attempt
+    goes to the security log with the name's account (if any) and the address."""
     form = await checked_form(ctx)
-    user = accounts.authenticate(ctx.db, text(form, "username"), str(form.get("password") or ""))
+    name = text(form, "username")[:200]
     target = text(form, "next") or "/runs"
-    if user is None:
-        ctx.db.rollback()
+    key, address = ctx.web.tokens.name_key(name), client_address(ctx.request)
+    known = accounts.find(ctx.db, name)
+    account = known.username if known else None
+
+    def refuse(status: int, error: str) -> Response:
+        ctx.db.commit()  # the security log entries
         return ctx.render(
-            "login.html",
-            status=401,
-            error="wrong user name or password",
-            username=text(form, "username"),
-            next=_safe_next(target),
+            "login.html", status=status, error=error, username=name, next=_safe_next(target)
         )
+
+    lock = throttle.lock_for(ctx.db, ctx.settings, key, address)
+    if lock is not None:  # refused before the password is checked, for any name alike
+        throttle.refused(ctx.db, ctx.settings, lock, key, address, account)
+        return refuse(429, lock.message())
+    # argon2 takes a third of a second: off the event loop, so other pages stay quick.
+    password = str(form.get("password") or "")
+    user = await anyio.to_thread.run_sync(accounts.authenticate, ctx.db, name, password)
+    if user is None:
+        ctx.db.rollback()  # a rehash of a disabled account's password is not kept
+        lock = throttle.failed(ctx.db, ctx.settings, key, address, account)
+        return refuse(429, lock.message()) if lock else refuse(401, WRONG)
+    throttle.succeeded(ctx.db, ctx.settings, user, key, address)
     return _signed_in(ctx, user, target)
 
 

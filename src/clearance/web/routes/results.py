@@ -13,7 +13,13 @@ from clearance.report import ReportError
 from clearance.web import results, reviews
 from clearance.web.context import Ctx, checked_form, require, text
 from clearance.web.db import REVIEW_DECISIONS, Run
-from clearance.web.exports import DOWNLOADS, ensure_filings, ensure_report, ensure_reviewed
+from clearance.web.exports import (
+    DOWNLOADS,
+    RunGone,
+    ensure_filings,
+    ensure_report,
+    ensure_reviewed,
+)
 from clearance.web.routes.runs import get_run
 from clearance.web.worker import output_dir
 
@@ -154,6 +160,8 @@ def _made(ctx: Ctx, run: Run, name: str) -> Path:
         return ensure_reviewed(ctx.settings, ctx.db, run) / name
     except (ReportError, FilingsError) as exc:
         raise HTTPException(422, f"cannot make {name}: {exc}") from None
+    except RunGone as exc:
+        raise HTTPException(410, str(exc)) from None
 
 
 @router.get("/runs/{run_id}/download/{name}")

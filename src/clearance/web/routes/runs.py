@@ -1,4 +1,5 @@
-"""New runs: uploads, the run form, the background run and its progress, the runs list."""
+"""Runs: uploads, the run form, the background run and its progress, the runs list,
+cancelling and deleting a run (lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from starlette.responses import RedirectResponse, Response
 
 from clearance.policy import PolicyError, list_presets, load_policy, preset_names
 from clearance.sample import sample_path
-from clearance.web import exports, policy_form, results, reviews
+from clearance.web import exports, lifecycle, policy_form, results, reviews
 from clearance.web.context import Ctx, checked_form, require, text, users_by_id
-from clearance.web.db import AuditEntry, Run, Upload
+from clearance.web.db import ACTIVE_STATES, AuditEntry, Run, RunTombstone, Upload
 from clearance.web.uploads import ReceivedFile, UploadError, check_file, megabytes, receive
 from clearance.web.worker import output_dir
 
@@ -54,7 +55,7 @@ def _uploads(ctx: Ctx, ids: list[int]) -> list[Upload]:
 
 def _in_use(ctx: Ctx) -> set[int]:
     """Uploads a queued or running run still has to read."""
-    active = ctx.db.scalars(select(Run).where(Run.state.in_(("queued", "running")))).all()
+    active = ctx.db.scalars(select(Run).where(Run.state.in_(ACTIVE_STATES))).all()
     return {i["upload_id"] for r in active for i in r.inputs if i["kind"] == "upload"}
 
 
@@ -298,10 +299,22 @@ def runs_page(ctx: Ctx = Depends(require("read"))) -> Response:
     return ctx.render(template, runs=runs, users=users_by_id(ctx.db))
 
 
+def deleted_message(run: Run, tomb: RunTombstone | None) -> str:
+    if tomb is None:
+        return f"run {run.id} was deleted"
+    return (
+        f"run {run.id} was deleted on {tomb.deleted_at:%Y-%m-%d %H:%M} UTC by "
+        f"{tomb.username}: {tomb.reason}"
+    )
+
+
 def get_run(ctx: Ctx, run_id: int) -> Run:
+    """The run, or 404; a deleted run answers 410 Gone, saying who deleted it and why."""
     run = ctx.db.get(Run, run_id)
     if run is None:
         raise HTTPException(404, "no such run")
+    if run.state == "deleted":
+        raise HTTPException(410, deleted_message(run, lifecycle.tombstone(ctx.db, run.id)))
     return run
 
 
@@ -328,8 +341,15 @@ def effective_counts(ctx: Ctx, run: Run) -> dict[str, int]:
 
 @router.get("/runs/{run_id}")
 def run_page(run_id: int, ctx: Ctx = Depends(require("read"))) -> Response:
-    run = get_run(ctx, run_id)
-    values: dict = {"run": run, "users": users_by_id(ctx.db)}
+    found = ctx.db.get(Run, run_id)
+    if found is not None and found.state == "deleted":
+        tomb = lifecycle.tombstone(ctx.db, run_id)
+        return ctx.render("run_deleted.html", status=410, run=found, tomb=tomb)
+    return _run_page(ctx, get_run(ctx, run_id))
+
+
+def _run_page(ctx: Ctx, run: Run, status: int = 200, **extra) -> Response:
+    values: dict = {"run": run, "users": users_by_id(ctx.db), **extra}
     if run.state == "done":
         out = output_dir(ctx.settings, run.id)
         values["summary"] = json.loads((out / "summary.json").read_text())
@@ -338,7 +358,7 @@ def run_page(run_id: int, ctx: Ctx = Depends(require("read"))) -> Response:
         values["decided"] = len(reviews.latest_decisions(ctx.db, run.id))
         values["pending"] = reviews_pending(ctx, run)
         values["office"] = exports.office_path(ctx.settings).exists()
-    return ctx.render("run.html", **values)
+    return ctx.render("run.html", status=status, **values)
 
 
 def reviews_pending(ctx: Ctx, run: Run) -> int:
@@ -352,8 +372,49 @@ def reviews_pending(ctx: Ctx, run: Run) -> int:
 @router.get("/runs/{run_id}/progress")
 def progress_fragment(run_id: int, ctx: Ctx = Depends(require("read"))) -> Response:
     """The progress bar; polled by HTMX every second until the run ends."""
-    run = get_run(ctx, run_id)
+    run = ctx.db.get(Run, run_id)
+    if run is None:
+        raise HTTPException(404, "no such run")
     response = ctx.render("_progress.html", run=run)
-    if run.state in ("done", "failed") and ctx.is_htmx:
-        response.headers["HX-Refresh"] = "true"  # show the finished run's page
+    if run.state not in ACTIVE_STATES and ctx.is_htmx:
+        response.headers["HX-Refresh"] = "true"  # show the finished (or deleted) run's page
     return response
+
+
+@router.post("/runs/{run_id}/cancel")
+async def cancel_run(run_id: int, ctx: Ctx = Depends(require("run"))) -> Response:
+    """Cancel a queued or running run (the worker stops at its next progress callback)."""
+    await checked_form(ctx)
+    run = get_run(ctx, run_id)
+    assert ctx.user is not None
+    try:
+        lifecycle.cancel_run(ctx.db, ctx.web.worker, ctx.user, run)
+    except lifecycle.RunActionError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    if ctx.is_htmx:
+        return ctx.render("_progress.html", run=run)
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+@router.post("/runs/{run_id}/delete")
+async def delete_run(run_id: int, ctx: Ctx = Depends(require("delete_run"))) -> Response:
+    """Delete a run's files for good, keeping a tombstone (admins only; lifecycle.py)."""
+    form = await checked_form(ctx)
+    run = get_run(ctx, run_id)
+    assert ctx.user is not None
+    try:
+        lifecycle.delete_run(
+            ctx.settings,
+            ctx.db,
+            ctx.user,
+            run,
+            reason=str(form.get("reason") or ""),
+            confirm=text(form, "confirm"),
+        )
+    except lifecycle.RunActionError as exc:
+        ctx.db.rollback()
+        if exc.status != 400:
+            raise HTTPException(exc.status, str(exc)) from None
+        return _run_page(ctx, run, status=400, delete_error=str(exc),
+                         reason=str(form.get("reason") or ""))  # fmt: skip
+    return RedirectResponse("/runs", status_code=303)
