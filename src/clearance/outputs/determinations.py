@@ -129,7 +129,7 @@ def write_all(determinations: pl.DataFrame, out: Path, title: str) -> Pending:
     return Pending(process)
 
 
-def write_workbook(rows: pl.DataFrame, path: Path, title: str) -> None:
+def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) -> None:
     """A workbook ready for attorneys: filters, frozen header, readable widths.
 
     XlsxWriter builds the workbook and its header rows; the data rows are serialised
@@ -149,17 +149,23 @@ def write_workbook(rows: pl.DataFrame, path: Path, title: str) -> None:
     )
     workbook.set_properties({"title": title, "created": WORKBOOK_CREATED})
     header = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top"})
-    chunks = range(0, max(rows.height, 1), EXCEL_MAX_ROWS)
-    sheets: dict[str, pl.DataFrame] = {}
+    # A scan (the separate workbook process) is read piece by piece, never whole.
+    height = (
+        rows.height if isinstance(rows, pl.DataFrame) else rows.select(pl.len()).collect().item()
+    )
+    columns = rows.lazy().collect_schema().names()
+    chunks = range(0, max(height, 1), EXCEL_MAX_ROWS)
+    sheets: dict[str, pl.DataFrame | pl.LazyFrame] = {}
     for i, start in enumerate(chunks):
         part = rows.slice(start, EXCEL_MAX_ROWS)
+        part_height = min(EXCEL_MAX_ROWS, max(height - start, 0))
         sheet = workbook.add_worksheet(
             "Determinations" if len(chunks) == 1 else f"Determinations {i + 1}"
         )
-        for col, name in enumerate(part.columns):
+        for col, name in enumerate(columns):
             sheet.set_column(col, col, _width(name))
-        sheet.write_row(0, 0, part.columns, header)
-        sheet.autofilter(0, 0, max(part.height, 1), part.width - 1)
+        sheet.write_row(0, 0, columns, header)
+        sheet.autofilter(0, 0, max(part_height, 1), len(columns) - 1)
         sheet.freeze_panes(1, 2)
         sheets[f"xl/worksheets/sheet{i + 1}.xml"] = part
     workbook.close()
@@ -174,4 +180,4 @@ def _width(column: str) -> int:
 
 if __name__ == "__main__":  # the separate workbook process: PARQUET XLSX TITLE
     parquet, xlsx, title = sys.argv[1:4]
-    write_workbook(pl.read_parquet(parquet, columns=list(COLUMNS)), Path(xlsx), title)
+    write_workbook(pl.scan_parquet(parquet).select(COLUMNS), Path(xlsx), title)

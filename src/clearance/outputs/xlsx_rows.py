@@ -44,23 +44,36 @@ def column_letters(index: int) -> str:
     return letters
 
 
-def _needs(frame: pl.DataFrame) -> dict[str, set[str]]:
-    """Which escapes each text column needs at all (most need none): one parallel pass."""
+Rows = pl.DataFrame | pl.LazyFrame  # a sheet's rows: in memory, or scanned (never held whole)
+
+
+def _needs(frame: Rows) -> dict[str, set[str]]:
+    """Which escapes each text column needs at all (most need none): one streaming pass."""
     checks = {
         "xml": r"[&<>]",
         "escape_like": r"_x[0-9A-Fa-f]{4}_",
         "control": _CONTROL_CLASS,
         "space": r"^\s|\s$",
     }
-    text = [n for n, t in frame.schema.items() if t == pl.String]
-    found = frame.select(
-        *(
-            pl.col(n).str.contains(pattern).any().alias(f"{n}\0{check}")
-            for n in text
-            for check, pattern in checks.items()
-        ),
-        *((pl.col(n).str.len_chars().max() > EXCEL_MAX_CHARS).alias(f"{n}\0long") for n in text),
-    ).row(0, named=True)
+    text = [n for n, t in frame.lazy().collect_schema().items() if t == pl.String]
+    if not text:
+        return {}
+    found = (
+        frame.lazy()
+        .select(
+            *(
+                pl.col(n).str.contains(pattern).any().alias(f"{n}\0{check}")
+                for n in text
+                for check, pattern in checks.items()
+            ),
+            *(
+                (pl.col(n).str.len_chars().max() > EXCEL_MAX_CHARS).alias(f"{n}\0long")
+                for n in text
+            ),
+        )
+        .collect(engine="streaming")
+        .row(0, named=True)
+    )
     needs: dict[str, set[str]] = {n: set() for n in text}
     for key, present in found.items():
         if present:
@@ -90,10 +103,19 @@ def _xml(value: pl.Expr, needs: set[str]) -> pl.Expr:
     return value
 
 
+def _has_value(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Whether a value makes a cell: not null, and for text not empty (XlsxWriter writes
+    an empty text as a blank, and a blank without a format not at all)."""
+    if dtype == pl.String:
+        return pl.col(name).is_not_null() & (pl.col(name) != "")
+    return pl.col(name).is_not_null()
+
+
 def _cell(name: str, dtype: pl.DataType, ref: str, row: pl.Expr, needs: set[str]) -> pl.Expr:
     """One column's ``<c>`` elements (an empty string where the value is null: no cell)."""
     col = pl.col(name)
     if dtype == pl.String:
+        col = pl.when(_has_value(name, dtype)).then(col)
         if "long" in needs:
             col = col.str.slice(0, EXCEL_MAX_CHARS)
         col = _unescapable(col, needs)
@@ -113,15 +135,23 @@ def _cell(name: str, dtype: pl.DataType, ref: str, row: pl.Expr, needs: set[str]
     return pl.concat_str(pl.lit(f'<c r="{ref}'), row, *body).fill_null("")
 
 
-def _rows_xml(frame: pl.DataFrame, first_row: int) -> Iterator[bytes]:
+def _pieces(frame: Rows) -> Iterator[pl.DataFrame]:
+    """The rows, ROWS_PER_PIECE at a time, in order (a scan is read batch by batch)."""
+    if isinstance(frame, pl.DataFrame):
+        for start in range(0, frame.height, ROWS_PER_PIECE):
+            yield frame.slice(start, ROWS_PER_PIECE)
+    else:
+        yield from frame.collect_batches(chunk_size=ROWS_PER_PIECE, maintain_order=True)
+
+
+def _rows_xml(frame: Rows, first_row: int) -> Iterator[bytes]:
     """The ``<row>`` elements for ``frame``, its first row at sheet row ``first_row``.
 
     ``first_row`` is 1-based, as in the sheet (row 1 is the header).
     """
     needs = _needs(frame)
-    for start in range(0, frame.height, ROWS_PER_PIECE):
-        piece = frame.slice(start, ROWS_PER_PIECE)
-        first = first_row + start
+    first = first_row
+    for piece in _pieces(frame):
         row = pl.int_range(first, first + piece.height, dtype=pl.UInt32).cast(pl.String)
         # Every column's cells in parallel; then one string per row, written end to end.
         cells = piece.select(
@@ -130,12 +160,13 @@ def _rows_xml(frame: pl.DataFrame, first_row: int) -> Iterator[bytes]:
                 _cell(name, dtype, column_letters(i), row, needs.get(name, set())).alias(f"_{i}")
                 for i, (name, dtype) in enumerate(piece.schema.items())
             ),
-            _keep=pl.any_horizontal(pl.all().is_not_null()),
+            _keep=pl.any_horizontal(_has_value(n, t) for n, t in piece.schema.items()),
         )
         # A row with no value has no element at all, as in XlsxWriter's output.
         rows = cells.filter("_keep").select(pl.concat_str(pl.exclude("_keep"), pl.lit("</row>")))
         buffer = io.BytesIO()
         rows.write_csv(buffer, include_header=False, quote_style="never", line_terminator="")
+        first += piece.height
         yield buffer.getvalue()
 
 
@@ -143,7 +174,7 @@ _DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
 SHEET_LEVEL = 1  # deflate level for the big sheets: four times faster than 6, 30% larger
 
 
-def splice_rows(path: Path, sheets: dict[str, pl.DataFrame]) -> None:
+def splice_rows(path: Path, sheets: dict[str, Rows]) -> None:
     """Put each frame's rows after the header row of its sheet in the workbook at ``path``.
 
     ``sheets`` maps a sheet's part name (``xl/worksheets/sheet1.xml``) to its rows.
@@ -155,20 +186,14 @@ def splice_rows(path: Path, sheets: dict[str, pl.DataFrame]) -> None:
         for entry in src.infolist():
             data = src.read(entry)
             frame = sheets.get(entry.filename)
-            if frame is None or frame.height == 0:
+            # The used range, as Excel counts it: the header to the last row with a value.
+            last = None if frame is None else _last_row_with_value(frame)
+            if frame is None or last is None:
                 dst.writestr(entry, data)
                 continue
-            # An empty text is no cell, as in XlsxWriter (it writes blanks only with a format).
-            frame = frame.with_columns(
-                pl.when(pl.col(n) != "").then(pl.col(n)).alias(n)
-                for n, t in frame.schema.items()
-                if t == pl.String
-            )
             head, tail = data.split(b"</sheetData>", 1)
-            # The used range, as Excel counts it: the header to the last row with a value.
-            filled = frame.select(pl.any_horizontal(pl.all().is_not_null()).arg_true().max())
-            last_row = 1 + (0 if filled.item() is None else filled.item() + 1)
-            last_cell = f"{column_letters(frame.width - 1)}{last_row}"
+            width = len(frame.lazy().collect_schema())
+            last_cell = f"{column_letters(width - 1)}{last + 2}"
             head = _DIMENSION.sub(f'<dimension ref="A1:{last_cell}"/>'.encode(), head, count=1)
             with dst.open(_fast_entry(entry), "w", force_zip64=True) as out:
                 out.write(head)
@@ -176,6 +201,19 @@ def splice_rows(path: Path, sheets: dict[str, pl.DataFrame]) -> None:
                     out.write(chunk)
                 out.write(b"</sheetData>" + tail)
     tmp.replace(path)
+
+
+def _last_row_with_value(frame: Rows) -> int | None:
+    """The 0-based index of the last row with a value in some column (None: no such row)."""
+    schema = frame.lazy().collect_schema()
+    return (
+        frame.lazy()
+        .with_row_index("_index")
+        .filter(pl.any_horizontal(_has_value(n, t) for n, t in schema.items()))
+        .select(pl.col("_index").max())
+        .collect(engine="streaming")
+        .item()
+    )
 
 
 def _fast_entry(entry: zipfile.ZipInfo) -> zipfile.ZipInfo:
