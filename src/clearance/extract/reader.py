@@ -44,6 +44,7 @@ from pathlib import Path
 import polars as pl
 
 from clearance._allocator import keep_large_buffers, release_buffers
+from clearance._digest import file_sha256
 from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, REQUIRED, USED
 from clearance.extract.reasons import REJECT_REASONS
 
@@ -367,7 +368,7 @@ def _read_parquet(
     wanted = {by_name[f]: USED[f] for f in USED if f in by_name}
     total_rows = max(parquet.metadata.num_rows, 1)
     fs.size_bytes = path.stat().st_size
-    fs.sha256 = _sha256(path)
+    fs.sha256 = file_sha256(path, CHUNK_BYTES)
     first = 1
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=list(wanted)):
         frame = pl.from_arrow(batch)
@@ -392,14 +393,6 @@ def _as_text(column: str, staged: str, dtype: pl.DataType) -> pl.Expr:
     elif dtype != pl.String:
         value = value.cast(pl.String)
     return value.alias(staged)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(CHUNK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _layout(path: Path, blob: bytes, fs: FileStats) -> tuple[_Layout, int]:

@@ -24,7 +24,6 @@ treated by their `determination` like any other, and marked "decided on review".
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -32,9 +31,11 @@ from pathlib import Path
 
 import polars as pl
 
+from clearance._digest import file_sha256
 from clearance.filings.errors import FilingsError
 from clearance.filings.office import Office
 from clearance.law import DETERMINATIONS
+from clearance.outputs.determinations import CONTRACT_COLUMNS
 
 __all__ = [
     "DETERMINATIONS_FILE",
@@ -48,24 +49,8 @@ __all__ = [
 
 RUN_FILE = "run.json"
 DETERMINATIONS_FILE = "determinations.parquet"
-NEEDED_COLUMNS: tuple[str, ...] = (
-    "subject_id",
-    "cii_number",
-    "name",
-    "dob",
-    "cnt_order",
-    "case_number",
-    "court",
-    "county",
-    "conviction_date",
-    "offense",
-    "section",
-    "severity",
-    "determination",
-    "reason",
-    "rule",
-    "citation",
-)
+# The run's contract columns but race and gender, which no filing shows.
+NEEDED_COLUMNS: tuple[str, ...] = tuple(c for c in CONTRACT_COLUMNS if c not in ("race", "gender"))
 # Older run folders may lack these; they default to "none recorded".
 OPTIONAL_COLUMNS: dict[str, pl.DataType] = {"subsection": pl.String(), "attempt": pl.Boolean()}
 REVIEW_COLUMNS: tuple[str, ...] = ("review_decision", "review_note", "reviewed_by", "reviewed_at")
@@ -119,14 +104,6 @@ class Court:
         return f"{name} ({self.courthouse})" if self.courthouse else name
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_run(run_dir: Path) -> tuple[RunInfo, pl.DataFrame]:
     """The run's provenance and its determinations, checked; `FilingsError` otherwise."""
     if not run_dir.is_dir():
@@ -178,8 +155,8 @@ def read_run(run_dir: Path) -> tuple[RunInfo, pl.DataFrame]:
         policy=str((run.get("policy") or {}).get("name") or "policy not recorded"),
         rule_pack=str((run.get("rule_pack") or {}).get("version") or "unknown"),
         tool_version=str((run.get("tool") or {}).get("version") or "unknown"),
-        run_sha256=_sha256(run_file),
-        determinations_sha256=_sha256(table_file),
+        run_sha256=file_sha256(run_file),
+        determinations_sha256=file_sha256(table_file),
         reviewed="review_decision" in review_columns,
     )
     return info, frame

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clearance.web.db import ROLES, AuditEntry, User
+from clearance.web.db import ROLES, User, audit_entry
 
 MIN_PASSWORD = 12
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
@@ -149,12 +149,4 @@ def _keep_an_admin(session: Session, user: User, *, losing: bool) -> None:
 
 
 def _log(session: Session, by: User | None, action: str, note: str) -> None:
-    session.add(
-        AuditEntry(
-            user_id=by.id if by else None,
-            username=by.username if by else "(command line)",
-            role=by.role if by else "-",
-            action=action,
-            note=note,
-        )
-    )
+    session.add(audit_entry(by, action, note=note))

@@ -149,6 +149,18 @@ class AuditEntry(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+def audit_entry(by: User | None, action: str, **fields: Any) -> AuditEntry:
+    """An audit-log entry made by ``by`` (None: the command line); the account's name and
+    role are copied in, so the entry still says who it was after the account changes."""
+    return AuditEntry(
+        user_id=by.id if by else None,
+        username=by.username if by else "(command line)",
+        role=by.role if by else "-",
+        action=action,
+        **fields,
+    )
+
+
 class SecurityEvent(Base):
     """One line of the security log: a sign-in, a lockout or an unlock. Never changed.
 

@@ -18,7 +18,6 @@ between removes them on its next start (``worker.sweep_deleted``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -27,9 +26,10 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from clearance._digest import file_sha256
 from clearance.sample import sample_path
 from clearance.web import reviews
-from clearance.web.db import ACTIVE_STATES, AuditEntry, Run, RunTombstone, Upload, User, utcnow
+from clearance.web.db import ACTIVE_STATES, Run, RunTombstone, Upload, User, audit_entry, utcnow
 from clearance.web.exports import run_lock
 from clearance.web.reviewed import DECISIONS
 from clearance.web.settings import Settings
@@ -49,16 +49,7 @@ class RunActionError(ValueError):
 
 
 def _audit(db: Session, user: User, action: str, run_id: int, note: str) -> None:
-    db.add(
-        AuditEntry(
-            user_id=user.id,
-            username=user.username,
-            role=user.role,
-            action=action,
-            run_id=run_id,
-            note=note,
-        )
-    )
+    db.add(audit_entry(user, action, run_id=run_id, note=note))
 
 
 def cancel_run(db: Session, worker: Worker, user: User, run: Run) -> str:
@@ -81,23 +72,6 @@ def cancel_run(db: Session, worker: Worker, user: User, run: Run) -> str:
     )
 
 
-def _reason(reason: str) -> str:
-    reason = " ".join(reason.split())
-    if not reason:
-        raise RunActionError("a reason is required: say why the run is deleted")
-    if len(reason) > MAX_REASON:
-        raise RunActionError(f"the reason is too long (at most {MAX_REASON} characters)")
-    return reason
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -115,7 +89,7 @@ def tombstone_inputs(settings: Settings, run: Run) -> list[dict]:
             entry["upload_id"] = item["upload_id"]
             entry["sha256"] = item["sha256"]
         else:
-            entry["sha256"] = _sha256(sample_path())
+            entry["sha256"] = file_sha256(sample_path())
         if i < len(read) and read[i].get("sha256") == entry["sha256"]:
             for key in ("rows_read", "rows_used", "rows_rejected"):
                 entry[key] = read[i].get(key)
@@ -147,7 +121,9 @@ def delete_run(
     settings: Settings, db: Session, user: User, run: Run, *, reason: str, confirm: str
 ) -> RunTombstone:
     """Delete a run (see the module's docstring); RunActionError says why not."""
-    reason = _reason(reason)
+    reason = reviews.required_text(
+        reason, "reason", "say why the run is deleted", RunActionError, MAX_REASON
+    )
     if confirm.strip() != str(run.id):
         raise RunActionError(f"type the run's number ({run.id}) to confirm the deletion")
     if run.state in ACTIVE_STATES and run.state != "queued":

@@ -8,6 +8,7 @@ when and why. Who may do what is checked here as well as in the routes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from clearance.web import results
 from clearance.web.accounts import can
-from clearance.web.db import REVIEW_DECISIONS, AuditEntry, Run, User
+from clearance.web.db import REVIEW_DECISIONS, AuditEntry, Run, User, audit_entry
 from clearance.web.reviewed import ReviewDecision
 
 OPENED = "review_opened"
@@ -121,13 +122,43 @@ def history(session: Session, run_id: int, subject_id: str) -> list[AuditEntry]:
     return [e for e in _entries(session, run_id, OPENED, DECIDED) if e.subject_id == subject_id]
 
 
-def _note(note: str) -> str:
-    note = " ".join(note.split())
-    if not note:
-        raise ReviewError("a note is required: say why")
-    if len(note) > MAX_NOTE:
-        raise ReviewError(f"the note is too long (at most {MAX_NOTE} characters)")
-    return note
+def required_text(
+    text: str, what: str, hint: str, error: Callable[[str], Exception], most: int
+) -> str:
+    """``text`` with its white space folded; ``error`` if it is empty or over ``most``
+    characters. A why written into the audit log is required, and bounded."""
+    text = " ".join(text.split())
+    if not text:
+        raise error(f"a {what} is required: {hint}")
+    if len(text) > most:
+        raise error(f"the {what} is too long (at most {most} characters)")
+    return text
+
+
+def _record(
+    session: Session,
+    user: User,
+    action: str,
+    run: Run,
+    current: ReviewState,
+    subject_id: str,
+    cnt_order: str,
+    note: str,
+    decision: str | None = None,
+) -> AuditEntry:
+    """Write one review entry about a conviction into the audit log (the note checked)."""
+    entry = audit_entry(
+        user,
+        action,
+        run_id=run.id,
+        subject_id=subject_id,
+        cnt_order=cnt_order,
+        engine_determination=current.engine_determination,
+        decision=decision,
+        note=required_text(note, "note", "say why", ReviewError, MAX_NOTE),
+    )
+    session.add(entry)
+    return entry
 
 
 def open_review(
@@ -145,19 +176,7 @@ def open_review(
     current = state(session, run, determinations, subject_id, cnt_order)
     if current.reviewable:
         raise ReviewError("this conviction is already open for review")
-    entry = AuditEntry(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        action=OPENED,
-        run_id=run.id,
-        subject_id=subject_id,
-        cnt_order=cnt_order,
-        engine_determination=current.engine_determination,
-        note=_note(note),
-    )
-    session.add(entry)
-    return entry
+    return _record(session, user, OPENED, run, current, subject_id, cnt_order, note)
 
 
 def decide(
@@ -178,17 +197,4 @@ def decide(
     current = state(session, run, determinations, subject_id, cnt_order)
     if not current.reviewable:
         raise ReviewError("open this conviction for review before deciding it")
-    entry = AuditEntry(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        action=DECIDED,
-        run_id=run.id,
-        subject_id=subject_id,
-        cnt_order=cnt_order,
-        engine_determination=current.engine_determination,
-        decision=decision,
-        note=_note(note),
-    )
-    session.add(entry)
-    return entry
+    return _record(session, user, DECIDED, run, current, subject_id, cnt_order, note, decision)

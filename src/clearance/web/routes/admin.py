@@ -14,7 +14,7 @@ from clearance.filings.office import office_from_mapping
 from clearance.law.yamlio import YAMLError, load_strict_yaml
 from clearance.web import accounts, exports, throttle
 from clearance.web.context import Ctx, checked_form, require, text
-from clearance.web.db import ROLES, AuditEntry, SecurityEvent, User
+from clearance.web.db import ROLES, AuditEntry, SecurityEvent, User, audit_entry
 
 router = APIRouter()
 AUDIT_PAGE = 100
@@ -151,15 +151,8 @@ async def save_office(ctx: Ctx = Depends(require("manage_users"))) -> Response:
     partial.write_text(content, "utf-8")
     partial.replace(path)
     assert ctx.user is not None
-    ctx.db.add(
-        AuditEntry(
-            user_id=ctx.user.id,
-            username=ctx.user.username,
-            role=ctx.user.role,
-            action="office_saved",
-            note=f"office.yaml saved (sha256 {hashlib.sha256(content.encode()).hexdigest()[:16]}…)",
-        )
-    )
+    note = f"office.yaml saved (sha256 {hashlib.sha256(content.encode()).hexdigest()[:16]}…)"
+    ctx.db.add(audit_entry(ctx.user, "office_saved", note=note))
     ctx.db.commit()
     return RedirectResponse("/admin/office", status_code=303)
 

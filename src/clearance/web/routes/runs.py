@@ -17,7 +17,7 @@ from clearance.policy import PolicyError, list_presets, load_policy, preset_name
 from clearance.sample import sample_path
 from clearance.web import exports, lifecycle, policy_form, results, reviews
 from clearance.web.context import Ctx, checked_form, require, text, users_by_id
-from clearance.web.db import ACTIVE_STATES, AuditEntry, Run, RunTombstone, Upload
+from clearance.web.db import ACTIVE_STATES, Run, RunTombstone, Upload, audit_entry
 from clearance.web.uploads import ReceivedFile, UploadError, check_file, megabytes, receive
 from clearance.web.worker import output_dir
 
@@ -196,15 +196,8 @@ async def delete_upload(upload_id: int, ctx: Ctx = Depends(require("upload"))) -
         raise HTTPException(409, "a run that has not finished is reading this file")
     shutil.rmtree(ctx.settings.data_dir / row.path.rsplit("/", 1)[0], ignore_errors=True)
     assert ctx.user is not None
-    ctx.db.add(
-        AuditEntry(
-            user_id=ctx.user.id,
-            username=ctx.user.username,
-            role=ctx.user.role,
-            action="upload_deleted",
-            note=f"{row.filename} (sha256 {row.sha256[:16]}…, {row.size_bytes:,} bytes)",
-        )
-    )
+    note = f"{row.filename} (sha256 {row.sha256[:16]}…, {row.size_bytes:,} bytes)"
+    ctx.db.add(audit_entry(ctx.user, "upload_deleted", note=note))
     ctx.db.delete(row)
     ctx.db.commit()
     return RedirectResponse("/runs/new", status_code=303)
@@ -276,17 +269,11 @@ async def create_run(ctx: Ctx = Depends(require("run"))) -> Response:
     )
     ctx.db.add(run)
     ctx.db.flush()
-    ctx.db.add(
-        AuditEntry(
-            user_id=ctx.user.id,
-            username=ctx.user.username,
-            role=ctx.user.role,
-            action="run_created",
-            run_id=run.id,
-            note=f"{policy.name}; {run.county}; as of {run.as_of}; "
-            f"{len(inputs)} file(s): {', '.join(i['name'] for i in inputs)}",
-        )
+    note = (
+        f"{policy.name}; {run.county}; as of {run.as_of}; "
+        f"{len(inputs)} file(s): {', '.join(i['name'] for i in inputs)}"
     )
+    ctx.db.add(audit_entry(ctx.user, "run_created", run_id=run.id, note=note))
     ctx.db.commit()
     ctx.web.worker.submit(run.id)
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
