@@ -352,19 +352,9 @@ def _read_parquet(
     fs.header = True
     columns = parquet.schema_arrow.names
     fs.fields = len(columns)
-    by_name = {n.strip().upper(): n for n in columns}
-    missing = [n for n in REQUIRED if n not in by_name]
-    if missing:
-        raise ExtractError(
-            f"{path}: the Parquet file has no {', '.join(missing)} column, "
-            "so no row can be placed in a person's history"
-        )
-    unknown = [n for n in by_name if n not in FIELDS]
-    if unknown:
-        fs.warnings.append(f"the file has columns not in the DOJ layout: {', '.join(unknown)}")
-    absent = [f for f in USED if f not in by_name]
-    if absent:
-        fs.warnings.append(f"the file lacks {', '.join(absent)}; those values are empty")
+    names = [n.strip().upper() for n in columns]
+    _check_names(names, fs, where=str(path), what="the Parquet file")
+    by_name = dict(zip(names, columns, strict=True))
     wanted = {by_name[f]: USED[f] for f in USED if f in by_name}
     total_rows = max(parquet.metadata.num_rows, 1)
     fs.size_bytes = path.stat().st_size
@@ -410,26 +400,36 @@ def _layout(path: Path, blob: bytes, fs: FileStats) -> tuple[_Layout, int]:
         fs.warnings.append("the header line ends with an extra comma (ignored)")
     if "" in names:
         raise ExtractError(f"{path}, line 1: the header has an empty column name")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ExtractError(f"{path}, line 1: the header repeats {', '.join(duplicates)}")
-    missing_required = [n for n in REQUIRED if n not in names]
-    if missing_required:
-        raise ExtractError(
-            f"{path}, line 1: the header has no {', '.join(missing_required)} column, "
-            "so no row can be placed in a person's history"
-        )
+    _check_names(names, fs, where=f"{path}, line 1", what="the header")
     if "END_OF_REC" not in names:
         fs.warnings.append("the header has no END_OF_REC column; columns are read by name")
-    unknown = [n for n in names if n not in FIELDS]
-    if unknown:
-        fs.warnings.append(f"the header has columns not in the DOJ layout: {', '.join(unknown)}")
-    absent = [f for f in USED if f not in names]
-    if absent:
-        fs.warnings.append(f"the header lacks {', '.join(absent)}; those values are empty")
     positions = {USED[n]: i for i, n in enumerate(names) if n in USED}
     fs.fields = len(names)
     return _Layout(len(names), positions), len(first_line)
+
+
+def _check_names(names: list[str], fs: FileStats, *, where: str, what: str) -> None:
+    """Column names (upper case) of a header or a Parquet schema, checked alike.
+
+    A repeated name or a missing key column stops the file (ExtractError at
+    ``where``); names outside the DOJ layout and used fields that are absent are
+    warnings.
+    """
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ExtractError(f"{where}: {what} repeats {', '.join(duplicates)}")
+    missing = [n for n in REQUIRED if n not in names]
+    if missing:
+        raise ExtractError(
+            f"{where}: {what} has no {', '.join(missing)} column, "
+            "so no row can be placed in a person's history"
+        )
+    unknown = [n for n in names if n not in FIELDS]
+    if unknown:
+        fs.warnings.append(f"{what} has columns not in the DOJ layout: {', '.join(unknown)}")
+    absent = [f for f in USED if f not in names]
+    if absent:
+        fs.warnings.append(f"{what} lacks {', '.join(absent)}; those values are empty")
 
 
 def _decode_lines(blob: bytes, fs: FileStats) -> list[str]:
