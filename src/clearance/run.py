@@ -23,7 +23,7 @@ import polars as pl
 from clearance import __version__
 from clearance._folders import move_into_place
 from clearance.extract import model as model_
-from clearance.extract.reader import WORK_COMPRESSION, ReadResult, buckets_for, read_extracts
+from clearance.extract.reader import ReadResult, buckets_for, read_extracts
 from clearance.law import RulePack, load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
@@ -62,12 +62,14 @@ class Evaluation:
     ``cnt_order``). ``model.people`` holds everyone in the extract and ``model.counts``
     at least every count of every person determined (summary.json and the history
     read no other counts). ``environment`` adds the engine's name and versions to
-    run.json.
+    run.json. ``history_written``: the engine already wrote history.parquet (the
+    counts of everyone determined) into the output folder.
     """
 
     decided: pl.DataFrame
     model: model_.Model
     environment: dict[str, str] = field(default_factory=dict)
+    history_written: bool = False
 
 
 def run(
@@ -135,7 +137,7 @@ def run(
                 lap=lap,
             )
         else:
-            evaluation = _evaluate_local(read, file_order, policy, county, as_of, law, work, lap)
+            evaluation = _evaluate_local(read, file_order, policy, county, as_of, law, tmp, lap)
         warnings = read.warnings
         summary, workbook = write_outputs(
             evaluation, read, tmp, policy=policy, county=county, as_of=as_of
@@ -173,7 +175,7 @@ def _evaluate_local(
     county: str,
     as_of: dt.date,
     law: RulePack,
-    work: Path,
+    folder: Path,
     lap: Callable[[str], None],
 ) -> Evaluation:
     """The local engine: the model and the rules as Polars queries in this process.
@@ -181,40 +183,39 @@ def _evaluate_local(
     One person bucket at a time (every rule reads one person's history only), so
     memory depends on the size of a bucket, not of the input. Bucket results are
     merged in a canonical order: counts by input order, people by subject id.
+    Each bucket's history (the counts of everyone it determined) is appended to
+    the folder's history.parquet as soon as it is decided.
     """
     decided: list[pl.DataFrame] = []
     people: list[pl.DataFrame] = []
-    history: list[Path] = []
     names: set[str] = set()
-    for b in range(read.buckets):
-        model = model_.build(read.bucket(b), file_order)
-        # Counts and people in one query (they share the normalised rows), in memory:
-        # a bucket is bounded, and nothing is written only to be read back.
-        counts, bucket_people = pl.collect_all([model.counts, model.people])
-        lap("model")
-        in_memory = model_.Model(people=bucket_people.lazy(), events=model.events,
-                                 counts=counts.lazy())  # fmt: skip
-        bucket_decided = determine(in_memory, policy, county, as_of, law).collect(
-            engine="in-memory"  # three times cheaper than streaming for a bucket's rules
-        )
-        decided.append(bucket_decided)
-        people.append(bucket_people)
-        names.update(counties(in_memory))
-        # Only the counts of the people determined go on (summary.json, history.parquet).
-        ids = bucket_decided["subject_id"].unique().implode()
-        history.append(work / f"history-{b:04d}.parquet")
-        counts.filter(pl.col("subject_id").is_in(ids)).write_parquet(
-            history[-1], compression=WORK_COMPRESSION, statistics=False
-        )
-        del counts
-        lap("rules")
+    with _HistoryWriter(folder / HISTORY_FILE) as history:
+        for b in range(read.buckets):
+            model = model_.build(read.bucket(b), file_order)
+            # Counts and people in one query (they share the normalised rows), in
+            # memory: a bucket is bounded, and nothing is written only to be read back.
+            counts, bucket_people = pl.collect_all([model.counts, model.people])
+            lap("model")
+            in_memory = model_.Model(people=bucket_people.lazy(), events=model.events,
+                                     counts=counts.lazy())  # fmt: skip
+            bucket_decided = determine(in_memory, policy, county, as_of, law).collect(
+                engine="in-memory"  # three times cheaper than streaming for a bucket's rules
+            )
+            decided.append(bucket_decided)
+            people.append(bucket_people)
+            names.update(counties(in_memory))
+            # Only the counts of the people determined go on (summary.json, history).
+            ids = bucket_decided["subject_id"].unique().implode()
+            history.write(counts.filter(pl.col("subject_id").is_in(ids)))
+            del counts
+            lap("rules")
     check_county(sorted(names), county)
-    # Buckets in order, each in input order: history.parquet is written in that
-    # order, streaming (a global merge by input order would hold every count).
+    # Buckets in order, each in input order: history.parquet is in that order (a
+    # global merge by input order would hold every count).
     model = model_.Model(
         people=pl.concat(people).lazy(),
         events=model.events,
-        counts=pl.scan_parquet(history),
+        counts=pl.scan_parquet(folder / HISTORY_FILE),
     )
     everyone = pl.concat(decided).sort("subject_id", "cnt_order")
     decided.clear()  # the buckets' frames: the sorted copy replaces them
@@ -222,7 +223,34 @@ def _evaluate_local(
         decided=everyone,
         model=model,
         environment={"engine": "local", "buckets": str(read.buckets)},
+        history_written=True,
     )
+
+
+class _HistoryWriter:
+    """history.parquet, written a bucket at a time (one row group each, zstd)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer = None
+        self.schema: dict | None = None
+
+    def __enter__(self) -> _HistoryWriter:
+        return self
+
+    def write(self, counts: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        if self.schema is None:
+            self.schema = dict(counts.schema)
+        table = counts.cast(self.schema).to_arrow()  # type: ignore[arg-type]
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self.writer.write_table(table)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def write_outputs(
@@ -247,7 +275,7 @@ def write_outputs(
     )
     (folder / "summary.json").write_text(_json(summary))
     read.rejects.rename({"source_file": "file"}).write_csv(folder / "rejects.csv")
-    _write_history(evaluation.model, published, folder)
+    _write_history(evaluation, published, folder)
     return summary, workbook
 
 
@@ -280,17 +308,18 @@ def check_county(names: Sequence[str], county: str) -> None:
     )
 
 
-def _write_history(model: model_.Model, published: pl.DataFrame, out: Path) -> None:
+def _write_history(evaluation: Evaluation, published: pl.DataFrame, out: Path) -> None:
     """The whole history of everyone determined, for `explain` and review.
 
     history.parquet holds counts in the model's order (input order; by person bucket
-    first when the run used several), streamed; people.parquet, one row a person, is
-    sorted by subject id.
+    first when the run used several), streamed, unless the engine wrote it already;
+    people.parquet, one row a person, is sorted by subject id.
     """
+    model = evaluation.model
     ids = published["subject_id"].unique().implode()
-    model.counts.filter(pl.col("subject_id").is_in(ids)).sink_parquet(
-        out / HISTORY_FILE, engine="streaming"
-    )
+    if not evaluation.history_written:  # written as the local engine writes it
+        with _HistoryWriter(out / HISTORY_FILE) as history:
+            history.write(model.counts.filter(pl.col("subject_id").is_in(ids)).collect())
     model.people.filter(pl.col("subject_id").is_in(ids)).collect(engine="streaming").sort(
         "subject_id"
     ).write_parquet(out / PEOPLE_FILE)

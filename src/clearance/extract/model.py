@@ -111,13 +111,27 @@ def _first_present(column: str, present: str | None = None) -> pl.Expr:
     return pl.col(column).filter(has_value).get(first).alias(column)
 
 
+def _count_id() -> pl.Expr:
+    """One integer per distinct (subject_id, cnt_order): their categorical codes.
+
+    Exact (no hash that two keys could share), and grouping, windows and joins on
+    one integer cost a fraction of what they cost on two text columns.
+    """
+
+    def code(column: str) -> pl.Expr:
+        return pl.col(column).cast(pl.Categorical).to_physical().cast(pl.UInt64)
+
+    return (code("subject_id") * (1 << 32) + code("cnt_order")).alias("_count")
+
+
 def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
+    rows = rows.with_columns(_count_id())
     parts = (
         rows.select(
-            *COUNT_KEY, *_PART_COLUMNS, "sent_days", "sent_months", "sent_years", "sent_unknown"
+            "_count", *_PART_COLUMNS, "sent_days", "sent_months", "sent_years", "sent_unknown"
         )
         .unique()
-        .group_by(*COUNT_KEY)
+        .group_by("_count")
         .agg(
             pl.col("sent_days").sum(),
             pl.col("sent_months").sum(),
@@ -130,8 +144,8 @@ def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
         )
     )
     attributes = _first_line(
-        rows.with_columns(n_rows=pl.len().over(COUNT_KEY).cast(pl.UInt32)), COUNT_KEY
-    ).select(*COUNT_KEY, *COUNT_ATTRIBUTES, "row_order", "n_rows")
+        rows.with_columns(n_rows=pl.len().over("_count").cast(pl.UInt32)), ("_count",)
+    ).select("_count", *COUNT_KEY, *COUNT_ATTRIBUTES, "row_order", "n_rows")
     # Years, then months, then days, each a calendar step (prop64.md, "Dates"):
     # 2016-02-29 + 1 year + 1 month is 2017-03-28.
     end = (
@@ -142,10 +156,10 @@ def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
     # Input order, not sorted: every step keeps it, so the result is deterministic,
     # and sorting two million counts by two text keys would cost more than the rest.
-    return attributes.join(
-        parts, on=list(COUNT_KEY), how="left", maintain_order="left"
-    ).with_columns(
-        sentence_end=pl.when(pl.col("sent_unknown")).then(None).otherwise(end),
+    return (
+        attributes.join(parts, on="_count", how="left", maintain_order="left")
+        .drop("_count")
+        .with_columns(sentence_end=pl.when(pl.col("sent_unknown")).then(None).otherwise(end))
     )
 
 

@@ -390,9 +390,15 @@ def normalize(rows: Frame) -> Frame:
     staged = [c for c in lazy.collect_schema().names() if c not in NORMALIZED_COLUMNS]
     lazy = lazy.select(staged)
     charges = _charges(lazy.select(*CHARGE_KEY).unique())
-
+    # Each row's charge columns: a join of the two keys alone, set beside the rows
+    # (a join of the whole rows copies every column, and costs twice as much).
+    parsed = (
+        lazy.select(*CHARGE_KEY)
+        .join(charges, on=list(CHARGE_KEY), how="left", nulls_equal=True, maintain_order="left")
+        .drop(*CHARGE_KEY)
+    )
     out = (
-        lazy.join(charges, on=list(CHARGE_KEY), how="left", nulls_equal=True, maintain_order="left")
+        pl.concat([lazy, parsed], how="horizontal")
         .with_columns(*_sentence_inputs())
         .with_columns(
             _parse_date("dob_raw").alias("dob"),

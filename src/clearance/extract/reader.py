@@ -533,10 +533,9 @@ def _stage(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Trim and clean parsed fields; reject rows that cannot be placed in a history."""
     names = [c for c in parsed.columns if not c.startswith("_")]
-    trimmed = [pl.col(n).str.strip_chars(PADDING) for n in names]
+    # One pass a column: trimmed, then a filler or nothing made null.
     cleaned = [
-        pl.when(t.is_in(FILLERS_AND_EMPTY)).then(None).otherwise(t).alias(n)
-        for n, t in zip(names, trimmed, strict=True)
+        pl.col(n).str.strip_chars(PADDING).replace(FILLERS_AND_EMPTY, None).alias(n) for n in names
     ]
     absent = [pl.lit(None, dtype=pl.String).alias(n) for n in USED.values() if n not in names]
     rows = parsed.select(

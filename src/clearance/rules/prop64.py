@@ -75,12 +75,32 @@ def _listing(flag: pl.Expr) -> pl.Expr:
     return label.filter(flag).sort().unique(maintain_order=True).str.join("; ")
 
 
+def _with_flags(rows: pl.LazyFrame, **flags: pl.Expr) -> pl.LazyFrame:
+    """``rows`` with a boolean column per flag, each computed once per distinct value.
+
+    The rule pack's offense lists are long expressions (codes, sections,
+    subsections, text patterns); a history repeats a few hundred distinct charges,
+    so they are evaluated on those and joined back by the columns they read.
+    """
+    columns = sorted({c for flag in flags.values() for c in flag.meta.root_names()})
+    distinct = rows.select(columns).unique().with_columns(**flags)
+    found = (
+        rows.select(columns)
+        .join(distinct, on=columns, how="left", nulls_equal=True, maintain_order="left")
+        .drop(columns)
+    )
+    return pl.concat([rows, found], how="horizontal")
+
+
 def person_facts(model: Model, law: RulePack) -> pl.LazyFrame:
     """Facts about each person's whole history that the rules read."""
-    superstrike = law.offense_in("superstrikes")
-    pc290 = law.offense_in("pc290")
     cannabis = pl.col("cannabis_section").is_not_null()
-    convictions = model.counts.filter(pl.col("convicted"))
+    convictions = _with_flags(
+        model.counts.filter(pl.col("convicted")),
+        _superstrike=law.offense_in("superstrikes"),
+        _pc290=law.offense_in("pc290"),
+    )
+    superstrike, pc290 = pl.col("_superstrike"), pl.col("_pc290")
     by_person = convictions.group_by("subject_id").agg(
         n_convictions=pl.len(),
         n_undated_convictions=pl.col("event_date").is_null().sum(),
