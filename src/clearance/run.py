@@ -15,8 +15,10 @@ import platform
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -29,6 +31,10 @@ from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
 from clearance.policy import Policy
 from clearance.rules.prop64 import determine
+
+if TYPE_CHECKING:  # imported when history is written: pyarrow takes 0.2 s to import
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 # Written into the folder so `explain` and later steps need nothing but the folder.
 HISTORY_FILE = "history.parquet"
@@ -228,29 +234,48 @@ def _evaluate_local(
 
 
 class _HistoryWriter:
-    """history.parquet, written a bucket at a time (one row group each, zstd)."""
+    """history.parquet, written a bucket at a time (one row group each, zstd).
+
+    Each bucket is encoded on a thread (pyarrow releases the GIL) while the next
+    bucket is evaluated; at most one waits, so memory holds one bucket's counts.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.writer = None
+        self.writer: pq.ParquetWriter | None = None
         self.schema: dict | None = None
+        self.thread = ThreadPoolExecutor(max_workers=1)
+        self.pending: Future[None] | None = None
 
     def __enter__(self) -> _HistoryWriter:
         return self
 
     def write(self, counts: pl.DataFrame) -> None:
-        import pyarrow.parquet as pq
-
         if self.schema is None:
             self.schema = dict(counts.schema)
         table = counts.cast(self.schema).to_arrow()  # type: ignore[arg-type]
+        self._wait()
+        self.pending = self.thread.submit(self._write, table)
+
+    def _write(self, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
         self.writer.write_table(table)
 
+    def _wait(self) -> None:
+        if self.pending is not None:
+            self.pending.result()  # raises what the thread raised
+            self.pending = None
+
     def __exit__(self, *exc: object) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        try:
+            self._wait()
+        finally:
+            self.thread.shutdown()
+            if self.writer is not None:
+                self.writer.close()
 
 
 def write_outputs(

@@ -1,4 +1,5 @@
-"""The report as PDF (ReportLab platypus): the same content as the HTML, charts as images.
+"""The report as PDF (ReportLab platypus): the same content as the HTML, charts as
+vector graphics (the same ReportLab Drawings the HTML's SVG is written from).
 
 Same input, same bytes: ReportLab's invariant mode fixes the document id, and the
 creation date is the run's as-of date, never the clock. Text is real text in the
@@ -161,26 +162,33 @@ def _story(report: Report, charts: dict[str, Drawn], styles: dict, width: float)
 
 
 def _table_block(table: Table, drawn: Drawn | None, styles: dict, width: float, keep) -> list:
-    from reportlab.platypus import Image, Paragraph
+    from reportlab.platypus import Paragraph
 
     heading = [Paragraph(escape(table.title), styles["h3"])]
     if table.intro:
         heading.append(Paragraph(escape(table.intro), styles["small"]))
     block: list = []
     if drawn is not None:
-        scale = min(1.0, width / (drawn.width_inches * 72))
-        image = Image(
-            io.BytesIO(drawn.png),
-            width=drawn.width_inches * 72 * scale,
-            height=drawn.height_inches * 72 * scale,
-        )
-        block.append(keep([*heading, image]))
+        block.append(keep([*heading, _fitted(drawn, width)]))
         caption = table.alt + "".join(f" {n}" for n in table.notes)
         block.append(Paragraph(escape(caption), styles["small"]))
     else:
         block.extend(heading)
     block.append(_data_table(table, styles, width))
     return block
+
+
+def _fitted(drawn: Drawn, width: float):
+    """The chart's Drawing (vector graphics, text as text), shrunk if the column is
+    narrower than the chart."""
+    from reportlab.graphics.shapes import Drawing, Group
+
+    if drawn.width <= width:
+        return drawn.drawing
+    scale = width / drawn.width
+    group = Group(*drawn.drawing.contents)
+    group.scale(scale, scale)
+    return Drawing(width, drawn.height * scale, group)
 
 
 def _data_table(table: Table, styles: dict, width: float):
