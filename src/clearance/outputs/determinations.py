@@ -69,6 +69,17 @@ WORKBOOK_CREATED = dt.datetime(2016, 11, 9)
 EXCEL_MAX_ROWS = 1_048_575  # one row of each sheet is the header
 
 
+# The engine's columns table() reads besides COLUMNS and the tests (t_*).
+SOURCE_COLUMNS = ("dob_raw", "agency", "event_date", "event_date_raw", "offense_raw",
+                  "charge", "cannabis_section")  # fmt: skip
+
+
+def needed(columns: list[str]) -> list[str]:
+    """Of the engine's ``columns``, those table() reads (the rest need not be kept)."""
+    wanted = {*COLUMNS, *SOURCE_COLUMNS}
+    return [c for c in columns if c in wanted or c.startswith("t_")]
+
+
 def table(decided: pl.DataFrame) -> pl.DataFrame:
     """Rename and order the engine's columns into the published table (tests kept last)."""
     renamed = decided.with_columns(
