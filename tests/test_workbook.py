@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import polars as pl
+import pytest
 import xlsxwriter
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,15 +22,29 @@ def frame(n: int) -> pl.DataFrame:
     return pl.DataFrame(data)
 
 
-def test_a_large_workbook_is_written_by_a_separate_process(tmp_path, monkeypatch):
+def test_a_large_workbook_is_written_alongside_the_other_outputs(tmp_path, monkeypatch):
     monkeypatch.setattr(det_out, "WORKBOOK_IN_PROCESS_ROWS", 10)
     rows = frame(50)
     pending = det_out.write_all(rows, tmp_path, "test")
-    assert pending.process is not None
+    assert pending.future is not None
     pending.wait()
     back = pl.read_excel(tmp_path / "determinations.xlsx", infer_schema_length=0)
     assert back.height == 50
     assert back["subject_id"].to_list() == rows["subject_id"].to_list()
+
+
+def test_a_workbook_that_cannot_be_written_fails_the_wait(tmp_path, monkeypatch):
+    monkeypatch.setattr(det_out, "WORKBOOK_IN_PROCESS_ROWS", 10)
+
+    def broken(rows, path, title):
+        raise OSError(f"{path.name}: no space left on device")
+
+    monkeypatch.setattr(det_out, "write_workbook", broken)
+    pending = det_out.write_all(frame(50), tmp_path, "test")
+    with pytest.raises(
+        RuntimeError, match=r"workbook could not be written: determinations\.xlsx: no"
+    ):
+        pending.wait()
 
 
 def test_text_is_never_a_formula(tmp_path):

@@ -9,8 +9,7 @@ Parquet keeps everything, including the per-rule tests (``t_<rule>``) that
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -96,48 +95,39 @@ def table(decided: pl.DataFrame) -> pl.DataFrame:
     return renamed.select(*COLUMNS, *tests)
 
 
-# Above this many rows the workbook is written by a separate process, alongside the
-# rest of the run's outputs: XlsxWriter works cell by cell in Python, and a large
-# workbook takes longer than everything else the run writes.
+# Above this many rows the workbook is written on a thread, alongside the rest of
+# the run's outputs: its rows are serialised by Polars and deflated by zlib, which
+# both release the GIL, so on two cores it costs the run little wall time.
 WORKBOOK_IN_PROCESS_ROWS = 20_000
 
 
 class Pending:
-    """A workbook being written; ``wait()`` raises if writing failed."""
+    """A workbook being written; ``wait()`` raises what writing it raised."""
 
-    def __init__(self, process: subprocess.Popen | None = None) -> None:
-        self.process = process
+    def __init__(self, future: Future[None] | None = None) -> None:
+        self.future = future
 
     def wait(self) -> None:
-        if self.process is None:
+        if self.future is None:
             return
-        _, stderr = self.process.communicate()
-        if self.process.returncode != 0:
-            # The child's message names files, never data; keep only its last line.
-            last = (stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:]
-            raise RuntimeError(
-                "the Excel workbook could not be written"
-                + (f": {last[0]}" if last else f" (exit code {self.process.returncode})")
-            )
+        try:
+            self.future.result()
+        except Exception as exc:  # the message names files, never data
+            raise RuntimeError(f"the Excel workbook could not be written: {exc}") from exc
 
 
 def write_all(determinations: pl.DataFrame, out: Path, title: str) -> Pending:
-    """Write CSV and Parquet now; the workbook now or in a separate process (wait on it)."""
+    """Write CSV and Parquet now; the workbook now or on a thread (wait on it)."""
     published = determinations.select(COLUMNS)
     published.write_csv(out / "determinations.csv")
     determinations.write_parquet(out / "determinations.parquet", statistics=True)
     if published.height <= WORKBOOK_IN_PROCESS_ROWS:
         write_workbook(published, out / "determinations.xlsx", title)
         return Pending()
-    # A plain child process (not multiprocessing): it needs nothing from the caller's
-    # main module, so a script without a __main__ guard can call run() safely.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "clearance.outputs.determinations",
-         str(out / "determinations.parquet"), str(out / "determinations.xlsx"), title],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    return Pending(process)
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook")
+    future = thread.submit(write_workbook, published, out / "determinations.xlsx", title)
+    thread.shutdown(wait=False)  # the thread ends when the workbook is written
+    return Pending(future)
 
 
 def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) -> None:
@@ -160,7 +150,7 @@ def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) ->
     )
     workbook.set_properties({"title": title, "created": WORKBOOK_CREATED})
     header = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top"})
-    # A scan (the separate workbook process) is read piece by piece, never whole.
+    # A scan is read piece by piece, never whole.
     height = (
         rows.height if isinstance(rows, pl.DataFrame) else rows.select(pl.len()).collect().item()
     )
@@ -187,8 +177,3 @@ def _width(column: str) -> int:
     wide = {"name": 24, "offense": 36, "citation": 40, "court": 22, "rule": 26}
     wider = {"superstrikes": 40, "pc290_convictions": 40, "cannabis_convictions": 26}
     return wide.get(column) or wider.get(column) or max(10, min(len(column) + 2, 20))
-
-
-if __name__ == "__main__":  # the separate workbook process: PARQUET XLSX TITLE
-    parquet, xlsx, title = sys.argv[1:4]
-    write_workbook(pl.scan_parquet(parquet).select(COLUMNS), Path(xlsx), title)
