@@ -201,8 +201,8 @@ def record(results: list[dict]) -> None:
         + table(results)
         + "\nThe floor is a plain lazy Polars scan of the columns the rules need from the "
         "same file; run is `clearance run` with every default output. Peak memory is the "
-        "highest total resident memory of the process and its children (a large run's "
-        "workbook is written by a second process), sampled every 0.1 s. CPU time is user "
+        "highest total resident memory of the process and any children it starts, "
+        "sampled every 0.1 s. CPU time is user "
         "plus system time; unlike wall time it hardly changes when other work shares the "
         "machine (load before: the one-minute load average when the size began).\n"
     )
