@@ -1,13 +1,20 @@
-"""Evaluating person buckets one at a time gives exactly what one pass gives."""
+"""Evaluating groups of people one at a time gives exactly what one pass gives.
+
+A run decides a single file as it reads it, in batches of whole people, when each
+person's rows are together (as DOJ writes them); otherwise, and for several files,
+it splits the rows into person buckets first. Every way gives the same outputs.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import polars as pl
 import pytest
 
 import clearance.run as run_module
+from clearance.extract.reader import NotGrouped, person_batches
 from clearance.policy import load_policy
 from clearance.sample import SAMPLE_COUNTY, sample_path
 
@@ -22,9 +29,9 @@ OUTPUTS = (
 )
 
 
-def decide(out, policy):
+def decide(out, policy, inputs=None):
     return run_module.run(
-        [sample_path()],
+        inputs or [sample_path()],
         county=SAMPLE_COUNTY,
         policy=load_policy(policy),
         as_of=dt.date(2020, 7, 1),
@@ -32,16 +39,97 @@ def decide(out, policy):
     )
 
 
+def assert_same_outputs(a, b):
+    for name in OUTPUTS:
+        if name == "history.parquet":  # in input order within each group of people
+            x, y = (pl.read_parquet(r.out / name).sort("row_order") for r in (a, b))
+            assert x.equals(y)
+        else:
+            assert (a.out / name).read_bytes() == (b.out / name).read_bytes(), name
+
+
 @pytest.mark.parametrize("policy", ["statute", "los-angeles-2020"])
-def test_outputs_do_not_depend_on_the_number_of_buckets(tmp_path, monkeypatch, policy):
+def test_outputs_do_not_depend_on_how_people_are_grouped(tmp_path, monkeypatch, policy):
+    # Small batches, so that the sample (7,619 lines) is decided in several.
+    monkeypatch.setattr(run_module, "STREAM_BATCH_ROWS", 700)
+    monkeypatch.setattr(run_module, "STREAM_CHUNK_BYTES", 64 * 1024)
+    streamed = decide(tmp_path / "streamed", policy)
+    assert streamed.provenance["environment"]["staging"] == "stream"
+    monkeypatch.setattr(run_module, "STREAM_ONE_FILE", False)
     one = decide(tmp_path / "one", policy)
     monkeypatch.setattr(run_module, "buckets_for", lambda size: 5)
     five = decide(tmp_path / "five", policy)
     assert five.provenance["environment"]["buckets"] == "5"
     assert one.provenance["environment"]["buckets"] == "1"
-    for name in OUTPUTS:
-        if name == "history.parquet":  # in input order within each person bucket
-            a, b = (pl.read_parquet(r.out / name).sort("row_order") for r in (one, five))
-            assert a.equals(b)
-        else:
-            assert (one.out / name).read_bytes() == (five.out / name).read_bytes(), name
+    assert_same_outputs(one, five)
+    assert_same_outputs(one, streamed)
+
+
+def test_a_file_whose_people_are_apart_is_split_into_buckets(tmp_path, monkeypatch):
+    """Rows in another order (a person's rows apart) give the same determinations."""
+    lines = sample_path().read_bytes().splitlines(keepends=True)
+    random.Random(7).shuffle(lines)
+    shuffled = tmp_path / "shuffled.dat"
+    shuffled.write_bytes(b"".join(lines))
+    monkeypatch.setattr(run_module, "STREAM_CHUNK_BYTES", 64 * 1024)
+    result = decide(tmp_path / "out", "statute", [shuffled])
+    assert result.provenance["environment"]["staging"] == "buckets"
+    original = decide(tmp_path / "original", "statute")
+    assert result.provenance["rows"] == original.provenance["rows"]
+    decided = [
+        pl.read_csv(r.out / "determinations.csv", infer_schema=False).drop("line", "source_file")
+        for r in (result, original)
+    ]
+    assert decided[0].equals(decided[1])
+
+
+def test_several_files_are_split_into_buckets(tmp_path):
+    result = decide(tmp_path / "out", "statute", [sample_path(), sample_path()])
+    assert result.provenance["environment"]["staging"] == "buckets"
+
+
+# --- person_batches -------------------------------------------------------------------
+
+
+def frames(*chunks: str) -> list[pl.DataFrame]:
+    """Chunks of staged rows, one letter a row: the letter is the person."""
+    line = 0
+    out = []
+    for chunk in chunks:
+        out.append(
+            pl.DataFrame({"subject_id": list(chunk), "line": range(line, line + len(chunk))})
+        )
+        line += len(chunk)
+    return out
+
+
+def people(batches) -> list[str]:
+    return ["".join(b["subject_id"]) for b in batches]
+
+
+def test_a_person_cut_by_a_chunk_is_carried_whole_into_one_batch():
+    batches = list(person_batches(frames("aab", "bbc", "cd"), rows=3))
+    assert people(batches) == ["aa", "bbb", "cc", "d"]
+    assert pl.concat(batches)["line"].to_list() == list(range(8))  # input order, all rows
+
+
+def test_one_person_longer_than_a_batch_stays_in_one_batch():
+    assert people(person_batches(frames("aaa", "aaa", "ab"), rows=2)) == ["aaaaaaa", "b"]
+
+
+def test_small_inputs_are_one_batch():
+    assert people(person_batches(frames("ab", "c"), rows=100)) == ["abc"]
+    assert people(person_batches([], rows=100)) == []
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ("aba",),  # apart within a batch
+        ("aab", "bbc", "ca"),  # back in a later batch
+        ("ab", "ba"),  # apart across the carried rows
+    ],
+)
+def test_a_person_whose_rows_are_apart_stops_the_batches(chunks):
+    with pytest.raises(NotGrouped):
+        list(person_batches(frames(*chunks), rows=2))

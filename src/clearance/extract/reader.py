@@ -36,7 +36,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,7 +185,6 @@ def read_extracts(
     ``progress`` is called with the number of bytes just consumed.
     Raises ExtractError for a file that cannot be read at all.
     """
-    keep_large_buffers()
     staged_dir = Path(work_dir) / "staged"
     for b in range(buckets):
         (staged_dir / f"bucket-{b:04d}").mkdir(parents=True, exist_ok=True)
@@ -193,46 +192,116 @@ def read_extracts(
         pl.DataFrame(schema=staged_schema()).write_parquet(
             staged_dir / f"bucket-{b:04d}" / "part-000000.parquet"
         )
-    rejects: list[pl.DataFrame] = []
-    stats: list[FileStats] = []
-    part = 0
-    names_seen: set[str] = set()
-    for raw_path in paths:
-        path = Path(raw_path)
-        name = _unique_name(path, names_seen)
-        fs = FileStats(path=str(path), name=name)
-        stats.append(fs)
-        source = _read_parquet if _is_parquet(path) else _read_file
-        for frame, rejected in source(path, fs, chunk_bytes, progress):
-            if frame.height:
-                part += 1
-                if buckets == 1:
-                    pieces = {0: frame}
-                else:
-                    split = frame.with_columns(_bucket=bucket_of(buckets))
-                    pieces = {
-                        key[0]: piece.drop("_bucket")
-                        for key, piece in split.partition_by("_bucket", as_dict=True).items()
-                    }
-                for b, piece in pieces.items():
-                    piece.write_parquet(
-                        staged_dir / f"bucket-{b:04d}" / f"part-{part:06d}.parquet",
-                        statistics=False,
-                        compression=WORK_COMPRESSION,
-                    )
-            if rejected.height:
-                rejects.append(rejected)
-    release_buffers()  # the chunk buffers kept for reuse are not needed any more
-    reject_frame = (pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)).sort(
-        "source_file", "line", maintain_order=True
-    )
-    return ReadResult(
+    reading = Reading()
+    for part, frame in enumerate(reading.frames(paths, progress, chunk_bytes), start=1):
+        if buckets == 1:
+            pieces = {0: frame}
+        else:
+            split = frame.with_columns(_bucket=bucket_of(buckets))
+            pieces = {
+                key[0]: piece.drop("_bucket")
+                for key, piece in split.partition_by("_bucket", as_dict=True).items()
+            }
+        for b, piece in pieces.items():
+            piece.write_parquet(
+                staged_dir / f"bucket-{b:04d}" / f"part-{part:06d}.parquet",
+                statistics=False,
+                compression=WORK_COMPRESSION,
+            )
+    return reading.result(
         rows=pl.scan_parquet(staged_dir / "bucket-*" / "*.parquet"),
-        rejects=reject_frame,
-        files=stats,
         staged_dir=staged_dir,
         buckets=buckets,
     )
+
+
+class Reading:
+    """Extract files read as a stream of staged frames, with statistics and rejects.
+
+    ``frames`` yields the staged rows chunk by chunk, in input order (files in the
+    order given, lines in file order), and records each file's statistics and
+    rejected lines as it goes; ``result`` gathers them once every frame is taken.
+    """
+
+    def __init__(self) -> None:
+        self.files: list[FileStats] = []
+        self.rejects: list[pl.DataFrame] = []
+
+    def frames(
+        self,
+        paths: Sequence[Path | str],
+        progress: Callable[[int], None] | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> Iterator[pl.DataFrame]:
+        keep_large_buffers()
+        names_seen: set[str] = set()
+        for raw_path in paths:
+            path = Path(raw_path)
+            fs = FileStats(path=str(path), name=_unique_name(path, names_seen))
+            self.files.append(fs)
+            source = _read_parquet if _is_parquet(path) else _read_file
+            for frame, rejected in source(path, fs, chunk_bytes, progress):
+                if rejected.height:
+                    self.rejects.append(rejected)
+                if frame.height:
+                    yield frame
+        release_buffers()  # the chunk buffers kept for reuse are not needed any more
+
+    def result(
+        self, rows: pl.LazyFrame, staged_dir: Path | None = None, buckets: int = 1
+    ) -> ReadResult:
+        rejects = self.rejects or [pl.DataFrame(schema=REJECTS_SCHEMA)]
+        return ReadResult(
+            rows=rows,
+            rejects=pl.concat(rejects).sort("source_file", "line", maintain_order=True),
+            files=self.files,
+            staged_dir=staged_dir,
+            buckets=buckets,
+        )
+
+
+class NotGrouped(Exception):
+    """A person's rows are not all together in the input (see ``person_batches``)."""
+
+
+def person_batches(frames: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
+    """Staged frames regrouped into batches of whole people, about ``rows`` rows each.
+
+    An extract lists each person's rows together, so a person cut by the end of a
+    chunk is carried into the next batch, and each batch can be evaluated on its
+    own, like a bucket. Raises NotGrouped, before yielding the batch concerned, as
+    soon as a person's rows turn out not to be together: apart within a batch, or
+    in two batches (an input of several files that repeat a history, or rows
+    sorted otherwise). A batch is yielded only when every person in it is complete.
+    """
+    seen: set[str] = set()
+    held: list[pl.DataFrame] = []
+    height = 0
+
+    def complete(batch: pl.DataFrame) -> pl.DataFrame:
+        ids = batch["subject_id"]
+        runs = int(ids.ne_missing(ids.shift(1)).sum()) if batch.height else 0
+        distinct = ids.unique()
+        if runs != distinct.len() or not seen.isdisjoint(distinct.to_list()):
+            raise NotGrouped("a person's rows are not together in the input")
+        seen.update(distinct.to_list())
+        return batch
+
+    for frame in frames:
+        held.append(frame)
+        height += frame.height
+        if height < rows:
+            continue
+        batch = pl.concat(held, rechunk=True)
+        ids = batch["subject_id"]
+        # The last person may go on in the next chunk: carried, with their rows.
+        starts = ids.ne_missing(ids.shift(1)).arg_true()
+        last = int(starts[-1])
+        held, height = [batch.slice(last)], batch.height - last
+        if last:
+            yield complete(batch.slice(0, last))
+    if held:
+        yield complete(pl.concat(held, rechunk=True))
 
 
 def _unique_name(path: Path, seen: set[str]) -> str:
