@@ -42,7 +42,6 @@ from clearance.policy import Policy
 from clearance.rules.prop64 import determine
 
 if TYPE_CHECKING:  # imported when history is written: pyarrow takes 0.2 s to import
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
 # Written into the folder so `explain` and later steps need nothing but the folder.
@@ -334,13 +333,13 @@ class _HistoryWriter:
     def write(self, counts: pl.DataFrame) -> None:
         if self.schema is None:
             self.schema = dict(counts.schema)
-        table = counts.cast(self.schema).to_arrow()  # type: ignore[arg-type]
         self._wait()
-        self.pending = self.thread.submit(self._write, table)
+        self.pending = self.thread.submit(self._write, counts.cast(self.schema))  # type: ignore[arg-type]
 
-    def _write(self, table: pa.Table) -> None:
+    def _write(self, counts: pl.DataFrame) -> None:
         import pyarrow.parquet as pq
 
+        table = counts.to_arrow()
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
         self.writer.write_table(table)
