@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from clearance import __version__
+from clearance._ahead import made_ahead
 from clearance._folders import move_into_place
 from clearance.extract import model as model_
 from clearance.extract.reader import (
@@ -216,14 +217,13 @@ def _evaluate_stream(
         taken = 0
         frames = reading.frames(inputs, progress, STREAM_CHUNK_BYTES)
         for batch in person_batches(frames, STREAM_BATCH_ROWS):
-            decide.lap("read")
             taken += 1
             yield batch.lazy()
-        decide.lap("read")
         if not taken:  # an input with no usable row still gets its (empty) model
             yield pl.DataFrame(schema=staged_schema()).lazy()
 
-    evaluation = decide(batches(), lambda: [f.name for f in reading.files])
+    # The next batch is read while this one is decided.
+    evaluation = decide(made_ahead(batches()), lambda: [f.name for f in reading.files])
     evaluation.environment["staging"] = "stream"
     return evaluation, reading.result(rows=pl.LazyFrame(schema=staged_schema()))
 
@@ -255,6 +255,7 @@ class _Decide:
         names: set[str] = set()
         with _HistoryWriter(self.folder / HISTORY_FILE) as history:
             for group in groups:
+                self.lap("read")  # waiting for the group's rows
                 model = model_.build(group, file_order())
                 # Counts and people in one query (they share the normalised rows), in
                 # memory: a group is bounded, and nothing is written to be read back.

@@ -21,10 +21,11 @@ import re
 import sys
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
+
+from clearance._ahead import made_ahead
 
 EXCEL_MAX_CHARS = 32_767  # the longest text a cell holds
 ROWS_PER_PIECE = 10_000  # rows serialised at a time: bounds memory (about 20 MB of XML)
@@ -198,23 +199,10 @@ def splice_rows(path: Path, sheets: dict[str, Rows]) -> None:
             head = _DIMENSION.sub(f'<dimension ref="A1:{last_cell}"/>'.encode(), head, count=1)
             with dst.open(_fast_entry(entry), "w", force_zip64=True) as out:
                 out.write(head)
-                for chunk in _made_ahead(_rows_xml(frame, first_row=2)):
+                for chunk in made_ahead(_rows_xml(frame, first_row=2)):
                     out.write(chunk)
                 out.write(b"</sheetData>" + tail)
     tmp.replace(path)
-
-
-def _made_ahead(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """``chunks``, each next one made on a thread while the caller deflates this one.
-
-    Polars and zlib both release the GIL, so on two cores serialising and
-    compressing a sheet take the time of the longer of the two, not their sum.
-    """
-    with ThreadPoolExecutor(max_workers=1) as maker:
-        pending = maker.submit(next, chunks, None)
-        while (chunk := pending.result()) is not None:
-            pending = maker.submit(next, chunks, None)
-            yield chunk
 
 
 def _last_row_with_value(frame: Rows) -> int | None:
