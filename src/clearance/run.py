@@ -126,7 +126,7 @@ def run(
     cpu_clock = time.process_time()
 
     def lap(name: str) -> None:
-        """Add the time since the last lap to a stage (stages repeat once per bucket)."""
+        """Add the time since the last lap to a stage (stages repeat once per group)."""
         nonlocal clock, cpu_clock
         now, cpu_now = time.perf_counter(), time.process_time()
         timings[name] = round(timings.get(name, 0.0) + now - clock, 3)
@@ -187,7 +187,7 @@ def run(
         if report:  # report.html and report.pdf, from summary.json and run.json (docs/report.md)
             from clearance.report import write_report
 
-            # While a large run's workbook is still being written by its own process.
+            # While a large run's workbook is still being written on its thread.
             write_report(tmp)
             lap("report")
         workbook.wait()

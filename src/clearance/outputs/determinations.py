@@ -119,15 +119,18 @@ class Pending:
 def write_all(determinations: pl.DataFrame, out: Path, title: str) -> Pending:
     """Write CSV and Parquet now; the workbook now or on a thread (wait on it)."""
     published = determinations.select(COLUMNS)
-    published.write_csv(out / "determinations.csv")
-    determinations.write_parquet(out / "determinations.parquet", statistics=True)
+    pending = Pending()
     if published.height <= WORKBOOK_IN_PROCESS_ROWS:
         write_workbook(published, out / "determinations.xlsx", title)
-        return Pending()
-    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook")
-    future = thread.submit(write_workbook, published, out / "determinations.xlsx", title)
-    thread.shutdown(wait=False)  # the thread ends when the workbook is written
-    return Pending(future)
+    else:  # started first: it takes longest
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook")
+        pending.future = thread.submit(
+            write_workbook, published, out / "determinations.xlsx", title
+        )
+        thread.shutdown(wait=False)  # the thread ends when the workbook is written
+    published.write_csv(out / "determinations.csv")
+    determinations.write_parquet(out / "determinations.parquet", statistics=True)
+    return pending
 
 
 def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) -> None:
