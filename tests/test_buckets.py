@@ -12,6 +12,8 @@ import random
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import clearance.run as run_module
 from clearance.extract.reader import NotGrouped, person_batches
@@ -133,3 +135,44 @@ def test_small_inputs_are_one_batch():
 def test_a_person_whose_rows_are_apart_stops_the_batches(chunks):
     with pytest.raises(NotGrouped):
         list(person_batches(frames(*chunks), rows=2))
+
+
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=0, max_size=30),
+    cuts=st.lists(st.integers(1, 9), min_size=1, max_size=40),
+    rows=st.integers(1, 12),
+)
+@settings(max_examples=200, deadline=None)
+def test_batches_are_the_input_in_order_cut_between_people(sizes, cuts, rows):
+    """Any chunking of grouped rows gives batches of whole people, all rows, in order."""
+    ids = [f"p{person:03d}" for person, size in enumerate(sizes) for _ in range(size)]
+    chunks, start, i = [], 0, 0
+    while start < len(ids):
+        end = start + cuts[i % len(cuts)]
+        chunks.append(ids[start:end])
+        start, i = end, i + 1
+    staged = [pl.DataFrame({"subject_id": c}, schema={"subject_id": pl.String}) for c in chunks]
+    batches = list(person_batches(staged, rows))
+    assert [s for b in batches for s in b["subject_id"]] == ids
+    owners = [set(b["subject_id"]) for b in batches]
+    assert sum(len(o) for o in owners) == len(set(ids))  # nobody in two batches
+    assert all(b.height for b in batches)
+
+
+@given(
+    sizes=st.lists(st.integers(1, 4), min_size=2, max_size=12),
+    data=st.data(),
+)
+@settings(max_examples=200, deadline=None)
+def test_a_person_whose_rows_come_back_later_is_always_found(sizes, data):
+    ids = [f"p{person:03d}" for person, size in enumerate(sizes) for _ in range(size)]
+    moved = data.draw(st.sampled_from(sorted(set(ids[: -sizes[-1]]))))
+    ids.append(moved)  # one more row of someone earlier, after somebody else's rows
+    cut = data.draw(st.integers(1, 5))
+    rows = data.draw(st.integers(1, 20))
+    staged = [
+        pl.DataFrame({"subject_id": ids[i : i + cut]}, schema={"subject_id": pl.String})
+        for i in range(0, len(ids), cut)
+    ]
+    with pytest.raises(NotGrouped):
+        list(person_batches(staged, rows))
