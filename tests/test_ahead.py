@@ -33,7 +33,8 @@ def test_a_caller_that_stops_early_closes_the_source():
         finally:
             closed.append(True)
 
-    for item in made_ahead(items()):
+    source = items()  # still referenced: only made_ahead can have closed it
+    for item in made_ahead(source):
         if item == 2:
             break
     assert closed == [True]

@@ -8,6 +8,7 @@ folder inside that temporary folder and are deleted before the move.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -143,10 +144,9 @@ def run(
         if engine == "local" and len(inputs) == 1 and STREAM_ONE_FILE:
             # One file, its people's rows together (as DOJ writes it): decided batch by
             # batch as it is read, with no staging on disk. Otherwise by bucket.
-            try:
+            # NotGrouped: a person's rows apart (found early for a file sorted otherwise).
+            with contextlib.suppress(NotGrouped):
                 evaluation, read = _evaluate_stream(inputs, decide, progress)
-            except NotGrouped:  # found early for a file sorted otherwise
-                shutil.rmtree(work, ignore_errors=True)
         if evaluation is None:
             # Spark partitions by person itself; the local engine takes a bucket at a time.
             buckets = (

@@ -281,10 +281,10 @@ def person_batches(frames: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.Dat
     def complete(batch: pl.DataFrame) -> pl.DataFrame:
         ids = batch["subject_id"]
         runs = int(ids.ne_missing(ids.shift(1)).sum()) if batch.height else 0
-        distinct = ids.unique()
-        if runs != distinct.len() or not seen.isdisjoint(distinct.to_list()):
+        distinct = ids.unique().to_list()
+        if runs != len(distinct) or not seen.isdisjoint(distinct):
             raise NotGrouped("a person's rows are not together in the input")
-        seen.update(distinct.to_list())
+        seen.update(distinct)
         return batch
 
     for frame in frames:
