@@ -1,13 +1,15 @@
 """Evaluating groups of people one at a time gives exactly what one pass gives.
 
-A run decides a single file as it reads it, in batches of whole people, when each
-person's rows are together (as DOJ writes them); otherwise, and for several files,
-it splits the rows into person buckets first. Every way gives the same outputs.
+A run decides its files as it reads them, in batches of whole people, when each
+person's rows are together (as DOJ writes them); otherwise (a file sorted another
+way, or county extracts that repeat a history) it splits the rows into person
+buckets first. Every way gives the same outputs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 
 import polars as pl
@@ -57,7 +59,7 @@ def test_outputs_do_not_depend_on_how_people_are_grouped(tmp_path, monkeypatch, 
     monkeypatch.setattr(run_module, "STREAM_CHUNK_BYTES", 64 * 1024)
     streamed = decide(tmp_path / "streamed", policy)
     assert streamed.provenance["environment"]["staging"] == "stream"
-    monkeypatch.setattr(run_module, "STREAM_ONE_FILE", False)
+    monkeypatch.setattr(run_module, "STREAM", False)
     one = decide(tmp_path / "one", policy)
     monkeypatch.setattr(run_module, "buckets_for", lambda size: 5)
     five = decide(tmp_path / "five", policy)
@@ -85,9 +87,32 @@ def test_a_file_whose_people_are_apart_is_split_into_buckets(tmp_path, monkeypat
     assert decided[0].equals(decided[1])
 
 
-def test_several_files_are_split_into_buckets(tmp_path):
+def test_several_files_of_different_people_are_streamed(tmp_path, monkeypatch):
+    """An extract cut into files between people is decided as it is read."""
+    lines = sample_path().read_bytes().splitlines(keepends=True)
+    ids = pl.Series([line.split(b",")[2] for line in lines])
+    starts = ids.ne_missing(ids.shift(1)).arg_true().to_list()
+    cuts = [0, starts[len(starts) // 3], starts[2 * len(starts) // 3], len(lines)]
+    parts = []
+    for i, (start, end) in enumerate(itertools.pairwise(cuts)):
+        parts.append(tmp_path / f"part{i}.dat")
+        parts[-1].write_bytes(b"".join(lines[start:end]))
+    monkeypatch.setattr(run_module, "STREAM_BATCH_ROWS", 700)
+    streamed = decide(tmp_path / "streamed", "statute", parts)
+    assert streamed.provenance["environment"]["staging"] == "stream"
+    assert [f["name"] for f in streamed.provenance["inputs"]] == [p.name for p in parts]
+    monkeypatch.setattr(run_module, "STREAM", False)
+    bucketed = decide(tmp_path / "bucketed", "statute", parts)
+    assert bucketed.provenance["environment"]["staging"] == "buckets"
+    assert_same_outputs(streamed, bucketed)
+
+
+def test_files_that_repeat_a_history_are_split_into_buckets(tmp_path):
+    """Two county extracts that both hold a person's history: the person is read twice."""
     result = decide(tmp_path / "out", "statute", [sample_path(), sample_path()])
     assert result.provenance["environment"]["staging"] == "buckets"
+    once = decide(tmp_path / "once", "statute")
+    assert result.summary["convictions_in_scope"] == once.summary["convictions_in_scope"]
 
 
 # --- person_batches -------------------------------------------------------------------

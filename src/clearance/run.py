@@ -49,9 +49,15 @@ if TYPE_CHECKING:  # imported when history is written: pyarrow takes 0.2 s to im
 # Written into the folder so `explain` and later steps need nothing but the folder.
 HISTORY_FILE = "history.parquet"
 PEOPLE_FILE = "people.parquet"
-# A single input file is decided as it is read, in batches of whole people of about
-# this many rows (the size of a bucket), when its people's rows are together.
-STREAM_ONE_FILE = True
+# history.parquet columns whose values hardly repeat: written without a dictionary.
+HISTORY_PLAIN = frozenset(
+    {"subject_id", "cnt_order", "event_key", "line", "row_order", "case_number"}
+    | {"event_date", "event_date_raw", "sentence_end"}
+)
+# Input files whose people's rows are together (as DOJ writes them, and as a large
+# extract cut between people comes) are decided as they are read, in batches of
+# whole people of about this many rows (the size of a bucket).
+STREAM = True
 STREAM_BATCH_ROWS = 100_000
 # Read in smaller chunks than staging does: the chunks being read live alongside a
 # batch's model, and 8 MiB keeps a 1M-row run within 0.75 GB at the same speed.
@@ -141,10 +147,11 @@ def run(
         work = tmp / ".work"
         decide = _Decide(policy, county, as_of, law, tmp, lap)
         evaluation: Evaluation | None = None
-        if engine == "local" and len(inputs) == 1 and STREAM_ONE_FILE:
-            # One file, its people's rows together (as DOJ writes it): decided batch by
-            # batch as it is read, with no staging on disk. Otherwise by bucket.
-            # NotGrouped: a person's rows apart (found early for a file sorted otherwise).
+        if engine == "local" and STREAM:
+            # Each person's rows together (as DOJ writes an extract): decided batch by
+            # batch as the files are read, with no staging on disk. Otherwise by bucket.
+            # NotGrouped: a person's rows apart (found early for a file sorted otherwise;
+            # for county extracts that repeat a history, when the repeat is reached).
             with contextlib.suppress(NotGrouped):
                 evaluation, read = _evaluate_stream(inputs, decide, progress)
         if evaluation is None:
@@ -206,7 +213,7 @@ def run(
 def _evaluate_stream(
     inputs: Sequence[Path], decide: _Decide, progress: Callable[[int], None] | None
 ) -> tuple[Evaluation, ReadResult]:
-    """Read one file and decide it batch by batch, each batch whole people.
+    """Read the files in order and decide them batch by batch, each batch whole people.
 
     Raises NotGrouped (before any output is final) when a person's rows are not
     together; the caller then stages the rows by bucket instead.
@@ -256,7 +263,8 @@ class _Decide:
         with _HistoryWriter(self.folder / HISTORY_FILE) as history:
             for group in groups:
                 self.lap("read")  # waiting for the group's rows
-                model = model_.build(group, file_order())
+                # Every group's rows come in input order (a stream's batch, a bucket's parts).
+                model = model_.build(group, file_order(), in_order=True)
                 # Counts and people in one query (they share the normalised rows), in
                 # memory: a group is bounded, and nothing is written to be read back.
                 # Polars' in-memory engine: a fifth less CPU than streaming, and it
@@ -340,9 +348,18 @@ class _HistoryWriter:
     def _write(self, counts: pl.DataFrame) -> None:
         import pyarrow.parquet as pq
 
-        table = counts.to_arrow()
+        # Arrow's newest layout shares Polars' buffers (string views): no copy.
+        table = counts.to_arrow(compat_level=pl.CompatLevel.newest())
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            self.writer = pq.ParquetWriter(
+                self.path,
+                table.schema,
+                compression="zstd",
+                # A dictionary only where values repeat; statistics only for the key
+                # readers filter on (`explain` reads one person): 40% less CPU.
+                use_dictionary=[c for c in table.column_names if c not in HISTORY_PLAIN],
+                write_statistics=["subject_id"],
+            )
         self.writer.write_table(table)
 
     def _wait(self) -> None:

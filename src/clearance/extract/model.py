@@ -72,10 +72,22 @@ class Model:
     counts: pl.LazyFrame
 
 
-def build(staged: pl.LazyFrame, file_order: list[str] | None = None) -> Model:
-    """Build the model from staged rows; ``file_order`` ranks source files (input order)."""
+def build(
+    staged: pl.LazyFrame, file_order: list[str] | None = None, *, in_order: bool = False
+) -> Model:
+    """Build the model from staged rows; ``file_order`` ranks source files (input order).
+
+    ``in_order``: the caller guarantees the rows come in input order (files in
+    ``file_order``, lines ascending), as the reader yields them. The first line of
+    a count or a person is then simply the first one seen, which is cheaper to
+    find than the lowest row order; the result is the same.
+    """
     rows = _with_row_order(normalize(staged), file_order)
-    return Model(people=people(rows), events=events(rows), counts=counts(rows))
+    return Model(
+        people=people(rows, in_order=in_order),
+        events=events(rows, in_order=in_order),
+        counts=counts(rows, in_order=in_order),
+    )
 
 
 def _with_row_order(rows: pl.LazyFrame, file_order: list[str] | None) -> pl.LazyFrame:
@@ -91,22 +103,29 @@ def _with_row_order(rows: pl.LazyFrame, file_order: list[str] | None) -> pl.Lazy
     return rows.with_columns(row_order=(rank * (1 << 40)) + pl.col("line").cast(pl.UInt64))
 
 
-def _first_line(rows: pl.LazyFrame, key: tuple[str, ...]) -> pl.LazyFrame:
+def _first_line(rows: pl.LazyFrame, key: tuple[str, ...], *, in_order: bool) -> pl.LazyFrame:
     """The first line (lowest row order) of each group: one row per key.
 
-    A window minimum, not a sort or a per-column aggregation: it does not depend on
-    the order rows arrive in, and costs one hash pass.
+    Rows in input order: the first seen. Otherwise a window minimum, not a sort or a
+    per-column aggregation: it does not depend on the order rows arrive in, and
+    costs one hash pass.
     """
+    if in_order:
+        group = pl.col(key[0]) if len(key) == 1 else pl.struct(key)
+        return rows.filter(group.is_first_distinct())
     return rows.filter(pl.col("row_order") == pl.col("row_order").min().over(key))
 
 
-def _first_present(column: str, present: str | None = None) -> pl.Expr:
+def _first_present(column: str, present: str | None = None, *, in_order: bool) -> pl.Expr:
     """``column`` on the earliest line where ``present`` (default: the column) has a value.
 
-    An arg-min over the row order of those lines, not a sort: order-independent, and
-    one pass per group.
+    Rows in input order: the first such value a group-by sees. Otherwise an arg-min
+    over the row order of those lines, not a sort: order-independent, and one pass
+    per group.
     """
     has_value = pl.col(present or column).is_not_null()
+    if in_order:
+        return pl.col(column).filter(has_value).first().alias(column)
     first = pl.col("row_order").filter(has_value).arg_min()
     return pl.col(column).filter(has_value).get(first).alias(column)
 
@@ -124,12 +143,15 @@ def _count_id() -> pl.Expr:
     return (code("subject_id") * (1 << 32) + code("cnt_order")).alias("_count")
 
 
-def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
+def counts(rows: pl.LazyFrame, *, in_order: bool = False) -> pl.LazyFrame:
     rows = rows.with_columns(_count_id())
+    # Only lines with a sentence part add to a count's sentence: the others (most
+    # lines: arrests, dismissals) are left out before the distinct parts are found.
     parts = (
         rows.select(
             "_count", *_PART_COLUMNS, "sent_days", "sent_months", "sent_years", "sent_unknown"
         )
+        .filter(pl.any_horizontal(pl.col(c).is_not_null() for c in _PART_COLUMNS))
         .unique()
         .group_by("_count")
         .agg(
@@ -144,7 +166,9 @@ def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
         )
     )
     attributes = _first_line(
-        rows.with_columns(n_rows=pl.len().over("_count").cast(pl.UInt32)), ("_count",)
+        rows.with_columns(n_rows=pl.len().over("_count").cast(pl.UInt32)),
+        ("_count",),
+        in_order=in_order,
     ).select("_count", *COUNT_KEY, *COUNT_ATTRIBUTES, "row_order", "n_rows")
     # Years, then months, then days, each a calendar step (prop64.md, "Dates"):
     # 2016-02-29 + 1 year + 1 month is 2017-03-28.
@@ -159,25 +183,29 @@ def counts(rows: pl.LazyFrame) -> pl.LazyFrame:
     return (
         attributes.join(parts, on="_count", how="left", maintain_order="left")
         .drop("_count")
+        .with_columns(  # a count with no sentence part: nothing to add up
+            pl.col("sent_days", "sent_months", "sent_years").fill_null(0),
+            pl.col("sent_unknown", "has_sentence").fill_null(False),
+        )
         .with_columns(sentence_end=pl.when(pl.col("sent_unknown")).then(None).otherwise(end))
     )
 
 
-def events(rows: pl.LazyFrame) -> pl.LazyFrame:
-    return _first_line(rows.filter(pl.col("event_key").is_not_null()), EVENT_KEY).select(
-        *EVENT_KEY, *EVENT_ATTRIBUTES
-    )
+def events(rows: pl.LazyFrame, *, in_order: bool = False) -> pl.LazyFrame:
+    return _first_line(
+        rows.filter(pl.col("event_key").is_not_null()), EVENT_KEY, in_order=in_order
+    ).select(*EVENT_KEY, *EVENT_ATTRIBUTES)
 
 
-def people(rows: pl.LazyFrame) -> pl.LazyFrame:
+def people(rows: pl.LazyFrame, *, in_order: bool = False) -> pl.LazyFrame:
     registration = (pl.col("event_type") == "REGISTRATION") & (pl.col("section") == "290")
     return (
         rows.group_by("subject_id")
         .agg(
-            *(_first_present(c) for c in PERSON_ATTRIBUTES),
+            *(_first_present(c, in_order=in_order) for c in PERSON_ATTRIBUTES),
             # The birth date and its raw text come from the same line.
-            _first_present("dob_raw"),
-            _first_present("dob", present="dob_raw"),
+            _first_present("dob_raw", in_order=in_order),
+            _first_present("dob", present="dob_raw", in_order=in_order),
             deceased=(pl.col("event_type") == "DECEASED").any(),
             registered_290=registration.any(),
             first_registration_date=pl.col("event_date").filter(registration).min(),
