@@ -101,17 +101,27 @@ def person_facts(model: Model, law: RulePack) -> pl.LazyFrame:
         _pc290=law.offense_in("pc290"),
     )
     superstrike, pc290 = pl.col("_superstrike"), pl.col("_pc290")
-    by_person = convictions.group_by("subject_id").agg(
-        n_convictions=pl.len(),
-        n_undated_convictions=pl.col("event_date").is_null().sum(),
-        latest_conviction=pl.col("event_date").max(),
-        only_prop64=cannabis.all(),
-        first_superstrike=pl.col("event_date").filter(superstrike).min(),
-        undated_superstrike=(superstrike & pl.col("event_date").is_null()).any(),
-        superstrikes=_listing(superstrike),
-        first_pc290_conviction=pl.col("event_date").filter(pc290).min(),
-        undated_pc290_conviction=(pc290 & pl.col("event_date").is_null()).any(),
-        pc290_convictions=_listing(pc290),
+    # Listed from the few flagged convictions only (labelling them all costs more
+    # than the rest of the facts); a person with none has an empty list.
+    listings = (
+        convictions.filter(superstrike | pc290)
+        .group_by("subject_id")
+        .agg(superstrikes=_listing(superstrike), pc290_convictions=_listing(pc290))
+    )
+    by_person = (
+        convictions.group_by("subject_id")
+        .agg(
+            n_convictions=pl.len(),
+            n_undated_convictions=pl.col("event_date").is_null().sum(),
+            latest_conviction=pl.col("event_date").max(),
+            only_prop64=cannabis.all(),
+            first_superstrike=pl.col("event_date").filter(superstrike).min(),
+            undated_superstrike=(superstrike & pl.col("event_date").is_null()).any(),
+            first_pc290_conviction=pl.col("event_date").filter(pc290).min(),
+            undated_pc290_conviction=(pc290 & pl.col("event_date").is_null()).any(),
+        )
+        .join(listings, on="subject_id", how="left")
+        .with_columns(pl.col("superstrikes", "pc290_convictions").fill_null(""))
     )
     tally = (
         convictions.filter(cannabis)
