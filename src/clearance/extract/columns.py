@@ -60,7 +60,6 @@ USED: dict[str, str] = {
     "RACE_CODE": "race_code",
     "RACE_DESCR": "race_descr",
     "CYC_ORDER": "cyc_order",
-    "CYC_DATE": "cyc_date_raw",
     "STP_ORDER": "stp_order",
     "STP_EVENT_DATE": "event_date_raw",
     "STP_TYPE_DESCR": "event_type",
