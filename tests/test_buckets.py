@@ -87,12 +87,17 @@ def test_a_file_whose_people_are_apart_is_split_into_buckets(tmp_path, monkeypat
     assert decided[0].equals(decided[1])
 
 
-def test_several_files_of_different_people_are_streamed(tmp_path, monkeypatch):
-    """An extract cut into files between people is decided as it is read."""
+@pytest.mark.parametrize("inside_a_person", [False, True])
+def test_an_extract_cut_into_files_is_streamed(tmp_path, monkeypatch, inside_a_person):
+    """An extract cut into files is decided as it is read, even when a cut falls
+    inside a person's history (the files, in order, still hold it together)."""
     lines = sample_path().read_bytes().splitlines(keepends=True)
     ids = pl.Series([line.split(b",")[2] for line in lines])
     starts = ids.ne_missing(ids.shift(1)).arg_true().to_list()
     cuts = [0, starts[len(starts) // 3], starts[2 * len(starts) // 3], len(lines)]
+    if inside_a_person:
+        cuts[1] += 1
+        assert ids[cuts[1]] == ids[cuts[1] - 1]
     parts = []
     for i, (start, end) in enumerate(itertools.pairwise(cuts)):
         parts.append(tmp_path / f"part{i}.dat")
