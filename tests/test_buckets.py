@@ -18,9 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import clearance.run as run_module
-from clearance.extract.reader import NotGrouped, person_batches
+from clearance.extract.reader import (
+    PEEK_BYTES,
+    NotGrouped,
+    _first_and_last_subject,
+    in_one_order,
+    person_batches,
+)
 from clearance.policy import load_policy
 from clearance.sample import SAMPLE_COUNTY, sample_path
+from conftest import header as conftest_header
+from conftest import line
 
 OUTPUTS = (
     "determinations.csv",
@@ -206,3 +214,81 @@ def test_a_person_whose_rows_come_back_later_is_always_found(sizes, data):
     ]
     with pytest.raises(NotGrouped):
         list(person_batches(staged, rows))
+
+
+def test_county_extracts_whose_people_overlap_go_straight_to_buckets(tmp_path, monkeypatch):
+    """Extracts that each start before the previous one ends are not parts of one
+    extract: their repeated histories would stop a stream only once reached."""
+    lines = sample_path().read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "a.dat", tmp_path / "b.dat"
+    first.write_bytes(b"".join(lines[: len(lines) * 2 // 3]))
+    second.write_bytes(b"".join(lines[len(lines) // 3 :]))  # a third of the people again
+
+    def no_stream(*args, **kwargs):
+        raise AssertionError("the files were streamed first")
+
+    monkeypatch.setattr(run_module, "_evaluate_stream", no_stream)
+    result = decide(tmp_path / "out", "statute", [first, second])
+    assert result.provenance["environment"]["staging"] == "buckets"
+    monkeypatch.undo()
+    once = decide(tmp_path / "once", "statute")
+    assert result.summary["convictions_in_scope"] == once.summary["convictions_in_scope"]
+
+
+def test_files_in_order_that_repeat_a_history_after_all_fall_back_to_buckets(tmp_path):
+    """The files' ends say "one extract", but a history comes back in the second."""
+    lines = sample_path().read_bytes().splitlines(keepends=True)
+    ids = [line.split(b",")[2] for line in lines]
+    cut = ids.index(ids[len(ids) // 2])  # the start of a person
+    again = [line for line, i in zip(lines, ids, strict=True) if i == ids[0]]
+    rest = lines[cut:]
+    first, second = tmp_path / "a.dat", tmp_path / "b.dat"
+    first.write_bytes(b"".join(lines[:cut]))
+    second.write_bytes(b"".join(rest[:10] + again + rest[10:]))
+    assert in_one_order([first, second])
+    result = decide(tmp_path / "out", "statute", [first, second])
+    assert result.provenance["environment"]["staging"] == "buckets"
+    once = decide(tmp_path / "once", "statute")
+    assert result.summary["convictions_in_scope"] == once.summary["convictions_in_scope"]
+
+
+# --- which way to read several files ------------------------------------------------
+
+
+def extract(path, subjects, header=False, bom=False, blank_lines=0) -> None:
+    rows = [line(SUBJECT_ID=s) for s in subjects]
+    text = "\n".join(([conftest_header()] if header else []) + rows) + "\n" * (1 + blank_lines)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+
+
+@pytest.mark.parametrize("header", [False, True])
+@pytest.mark.parametrize("bom", [False, True])
+def test_the_first_and_last_person_of_a_file_are_read_from_its_ends(tmp_path, header, bom):
+    path = tmp_path / "x.dat"
+    extract(path, ["7", "7", "9", "10"], header=header, bom=bom, blank_lines=2)
+    assert _first_and_last_subject(path) == ("7", "10")
+
+
+def test_a_large_file_is_read_only_at_its_ends(tmp_path):
+    path = tmp_path / "x.dat"
+    extract(path, [str(1000 + i // 3) for i in range(3000)])  # about 1 MB
+    assert path.stat().st_size > 4 * PEEK_BYTES
+    assert _first_and_last_subject(path) == ("1000", "1999")
+
+
+def test_parts_of_one_extract_are_in_one_order_and_overlapping_extracts_are_not(tmp_path):
+    parts = [tmp_path / f"{i}.dat" for i in range(3)]
+    for part, people in zip(parts, [["2", "9"], ["9", "10", "11"], ["12"]], strict=True):
+        extract(part, people)
+    assert in_one_order(parts)
+    assert in_one_order(parts[:1])
+    assert not in_one_order([parts[1], parts[0]])  # numbers, not text: 10 after 9
+    assert not in_one_order([parts[0], parts[0]])
+
+
+def test_a_file_whose_ends_cannot_be_read_does_not_decide(tmp_path):
+    empty, part = tmp_path / "empty.dat", tmp_path / "part.dat"
+    empty.write_bytes(b"")
+    extract(part, ["5"])
+    assert _first_and_last_subject(empty) is None
+    assert in_one_order([part, empty, part])  # the empty file does not count

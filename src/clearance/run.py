@@ -33,6 +33,7 @@ from clearance.extract.reader import (
     Reading,
     ReadResult,
     buckets_for,
+    in_one_order,
     person_batches,
     read_extracts,
     staged_schema,
@@ -147,11 +148,13 @@ def run(
         work = tmp / ".work"
         decide = _Decide(policy, county, as_of, law, tmp, lap)
         evaluation: Evaluation | None = None
-        if engine == "local" and STREAM:
+        if engine == "local" and STREAM and in_one_order(inputs):
             # Each person's rows together (as DOJ writes an extract): decided batch by
-            # batch as the files are read, with no staging on disk. Otherwise by bucket.
-            # NotGrouped: a person's rows apart (found early for a file sorted otherwise;
-            # for county extracts that repeat a history, when the repeat is reached).
+            # batch as the files are read, with no staging on disk. Otherwise by bucket:
+            # county extracts whose ranges of people overlap go there at once (their
+            # repeated histories would stop the stream only once the repeat is reached).
+            # NotGrouped: a person's rows apart after all (found early for a file
+            # sorted otherwise).
             with contextlib.suppress(NotGrouped):
                 evaluation, read = _evaluate_stream(inputs, decide, progress)
         if evaluation is None:

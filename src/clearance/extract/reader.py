@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ import polars as pl
 
 from clearance._allocator import keep_large_buffers, release_buffers
 from clearance._digest import file_sha256
-from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, REQUIRED, USED
+from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, POSITION, REQUIRED, USED
 from clearance.extract.reasons import REJECT_REASONS
 
 CHUNK_BYTES = 32 * 1024 * 1024
@@ -58,6 +59,7 @@ WORK_COMPRESSION = "lz4"
 BOM = b"\xef\xbb\xbf"
 PADDING = " \t\r"  # what fixed-width padding is made of; values are trimmed of it
 FILLERS_AND_EMPTY = [*FILLERS, ""]
+POSITION_OF_SUBJECT = POSITION["SUBJECT_ID"]  # in the 95-field layout, without a header
 
 
 REJECTS_SCHEMA = {
@@ -304,6 +306,75 @@ def person_batches(frames: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.Dat
             yield complete(batch.slice(0, last))
     if held:
         yield complete(pl.concat(held, rechunk=False))
+
+
+PEEK_BYTES = 64 * 1024  # enough for a few whole lines at each end of a file
+
+
+def in_one_order(paths: Sequence[Path | str]) -> bool:
+    """Whether the files look like one extract cut into parts, in order.
+
+    Each file's first and last SUBJECT_ID are read from its two ends (a few KB): a
+    file that starts before the previous one ends (county extracts sorted alike,
+    whose histories overlap) is not a continuation, and its people's rows are
+    likely apart. Files whose ends cannot be read cheaply (Parquet, empty, unusual)
+    do not count against it. A guess to choose how to read, never a guarantee:
+    ``person_batches`` still checks every row.
+    """
+    ends = [_first_and_last_subject(Path(p)) for p in paths]
+    known = [e for e in ends if e is not None]
+    return all(_not_after(a[1], b[0]) for a, b in itertools.pairwise(known))
+
+
+def _not_after(a: str, b: str) -> bool:
+    """``a`` comes no later than ``b``: as numbers when both are digits, else as text."""
+    if a.isdigit() and b.isdigit():
+        return int(a) <= int(b)
+    return a <= b
+
+
+def _first_and_last_subject(path: Path) -> tuple[str, str] | None:
+    """SUBJECT_ID of the first and the last data line of a text extract, if cheap to tell."""
+    if _is_parquet(path):
+        return None
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(PEEK_BYTES)
+            size = handle.seek(0, 2)
+            start = max(0, size - PEEK_BYTES)
+            handle.seek(start)
+            tail = handle.read(PEEK_BYTES)
+    except OSError:
+        return None
+    head_lines = head.removeprefix(BOM).split(b"\n")
+    if len(head) == PEEK_BYTES:
+        head_lines.pop()  # cut by the end of the read
+    tail_lines = tail.split(b"\n")
+    if start:
+        tail_lines.pop(0)  # cut by the start of the read
+    lines = [raw.decode("latin-1").strip("\r") for raw in head_lines[:1]]
+    position = POSITION_OF_SUBJECT
+    if lines and lines[0].lstrip().lstrip('"').upper().startswith("RECORD_ID"):
+        names = [n.strip().upper() for n in next(csv.reader(lines))]
+        if "SUBJECT_ID" not in names:
+            return None
+        position = names.index("SUBJECT_ID")
+        head_lines = head_lines[1:]
+    first = _subject_of(head_lines, position)
+    last = _subject_of(reversed(tail_lines), position)
+    return (first, last) if first and last else None
+
+
+def _subject_of(lines: Iterable[bytes], position: int) -> str | None:
+    """SUBJECT_ID of the first of ``lines`` with a value there (blank lines skipped)."""
+    for raw in lines:
+        text = raw.decode("latin-1").strip("\r")
+        if not text.strip():
+            continue
+        fields = next(csv.reader([text]), [])
+        value = fields[position].strip(PADDING) if position < len(fields) else ""
+        return value or None
+    return None
 
 
 def _unique_name(path: Path, seen: set[str]) -> str:
