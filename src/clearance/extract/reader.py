@@ -352,10 +352,10 @@ def _first_and_last_subject(path: Path) -> tuple[str, str] | None:
     tail_lines = tail.split(b"\n")
     if start:
         tail_lines.pop(0)  # cut by the start of the read
-    lines = [raw.decode("latin-1").strip("\r") for raw in head_lines[:1]]
     position = POSITION_OF_SUBJECT
-    if lines and lines[0].lstrip().lstrip('"').upper().startswith("RECORD_ID"):
-        names = [n.strip().upper() for n in next(csv.reader(lines))]
+    top = head_lines[0].decode("latin-1").strip("\r") if head_lines else ""
+    if _is_header(top):
+        names = _header_names(top)
         if "SUBJECT_ID" not in names:
             return None
         position = names.index("SUBJECT_ID")
@@ -528,16 +528,26 @@ def _as_text(column: str, staged: str, dtype: pl.DataType) -> pl.Expr:
     return value.alias(staged)
 
 
+def _is_header(text: str) -> bool:
+    """A header line: its first name is RECORD_ID (quoted or not)."""
+    return text.lstrip().lstrip('"').upper().startswith("RECORD_ID")
+
+
+def _header_names(text: str) -> list[str]:
+    """The column names of a header line, trimmed and upper case."""
+    return [n.strip().upper() for n in next(csv.reader([text]))]
+
+
 def _layout(path: Path, blob: bytes, fs: FileStats) -> tuple[_Layout, int]:
     """Read the header line if there is one; return the layout and the header's length."""
     end = blob.find(b"\n")
     first_line = blob[: end + 1 if end >= 0 else len(blob)]
     text = first_line.decode("latin-1").rstrip("\r\n")
-    if not text.lstrip().lstrip('"').upper().startswith("RECORD_ID"):
+    if not _is_header(text):
         return _Layout(N_FIELDS, {USED[f]: i for i, f in enumerate(FIELDS) if f in USED}), 0
 
     fs.header = True
-    names = [n.strip().upper() for n in next(csv.reader([text]))]
+    names = _header_names(text)
     while names and names[-1] == "":
         names.pop()
         fs.warnings.append("the header line ends with an extra comma (ignored)")
