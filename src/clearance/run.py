@@ -18,7 +18,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -233,7 +233,9 @@ def _evaluate_stream(
             yield pl.DataFrame(schema=staged_schema()).lazy()
 
     # The next batch is read while this one is decided.
-    evaluation = decide(made_ahead(batches()), lambda: [f.name for f in reading.files])
+    evaluation = replace(decide, grouped=True)(
+        made_ahead(batches()), lambda: [f.name for f in reading.files]
+    )
     evaluation.environment["staging"] = "stream"
     return evaluation, reading.result(rows=pl.LazyFrame(schema=staged_schema()))
 
@@ -256,6 +258,9 @@ class _Decide:
     law: RulePack
     folder: Path
     lap: Callable[[str], None]
+    # Each person's rows together in every group (a stream's batches: checked by
+    # ``person_batches``); a bucket's people are interleaved.
+    grouped: bool = False
 
     def __call__(
         self, groups: Iterable[pl.LazyFrame], file_order: Callable[[], list[str]]
@@ -267,7 +272,7 @@ class _Decide:
             for group in groups:
                 self.lap("read")  # waiting for the group's rows
                 # Every group's rows come in input order (a stream's batch, a bucket's parts).
-                model = model_.build(group, file_order(), in_order=True)
+                model = model_.build(group, file_order(), in_order=True, grouped=self.grouped)
                 # Counts and people in one query (they share the normalised rows), in
                 # memory: a group is bounded, and nothing is written to be read back.
                 # Polars' in-memory engine: a fifth less CPU than streaming, and it

@@ -73,7 +73,11 @@ class Model:
 
 
 def build(
-    staged: pl.LazyFrame, file_order: list[str] | None = None, *, in_order: bool = False
+    staged: pl.LazyFrame,
+    file_order: list[str] | None = None,
+    *,
+    in_order: bool = False,
+    grouped: bool = False,
 ) -> Model:
     """Build the model from staged rows; ``file_order`` ranks source files (input order).
 
@@ -81,12 +85,19 @@ def build(
     ``file_order``, lines ascending), as the reader yields them. The first line of
     a count or a person is then simply the first one seen, which is cheaper to
     find than the lowest row order; the result is the same.
+
+    ``grouped``: the caller guarantees each person's rows are together (one run of
+    rows, as in a batch of a stream, checked by ``person_batches``). A count is then
+    told apart by the run of its person, which is cheaper than by the person's
+    identifier; the result is the same.
     """
-    rows = _with_row_order(normalize(staged), file_order)
+    # Normalised once for the three tables: collected together, they share it (left
+    # to the optimiser, each table's own columns make it normalise again).
+    rows = _with_row_order(normalize(staged), file_order).cache()
     return Model(
         people=people(rows, in_order=in_order),
         events=events(rows, in_order=in_order),
-        counts=counts(rows, in_order=in_order),
+        counts=counts(rows, in_order=in_order, grouped=grouped),
     )
 
 
@@ -130,21 +141,24 @@ def _first_present(column: str, present: str | None = None, *, in_order: bool) -
     return pl.col(column).filter(has_value).get(first).alias(column)
 
 
-def _count_id() -> pl.Expr:
+def _count_id(*, grouped: bool = False) -> pl.Expr:
     """One integer per distinct (subject_id, cnt_order): their categorical codes.
 
     Exact (no hash that two keys could share), and grouping, windows and joins on
-    one integer cost a fraction of what they cost on two text columns.
+    one integer cost a fraction of what they cost on two text columns. When each
+    person's rows are together (``grouped``), the person is the run of rows it
+    is in: one comparison a row instead of a hash of its identifier.
     """
 
     def code(column: str) -> pl.Expr:
         return pl.col(column).cast(pl.Categorical).to_physical().cast(pl.UInt64)
 
-    return (code("subject_id") * (1 << 32) + code("cnt_order")).alias("_count")
+    person = pl.col("subject_id").rle_id().cast(pl.UInt64) if grouped else code("subject_id")
+    return (person * (1 << 32) + code("cnt_order")).alias("_count")
 
 
-def counts(rows: pl.LazyFrame, *, in_order: bool = False) -> pl.LazyFrame:
-    rows = rows.with_columns(_count_id())
+def counts(rows: pl.LazyFrame, *, in_order: bool = False, grouped: bool = False) -> pl.LazyFrame:
+    rows = rows.with_columns(_count_id(grouped=grouped))
     # Only lines with a sentence part add to a count's sentence: the others (most
     # lines: arrests, dismissals) are left out before the distinct parts are found.
     parts = (

@@ -373,39 +373,27 @@ def _charges(pairs: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def normalize(rows: Frame) -> Frame:
-    """Add the normalized columns (docs/model.md, "Normalized rows") to staged rows.
+# The staged columns every fact of a line (charge, conviction, severity, sentence
+# part) is read from: a million lines hold a few tens of thousands of combinations.
+FACT_KEY = (*CHARGE_KEY, "disposition", "conv_status", "offense_toc", "sent_length_raw",
+            "sent_time_code")  # fmt: skip
+_FACT_COLUMNS = (*CHARGE_COLUMNS, "convicted", "severity", "sent_days", "sent_months",
+                 "sent_years", "sent_unknown")  # fmt: skip
 
-    `rows` holds the staged columns (`source_file`, `line` and the renamed
-    fields of `columns.USED`, all strings).  Returns the same kind of frame
-    (lazy in, lazy out) with the staged columns followed by
-    `NORMALIZED_COLUMNS`.  Pure expressions: safe in a streaming query.
 
-    Charges are parsed once per distinct (offense_raw, comment_text) pair and
-    joined back: an extract of millions of rows holds a few thousand distinct
-    charge texts, and the regular expressions are the costly part.
+def _facts(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The facts of each distinct combination of ``FACT_KEY`` values in ``rows``.
+
+    Charges are parsed once per distinct (offense_raw, comment_text) pair (the
+    regular expressions are the costly part) and joined to the combinations.
     """
-    lazy = rows.lazy() if isinstance(rows, pl.DataFrame) else rows
-    # Columns normalize() adds are replaced if present (normalizing twice is harmless).
-    staged = [c for c in lazy.collect_schema().names() if c not in NORMALIZED_COLUMNS]
-    lazy = lazy.select(staged)
-    charges = _charges(lazy.select(*CHARGE_KEY).unique())
-    # Each row's charge columns: a join of the two keys alone, set beside the rows
-    # (a join of the whole rows copies every column, and costs twice as much).
-    parsed = (
-        lazy.select(*CHARGE_KEY)
-        .join(charges, on=list(CHARGE_KEY), how="left", nulls_equal=True, maintain_order="left")
-        .drop(*CHARGE_KEY)
-    )
-    out = (
-        pl.concat([lazy, parsed], how="horizontal")
+    charges = _charges(rows.select(*CHARGE_KEY).unique())
+    return (
+        rows.select(*FACT_KEY)
+        .unique()
+        .join(charges, on=list(CHARGE_KEY), how="left", nulls_equal=True)
         .with_columns(*_sentence_inputs())
         .with_columns(
-            _parse_date("dob_raw").alias("dob"),
-            _parse_date("event_date_raw").alias("event_date"),
-            pl.when(pl.col("cnt_order").str.contains(_CNT_ORDER_SHAPE))
-            .then(pl.col("cnt_order").str.slice(0, 6))
-            .alias("event_key"),
             # doj-extract.md: DISP_DESCR starts with CONVICTED for a conviction.
             _upper("disposition").str.starts_with("CONVICTED").fill_null(False).alias("convicted"),
             # doj-extract.md, "Severity": CONV_STAT_DESCR, else OFFENSE_TOC.
@@ -418,6 +406,44 @@ def normalize(rows: Frame) -> Frame:
                 ),
             ).alias("severity"),
             *_sentence_columns(),
+        )
+        .select(*FACT_KEY, *_FACT_COLUMNS)
+    )
+
+
+def normalize(rows: Frame) -> Frame:
+    """Add the normalized columns (docs/model.md, "Normalized rows") to staged rows.
+
+    `rows` holds the staged columns (`source_file`, `line` and the renamed
+    fields of `columns.USED`, all strings).  Returns the same kind of frame
+    (lazy in, lazy out) with the staged columns followed by
+    `NORMALIZED_COLUMNS`.  Pure expressions: safe in a streaming query.
+
+    Everything read from the charge, disposition, severity and sentence fields is
+    worked out once per distinct combination of them (`_facts`) and joined back:
+    an extract of millions of rows holds tens of thousands of combinations, and
+    the regular expressions and text functions cost far more than the join.
+    """
+    lazy = rows.lazy() if isinstance(rows, pl.DataFrame) else rows
+    # Columns normalize() adds are replaced if present (normalizing twice is harmless).
+    staged = [c for c in lazy.collect_schema().names() if c not in NORMALIZED_COLUMNS]
+    lazy = lazy.select(staged)
+    facts = _facts(lazy)
+    # Each row's facts: a join of the keys alone, set beside the rows (a join of the
+    # whole rows copies every column, and costs twice as much).
+    joined = (
+        lazy.select(*FACT_KEY)
+        .join(facts, on=list(FACT_KEY), how="left", nulls_equal=True, maintain_order="left")
+        .drop(*FACT_KEY)
+    )
+    out = (
+        pl.concat([lazy, joined], how="horizontal")
+        .with_columns(
+            _parse_date("dob_raw").alias("dob"),
+            _parse_date("event_date_raw").alias("event_date"),
+            pl.when(pl.col("cnt_order").str.contains(_CNT_ORDER_SHAPE))
+            .then(pl.col("cnt_order").str.slice(0, 6))
+            .alias("event_key"),
         )
         .select(*staged, *NORMALIZED_COLUMNS)
         .cast(dict(NORMALIZED_COLUMNS))
