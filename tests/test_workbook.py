@@ -145,3 +145,24 @@ def test_a_workbook_reads_back_with_every_value(tmp_path):
         for v in back["name"]
     ]
     assert got == expected
+
+
+def test_sheet_rows_are_deflated_by_isa_l(tmp_path):
+    # The big sheet is compressed by ISA-L (a quarter of zlib's CPU): its stored
+    # bytes are ISA-L's deflate of the XML, and any zip reader inflates them.
+    from isal import isal_zlib
+
+    from clearance.outputs.xlsx_rows import SHEET_LEVEL
+
+    rows = frame(500)
+    det_out.write_workbook(rows, tmp_path / "w.xlsx", "test")
+    with zipfile.ZipFile(tmp_path / "w.xlsx") as z:
+        info = z.getinfo("xl/worksheets/sheet1.xml")
+        xml = z.read(info)
+    with (tmp_path / "w.xlsx").open("rb") as f:
+        f.seek(info.header_offset + 26)
+        name_len, extra_len = int.from_bytes(f.read(2), "little"), int.from_bytes(f.read(2), "little")
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        stored = f.read(info.compress_size)
+    deflater = isal_zlib.compressobj(SHEET_LEVEL, isal_zlib.DEFLATED, -15)
+    assert stored == deflater.compress(xml) + deflater.flush()

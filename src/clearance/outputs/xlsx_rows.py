@@ -20,10 +20,13 @@ import io
 import re
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterator
+from typing import IO
 from pathlib import Path
 
 import polars as pl
+from isal import isal_zlib
 
 from clearance._ahead import made_ahead
 
@@ -173,7 +176,9 @@ def _rows_xml(frame: Rows, first_row: int) -> Iterator[bytes]:
 
 
 _DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
-SHEET_LEVEL = 1  # deflate level for the big sheets: four times faster than 6, 30% larger
+# Deflate level for the big sheets. ISA-L's level 1 deflates 90 MB of sheet XML in
+# 0.1 s against zlib's 0.36 s at its level 1, and a little smaller.
+SHEET_LEVEL = 1
 
 
 def splice_rows(path: Path, sheets: dict[str, Rows]) -> None:
@@ -198,6 +203,7 @@ def splice_rows(path: Path, sheets: dict[str, Rows]) -> None:
             last_cell = f"{column_letters(width - 1)}{last + 2}"
             head = _DIMENSION.sub(f'<dimension ref="A1:{last_cell}"/>'.encode(), head, count=1)
             with dst.open(_fast_entry(entry), "w", force_zip64=True) as out:
+                _deflate_with_isal(out)
                 out.write(head)
                 for chunk in made_ahead(_rows_xml(frame, first_row=2)):
                     out.write(chunk)
@@ -228,3 +234,16 @@ def _fast_entry(entry: zipfile.ZipInfo) -> zipfile.ZipInfo:
     setattr(info, "compress_level" if sys.version_info >= (3, 13) else "_compresslevel",
             SHEET_LEVEL)  # fmt: skip
     return info
+
+
+def _deflate_with_isal(entry: IO[bytes]) -> None:
+    """Have a zip entry open for writing deflate with ISA-L instead of zlib.
+
+    zipfile takes no compressor of one's own: its writer keeps zlib's in
+    ``_compressor`` (CPython 3.8 to 3.14), which ISA-L's stands in for (the same
+    raw deflate stream format, the same methods). Left as it is if that changes.
+    """
+    if isinstance(getattr(entry, "_compressor", None), type(zlib.compressobj())):
+        entry._compressor = isal_zlib.compressobj(  # type: ignore[attr-defined]
+            SHEET_LEVEL, isal_zlib.DEFLATED, -15
+        )
