@@ -161,7 +161,10 @@ def test_sheet_rows_are_deflated_by_isa_l(tmp_path):
         xml = z.read(info)
     with (tmp_path / "w.xlsx").open("rb") as f:
         f.seek(info.header_offset + 26)
-        name_len, extra_len = int.from_bytes(f.read(2), "little"), int.from_bytes(f.read(2), "little")
+        name_len, extra_len = (
+            int.from_bytes(f.read(2), "little"),
+            int.from_bytes(f.read(2), "little"),
+        )
         f.seek(info.header_offset + 30 + name_len + extra_len)
         stored = f.read(info.compress_size)
     deflater = isal_zlib.compressobj(SHEET_LEVEL, isal_zlib.DEFLATED, -15)

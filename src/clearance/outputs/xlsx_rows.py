@@ -22,8 +22,8 @@ import sys
 import zipfile
 import zlib
 from collections.abc import Iterator
-from typing import IO
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 from isal import isal_zlib
