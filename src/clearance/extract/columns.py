@@ -6,6 +6,8 @@ time rather than deep inside a run.
 
 from __future__ import annotations
 
+import polars as pl
+
 FIELDS: tuple[str, ...] = (
     # 0-2
     "RECORD_ID", "SUBJECT_STATUS", "SUBJECT_ID",
@@ -48,6 +50,22 @@ POSITION: dict[str, int] = {name: i for i, name in enumerate(FIELDS)}
 
 # Placeholders that real extracts put in unused fields; they mean "no value".
 FILLERS: frozenset[str] = frozenset({"x", "X", "#", "NULL", "-"})
+PADDING = " \t\r"  # what fixed-width padding is made of; values are trimmed of it
+
+# Read as they are, and made clean by the model once per distinct value
+# (normalize.FACT_KEY): a million lines hold a few thousand distinct charges,
+# dispositions and sentences, so trimming them line by line would be wasted.
+CLEANED_BY_MODEL: tuple[str, ...] = (
+    "offense_raw", "comment_text", "disposition", "conv_status", "offense_toc",
+    "sent_length_raw", "sent_time_code",
+)  # fmt: skip
+
+
+def cleaned(value: pl.Expr) -> pl.Expr:
+    """A field's value as the system reads it: trimmed of padding, and null when
+    nothing is left or it is a filler."""
+    return value.str.strip_chars(PADDING).replace([*sorted(FILLERS), ""], None)
+
 
 # The fields the rest of the system reads, and the name each takes in the staged
 # table.  Everything else in the 95 is carried by the file but never needed.

@@ -42,6 +42,8 @@ from typing import Any, TypeVar
 import polars as pl
 import yaml
 
+from clearance.extract.columns import CLEANED_BY_MODEL, cleaned
+
 __all__ = [
     "CANNABIS_SECTIONS",
     "CODE_LABELS",
@@ -374,24 +376,35 @@ def _charges(pairs: pl.LazyFrame) -> pl.LazyFrame:
 
 
 # The staged columns every fact of a line (charge, conviction, severity, sentence
-# part) is read from: a million lines hold a few tens of thousands of combinations.
-FACT_KEY = (*CHARGE_KEY, "disposition", "conv_status", "offense_toc", "sent_length_raw",
-            "sent_time_code")  # fmt: skip
+# part) is read from: a batch of 100,000 lines holds a few thousand combinations.
+# The reader leaves them as they are in the file (columns.CLEANED_BY_MODEL): they
+# are cleaned here, once per combination.
+FACT_KEY = CLEANED_BY_MODEL
 _FACT_COLUMNS = (*CHARGE_COLUMNS, "convicted", "severity", "sent_days", "sent_months",
                  "sent_years", "sent_unknown")  # fmt: skip
+_AS_READ = "__as_read_"  # prefix of the FACT_KEY values as staged, the join's keys
 
 
 def _facts(rows: pl.LazyFrame) -> pl.LazyFrame:
     """The facts of each distinct combination of ``FACT_KEY`` values in ``rows``.
 
-    Charges are parsed once per distinct (offense_raw, comment_text) pair (the
-    regular expressions are the costly part) and joined to the combinations.
+    Keyed by the values as staged (``_AS_READ`` + name), with the cleaned values
+    (under their own names) and what is read from them. Charges are parsed once
+    per distinct cleaned (offense_raw, comment_text) pair (the regular
+    expressions are the costly part) and joined to the combinations.
     """
-    charges = _charges(rows.select(*CHARGE_KEY).unique())
-    return (
+    combinations = (
         rows.select(*FACT_KEY)
         .unique()
-        .join(charges, on=list(CHARGE_KEY), how="left", nulls_equal=True)
+        .select(
+            *(pl.col(n).alias(_AS_READ + n) for n in FACT_KEY),
+            *(cleaned(pl.col(n)).alias(n) for n in FACT_KEY),
+        )
+        .cache()
+    )
+    charges = _charges(combinations.select(*CHARGE_KEY).unique())
+    return (
+        combinations.join(charges, on=list(CHARGE_KEY), how="left", nulls_equal=True)
         .with_columns(*_sentence_inputs())
         .with_columns(
             # doj-extract.md: DISP_DESCR starts with CONVICTED for a conviction.
@@ -407,7 +420,7 @@ def _facts(rows: pl.LazyFrame) -> pl.LazyFrame:
             ).alias("severity"),
             *_sentence_columns(),
         )
-        .select(*FACT_KEY, *_FACT_COLUMNS)
+        .select(*(_AS_READ + n for n in FACT_KEY), *FACT_KEY, *_FACT_COLUMNS)
     )
 
 
@@ -419,25 +432,28 @@ def normalize(rows: Frame) -> Frame:
     (lazy in, lazy out) with the staged columns followed by
     `NORMALIZED_COLUMNS`.  Pure expressions: safe in a streaming query.
 
-    Everything read from the charge, disposition, severity and sentence fields is
-    worked out once per distinct combination of them (`_facts`) and joined back:
-    an extract of millions of rows holds tens of thousands of combinations, and
-    the regular expressions and text functions cost far more than the join.
+    Everything read from the charge, disposition, severity and sentence fields
+    (`FACT_KEY`) is worked out once per distinct combination of them (`_facts`)
+    and joined back: a batch of 100,000 rows holds a few thousand combinations,
+    and the regular expressions and text functions cost far more than the join.
+    Those fields may come as the reader leaves them (padded, or a filler): they
+    come out cleaned (`columns.cleaned`), like every other staged column.
     """
     lazy = rows.lazy() if isinstance(rows, pl.DataFrame) else rows
     # Columns normalize() adds are replaced if present (normalizing twice is harmless).
     staged = [c for c in lazy.collect_schema().names() if c not in NORMALIZED_COLUMNS]
     lazy = lazy.select(staged)
     facts = _facts(lazy)
-    # Each row's facts: a join of the keys alone, set beside the rows (a join of the
-    # whole rows copies every column, and costs twice as much).
+    # Each row's cleaned values and facts: a join of the keys alone, set beside the
+    # rows (a join of the whole rows copies every column, and costs twice as much).
+    keys = [_AS_READ + n for n in FACT_KEY]
     joined = (
-        lazy.select(*FACT_KEY)
-        .join(facts, on=list(FACT_KEY), how="left", nulls_equal=True, maintain_order="left")
-        .drop(*FACT_KEY)
+        lazy.select(pl.col(n).alias(_AS_READ + n) for n in FACT_KEY)
+        .join(facts, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .drop(keys)
     )
     out = (
-        pl.concat([lazy, joined], how="horizontal")
+        pl.concat([lazy.drop(FACT_KEY), joined], how="horizontal")
         .with_columns(
             _parse_date("dob_raw").alias("dob"),
             _parse_date("event_date_raw").alias("event_date"),

@@ -46,7 +46,16 @@ import polars as pl
 
 from clearance._allocator import keep_large_buffers, release_buffers
 from clearance._digest import file_sha256
-from clearance.extract.columns import FIELDS, FILLERS, N_FIELDS, POSITION, REQUIRED, USED
+from clearance.extract.columns import (
+    CLEANED_BY_MODEL,
+    FIELDS,
+    N_FIELDS,
+    PADDING,
+    POSITION,
+    REQUIRED,
+    USED,
+    cleaned,
+)
 from clearance.extract.reasons import REJECT_REASONS
 
 CHUNK_BYTES = 32 * 1024 * 1024
@@ -57,8 +66,6 @@ BUCKET_SEED = 1361  # fixed, so the same input always falls into the same bucket
 # Work files are written once and read once: LZ4 decodes five times faster than zstd.
 WORK_COMPRESSION = "lz4"
 BOM = b"\xef\xbb\xbf"
-PADDING = " \t\r"  # what fixed-width padding is made of; values are trimmed of it
-FILLERS_AND_EMPTY = [*FILLERS, ""]
 POSITION_OF_SUBJECT = POSITION["SUBJECT_ID"]  # in the 95-field layout, without a header
 
 
@@ -684,17 +691,18 @@ def _line_numbers(first: int, n: int) -> pl.Series:
 def _stage(
     parsed: pl.DataFrame, lines: pl.Series, fs: FileStats
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Trim and clean parsed fields; reject rows that cannot be placed in a history."""
+    """Clean parsed fields; reject rows that cannot be placed in a history.
+
+    Fields are trimmed, and nulled when empty or a filler (``columns.cleaned``),
+    except those the model cleans once per distinct value (``CLEANED_BY_MODEL``).
+    """
     names = [c for c in parsed.columns if not c.startswith("_")]
-    # One pass a column: trimmed, then a filler or nothing made null.
-    cleaned = [
-        pl.col(n).str.strip_chars(PADDING).replace(FILLERS_AND_EMPTY, None).alias(n) for n in names
-    ]
+    values = [pl.col(n) if n in CLEANED_BY_MODEL else cleaned(pl.col(n)).alias(n) for n in names]
     absent = [pl.lit(None, dtype=pl.String).alias(n) for n in USED.values() if n not in names]
     rows = parsed.select(
         pl.lit(fs.name, dtype=pl.String).alias("source_file"),
         lines.alias("line"),
-        *cleaned,
+        *values,
         *absent,
     ).select("source_file", "line", *USED.values())
     if rows["subject_id"].null_count() == 0 and rows["cnt_order"].null_count() == 0:
