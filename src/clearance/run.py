@@ -331,10 +331,11 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 class _HistoryWriter:
-    """history.parquet, written a bucket at a time (one row group each, zstd).
+    """history.parquet, written a group at a time (a bucket or a stream's batch; one
+    row group each, zstd).
 
-    Each bucket is encoded on a thread (pyarrow releases the GIL) while the next
-    bucket is evaluated; at most one waits, so memory holds one bucket's counts.
+    Each group is encoded on a thread (pyarrow releases the GIL) while the next is
+    decided; at most one waits, so memory holds one group's counts.
     """
 
     def __init__(self, path: Path) -> None:
