@@ -56,6 +56,7 @@ def test_disqualifiers_cite_the_subsection_of_each_section():
 # prop64.md "Determinations": reason -> determination, in the order of evaluation.
 REASONS = [
     ("invalid_date", ("review",)),
+    ("unparsed_charge", ("review",)),
     ("after_prop64", ("not_eligible",)),
     ("excluded_subsection", ("not_eligible",)),
     ("prior_superstrike", ("not_eligible",)),
@@ -289,6 +290,13 @@ def test_a_copy_of_the_files_reads_the_same(law_copy, tmp_path):
 
 BROKEN = [
     (
+        "pc290.yaml",
+        '- {section: "266c"',
+        '- {section: "266z"',
+        "pc290.yaml: entries[N] (section 266z): section '266z' has a letter but is not in "
+        "extract/sections.yaml",
+    ),
+    (
         "superstrikes.yaml",
         '{section: "37", citation: "PC 667(e)(2)(C)(iv)(VIII)", note: treason}',
         '{section: "37", note: treason}',
@@ -322,7 +330,7 @@ BROKEN = [
         "prop64.yaml",
         "    determination: not_eligible\n    basis: statute",
         "    determination: ineligible\n    basis: statute",
-        "prop64.yaml: rules[1] (after_prop64): 'determination' must be one or a list of",
+        "prop64.yaml: rules[2] (after_prop64): 'determination' must be one or a list of",
     ),
     (
         "prop64.yaml",

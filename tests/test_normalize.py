@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from typing import Any
 
@@ -16,6 +17,7 @@ from clearance.extract.normalize import (
     CANNABIS_SECTIONS,
     CODE_LABELS,
     NORMALIZED_COLUMNS,
+    lettered_sections,
     normalize,
     race_group,
 )
@@ -158,6 +160,21 @@ H = "HS"
         ("23152(A) VC-DUI", "VC", "VC", False, "23152", "(a)", False),
         ("664 PC-ATTEMPTED CRIME", "PC", "PC", False, "664", None, False),
         ("148-RESISTING", None, None, False, "148", None, False),
+        # prop64.md "Reading the charge": subsections run on, letters and digits alternating.
+        ("11357A HS-POSSESSION OF MARIJUANA", H, H, False, "11357", "(a)", False),
+        ("11359B HS-MARIJUANA POSSESS FOR SALE", H, H, False, "11359", "(b)", False),
+        ("11359D HS-POSSESS FOR SALE TO MINOR", H, H, False, "11359", "(d)", False),
+        ("11360A2 HS-SELL/FURNISH/ETC MARIJUANA/HASH", H, H, False, "11360", "(a)(2)", False),
+        ("11360A3C HS-SELL TO MINOR", H, H, False, "11360", "(a)(3)(c)", False),
+        ("11357B2 HS-POSSESSION OF MARIJUANA", H, H, False, "11357", "(b)(2)", False),
+        ("11360A(2) HS-SELL", H, H, False, "11360", "(a)(2)", False),
+        ("11357AHS-POSSESS", H, H, False, "11357", "(a)", False),
+        ("664/11360A2 HS-ATTEMPT SELL", H, H, False, "11360", "(a)(2)", True),
+        ("11360A/664 HS", H, H, False, "11360", "(a)", True),
+        ("11359B PC-POSSESS FOR SALE", H, "PC", True, "11359", "(b)", False),
+        ("245D3 PC-ASSAULT W/MACHINE GUN", "PC", "PC", False, "245", "(d)(3)", False),
+        ("288AC1 PC", "PC", "PC", False, "288a", "(c)(1)", False),
+        ("266H(B) PC", "PC", "PC", False, "266h", "(b)", False),
     ],
 )
 def test_offense_forms(offense, code, code_raw, corrected, section, subsection, attempt):
@@ -176,11 +193,29 @@ def test_offense_forms(offense, code, code_raw, corrected, section, subsection, 
 
 
 @pytest.mark.parametrize(
+    ("offense", "notation"),
+    [
+        ("11357 HS-POSSESS", "plain"),
+        ("664/11359 HS-ATTEMPT", "plain"),
+        ("11357(C)HS-POSSESS", "bracketed"),
+        ("11360(a)(2) HS-SELL", "bracketed"),
+        ("11360A2 HS-SELL", "run_on"),
+        ("11360A(2) HS-SELL", "run_on"),
+        ("HS-POSSESS MARIJUANA", None),
+    ],
+)
+def test_charge_notation(offense, notation):
+    assert norm(offense_raw=offense)["charge_notation"] == notation
+
+
+@pytest.mark.parametrize(
     ("offense", "section"),
     [
         ("211357 HS-NOT CANNABIS", "211357"),
         ("11357.5 HS-SYNTHETIC CANNABINOIDS", "11357.5"),
         ("113570 HS", "113570"),
+        ("111357 HS", "111357"),
+        ("11357.5A HS-SYNTHETIC CANNABINOIDS", "11357.5"),
         ("37 PC-TREASON", "37"),
         ("137 PC-INDUCE FALSE TESTIMONY", "137"),
     ],
@@ -206,6 +241,8 @@ def test_charge_read_from_comment_when_offense_points_there(offense):
         ("CHRG 11359 HS POSS FOR SALE", "11359", "HS", False),
         ("11360 HS-SELL MARIJUANA", "11360", "HS", False),
         ("ORIG CHRG 664/11360 HS", "11360", "HS", True),
+        ("CHRG 11360A2 HS SELL", "11360", "HS", False),
+        ("PLED 11359B", "11359", None, False),  # bare cannabis section, run on
         ("CHRG 11357 POSS MJ", "11357", None, False),  # bare cannabis section: HS
         ("CHRG 11359 POSS, ALSO 148 PC", "11359", None, False),  # the first section wins
         ("DEFT ARRESTED FOR 148 PC", "148", "PC", False),
@@ -403,12 +440,19 @@ def test_race_group(code, descr, group):
 
 # ------------------------------------------------------------ property tests
 
-section_numbers = st.builds(
-    lambda n, dec, suf: f"{n}{dec}{suf}",
+numbers = st.builds(
+    lambda n, dec: f"{n}{dec}",
     st.integers(min_value=1, max_value=999_999),
     st.sampled_from(["", ".1", ".5", ".55", ".12"]),
-    st.sampled_from(["", "A", "AB", "C"]),
 )
+# A section as written: a number, or a lettered section (288A, 273AB, 266H).
+section_numbers = st.one_of(numbers, st.sampled_from(sorted(lettered_sections())).map(str.upper))
+# Run-on levels: letters and digits alternating, a letter first (A, B2, A3C).
+run_on = st.lists(st.sampled_from("ABCDF"), max_size=3).flatmap(
+    lambda letters: st.tuples(*(st.sampled_from(["1", "2", "13"]) for _ in letters)).map(
+        lambda digits: "".join(a + d for a, d in zip(letters, digits, strict=True))
+    )
+) | st.sampled_from(["A", "B", "D"])
 subsections = st.lists(
     st.sampled_from(["(A)", "(B)", "(C)", "(1)", "(2)", "(3)", "(D)(1)"]), max_size=3
 ).map("".join)
@@ -416,14 +460,33 @@ labels = st.sampled_from(CODE_LABELS)
 separators = st.sampled_from([" ", "", "  "])
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(section_numbers, subsections, separators, labels), min_size=1))
+def _levels(run: str) -> str:
+    return "".join(f"({level.lower()})" for level in re.findall(r"[A-Z]+|[0-9]+", run))
+
+
+def _reads_as_written(case) -> bool:
+    """The run-on letters do not turn the section into another lettered one (288 + A)."""
+    n, run = case[0], case[1]
+    return not any((n + run[:k]).lower() in lettered_sections() for k in (1, 2) if run[:k])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(section_numbers, run_on, subsections, separators, labels).filter(
+            _reads_as_written
+        ),
+        min_size=1,
+    )
+)
 def test_any_section_and_label_parses_back(cases):
-    offenses = [f"{n}{sub}{sep}{label}-X" for n, sub, sep, label in cases]
+    """prop64.md "Reading the charge": brackets and run-on levels read as the same levels."""
+    offenses = [f"{n}{run}{sub}{sep}{label}-X" for n, run, sub, sep, label in cases]
     rows = norm_many("offense_raw", offenses)
-    for (n, sub, _, label), row in zip(cases, rows, strict=True):
+    for (n, run, sub, _, label), row in zip(cases, rows, strict=True):
         assert row["section"] == n.lower()
-        assert row["subsection"] == (sub.lower() or None)
+        assert row["subsection"] == ((_levels(run) + sub.lower()) or None)
+        assert row["charge_notation"] == ("run_on" if run else "bracketed" if sub else "plain")
         cannabis = n in CANNABIS_SECTIONS
         assert row["code"] == ("HS" if cannabis else label)
         assert row["code_raw"] == label

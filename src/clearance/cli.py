@@ -26,7 +26,7 @@ from clearance import __version__
 from clearance.explain import ExplainError
 from clearance.extract.reader import ExtractError
 from clearance.filings.errors import FilingsError
-from clearance.law import RulePackError
+from clearance.law import RulePackError, load_rulepack
 from clearance.policy import PolicyError
 from clearance.report.figures import ReportError
 from clearance.run import RunError
@@ -157,14 +157,39 @@ def _print_inspection(figures: dict) -> None:
         out.print(table)
     out.print(_tally_table("Convictions by code", "code", figures["convictions_by_code"]))
     out.print(_tally_table("Events by county", "county", figures["counties"]))
+    charges = figures["charges"]
+    notation = Table(title="Cannabis charges by how they were written (all counts)")
+    for column in ("notation", "example", "n"):
+        notation.add_column(column, justify="right" if column == "n" else "left")
+    for name, n in charges["by_notation"].items():
+        notation.add_row(name.replace("_", "-"), NOTATION_EXAMPLES[name], f"{n:,}")
+    notation.add_row("total", f"of which {charges['cannabis_attempts']:,} attempts",
+                     f"{charges['cannabis']:,}")  # fmt: skip
+    out.print(notation)
+    if charges["by_notation"]["unreadable"]:
+        out.print(
+            f"[yellow]{charges['by_notation']['unreadable']:,} charges name cannabis but have "
+            "no readable section: their convictions go to review (unparsed_charge).[/]",
+            highlight=False,
+        )
     cannabis = Table(title="Cannabis convictions by county")
-    sections = ("11357", "11358", "11359", "11360")
+    sections = load_rulepack().cannabis_sections
     for column in ("county", *(f"HS {s}" for s in sections), "total"):
         cannabis.add_column(column, justify="left" if column == "county" else "right")
     for county, by_section in figures["cannabis_convictions_by_county"].items():
         values = [by_section.get(s, 0) for s in sections]
         cannabis.add_row(county, *(f"{v:,}" for v in values), f"{sum(values):,}")
     out.print(cannabis)
+
+
+# What each notation of prop64.md "Reading the charge" looks like, for the inspect table.
+NOTATION_EXAMPLES = {
+    "plain": "11357 HS",
+    "bracketed": "11360(A)(2) HS",
+    "run_on": "11360A2 HS",
+    "comment": "SEE COMMENT FOR CHARGE",
+    "unreadable": "HS-POSSESS MARIJUANA",
+}
 
 
 def _tally_table(title: str, label: str, tally: dict[str, int], limit: int = 12) -> Table:

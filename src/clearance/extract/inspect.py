@@ -12,6 +12,8 @@ import polars as pl
 
 from clearance.extract import model as model_
 from clearance.extract.reader import ReadResult, read_extracts
+from clearance.law import load_rulepack
+from clearance.rules.prop64 import unparsed_charge
 
 FIRST_REJECTS = 10
 
@@ -22,8 +24,17 @@ def inspect_files(paths: list[Path], work_dir: Path, progress=None) -> dict:
 
 
 def summarize(result: ReadResult, model: model_.Model) -> dict:
+    law = load_rulepack()
     counts = model.counts.select(
-        "convicted", "code", "county", "cannabis_section", "event_date", "event_date_raw"
+        "convicted",
+        "code",
+        "county",
+        "cannabis_section",
+        "event_date",
+        "event_date_raw",
+        "attempt",
+        "section",
+        notation=_notation(law),
     ).collect(engine="streaming")
     convictions = counts.filter(pl.col("convicted"))
     dates = counts["event_date"].drop_nulls()
@@ -64,7 +75,37 @@ def summarize(result: ReadResult, model: model_.Model) -> dict:
         "counties": _tally(events, "county"),
         "convictions_by_code": _tally(convictions, "code"),
         "cannabis_convictions_by_county": by_county,
+        "charges": _charges(counts),
         "warnings": result.warnings,
+    }
+
+
+# How each count's charge was read (prop64.md, "Reading the charge"), for the counts
+# whose charge names a cannabis section or cannabis; in this order.
+NOTATIONS = ("plain", "bracketed", "run_on", "comment", "unreadable")
+
+
+def _notation(law) -> pl.Expr:
+    """The notation a count's cannabis charge was read from, or `unreadable`; else null."""
+    return (
+        pl.when(pl.col("cannabis_section").is_not_null() & (pl.col("charge_source") == "comment"))
+        .then(pl.lit("comment"))
+        .when(pl.col("cannabis_section").is_not_null())
+        .then(pl.col("charge_notation"))
+        .when(unparsed_charge(law))
+        .then(pl.lit("unreadable"))
+    )
+
+
+def _charges(counts: pl.DataFrame) -> dict:
+    """Every count whose charge names cannabis, by notation; and charges with no section."""
+    named = counts.filter(pl.col("notation").is_not_null())
+    tally = dict(named.group_by("notation").len().iter_rows())
+    return {
+        "cannabis": named.height,
+        "by_notation": {n: tally.get(n, 0) for n in NOTATIONS},
+        "cannabis_attempts": named.filter(pl.col("attempt")).height,
+        "no_section": counts.filter(pl.col("section").is_null()).height,
     }
 
 

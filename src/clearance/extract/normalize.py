@@ -98,6 +98,7 @@ NORMALIZED_COLUMNS: dict[str, pl.DataType] = {
     "event_date": pl.Date(),
     "event_key": pl.String(),
     "charge_source": pl.String(),
+    "charge_notation": pl.String(),
     "charge": pl.String(),
     "code": pl.String(),
     "code_raw": pl.String(),
@@ -133,9 +134,14 @@ _LABEL = "|".join(_label_pattern(lab) for lab in CODE_LABELS)
 _ATTEMPT_BEFORE = r"(?:(?P<pre>664)\s*(?:P\.?\s*C\.?)?\s*[/-]\s*)?"
 # ... or after it: 11360/664 HS.
 _ATTEMPT_AFTER = r"(?:\s*/\s*(?P<post>664))?"
-# A section is digits with an optional decimal part (189.1, 12022.55) and an
-# optional letter suffix written against it (288A, 273AB).
-_SECTION = r"(?P<num>\d+(?:\.\d+)?)(?P<suf>[A-Z]{1,2})?"
+# A section is digits with an optional decimal part (189.1, 12022.55), then
+# letters and digits run on against it, alternating (prop64.md, "Reading the
+# charge"): `11360A2`, `11360A3C`, `288A`, `273AB`.  Which letters belong to the
+# section and which are subsection levels is decided after the match
+# (`_section_and_levels`, from sections.yaml).
+# (Up to three letters first: a lettered section's own and its first level, 273ABA1.)
+_RUN_ON = r"[A-Z]{1,3}(?:[0-9]{1,2}[A-Z]{1,2})*[0-9]{0,2}"
+_SECTION = rf"(?P<num>\d+(?:\.\d+)?)(?P<tail>{_RUN_ON})?"
 # Bracketed subsections: (C), (b)(1), (A)(3)(C); spaces between are tolerated.
 _SUBSECTIONS = r"(?P<sub>(?:\s*\([0-9A-Z]{1,5}\))*)"
 # Anchoring (prop64.md, "Match on normalised code sections, anchored"): a
@@ -172,9 +178,13 @@ OFFENSE_UNLABELLED = "^" + _UNLABELLED
 # label; other bare numbers in free text are counts, days, case numbers).
 # Group names of the second alternative end in _b (names must be unique).
 _COMMENT_BARE = (
-    _ATTEMPT_BEFORE + rf"(?P<num>{_CANNABIS_NUM})" + _SUBSECTIONS + _ATTEMPT_AFTER + _SECTION_END
+    _ATTEMPT_BEFORE
+    + rf"(?P<num>{_CANNABIS_NUM})(?P<tail>{_RUN_ON})?"
+    + _SUBSECTIONS
+    + _ATTEMPT_AFTER
+    + _SECTION_END
 )
-_BARE_GROUPS = ("pre", "num", "sub", "post")
+_BARE_GROUPS = ("pre", "num", "tail", "sub", "post")
 COMMENT_CHARGE = (
     _NOT_AFTER_NUMBER
     + f"(?:{_LABELLED}|"
@@ -276,10 +286,46 @@ def _charge_columns() -> list[pl.Expr]:
     return [
         source.alias("charge_source"),
         pick("num").alias("__num"),
-        pick("suf").alias("__suf"),
+        pick("tail").alias("__tail"),
         pick("sub").alias("__sub"),
         (pick("pre").is_not_null() | pick("post").is_not_null()).alias("attempt"),
         pick("label").str.strip_chars().alias("code_raw"),
+    ]
+
+
+@cache
+def lettered_sections() -> frozenset[str]:
+    """Sections whose number carries a letter (`288a`), lower case, from sections.yaml."""
+    text = resources.files("clearance.extract").joinpath("sections.yaml").read_text("utf-8")
+    data = yaml.safe_load(text)
+    return frozenset(str(s).lower() for sections in data["sections"].values() for s in sections)
+
+
+def _section_and_levels() -> list[pl.Expr]:
+    """The section and its subsection levels, from the number, run-on tail and brackets.
+
+    The first two, else the first, letters of the tail belong to the section when
+    the section with them is a lettered one (`288A` is 288a, `273AB` 273ab);
+    every other run of letters or of digits is one level (`11360A3C` is
+    11360(a)(3)(c), `11357B2` 11357(b)(2)). Temporary columns: `__section`,
+    `__levels` (run-on levels, bracketed), `__brackets`, `__subs` (both, in order).
+    """
+    num, tail = pl.col("__num"), pl.col("__tail").fill_null("")
+    lettered = sorted(lettered_sections())
+
+    def with_letters(n: int) -> pl.Expr:
+        letters = tail.str.extract(rf"^([A-Z]{{{n}}})", 1)
+        return (num + letters.str.to_lowercase()).is_in(lettered).fill_null(False)
+
+    taken = pl.when(with_letters(2)).then(2).when(with_letters(1)).then(1).otherwise(0)
+    rest = tail.str.slice(taken)
+    levels = rest.str.replace_all(r"([A-Z]+|[0-9]+)", "($1)").str.to_lowercase()
+    brackets = pl.col("__sub").fill_null("").str.replace_all(r"\s+", "").str.to_lowercase()
+    return [
+        (num + tail.str.slice(0, taken).str.to_lowercase()).alias("__section"),
+        levels.alias("__levels"),
+        brackets.alias("__brackets"),
+        (levels + brackets).alias("__subs"),
     ]
 
 
@@ -319,6 +365,7 @@ def _sentence_columns() -> list[pl.Expr]:
 CHARGE_KEY = ("offense_raw", "comment_text")
 CHARGE_COLUMNS = (
     "charge_source",
+    "charge_notation",
     "charge",
     "code",
     "code_raw",
@@ -343,12 +390,19 @@ def _charges(pairs: pl.LazyFrame) -> pl.LazyFrame:
         )
         .with_columns(_charge_matches())
         .with_columns(_charge_columns())
+        .with_columns(_section_and_levels())
         .with_columns(
-            (pl.col("__num") + pl.col("__suf").fill_null("").str.to_lowercase()).alias("__section"),
-            # Subsections are compared lower case without spaces: (c)(3).
-            pl.when(pl.col("__sub").str.strip_chars() != "")
-            .then(pl.col("__sub").str.replace_all(r"\s+", "").str.to_lowercase())
-            .alias("subsection"),
+            # Subsections are compared lower case without spaces: (c)(3). Run-on
+            # levels come first: 11360A(2) is 11360(a)(2).
+            pl.when(pl.col("__subs") != "").then(pl.col("__subs")).alias("subsection"),
+            pl.when(pl.col("__section").is_null())
+            .then(None)
+            .when(pl.col("__levels") != "")
+            .then(pl.lit("run_on"))
+            .when(pl.col("__brackets") != "")
+            .then(pl.lit("bracketed"))
+            .otherwise(pl.lit("plain"))
+            .alias("charge_notation"),
             # "H&S" and "P.C." are HS and PC.
             pl.col("code_raw").str.replace_all(r"[^A-Z]", "").alias("__code"),
         )

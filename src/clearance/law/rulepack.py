@@ -50,6 +50,7 @@ from typing import Any
 
 import polars as pl
 
+from clearance.extract.normalize import lettered_sections
 from clearance.law.yamlio import YAMLError, load_strict_yaml
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "LIST_FILES",
     "Attempt",
     "CannabisSection",
+    "CannabisWords",
     "Disqualifier",
     "ExcludedSubsection",
     "OffenseEntry",
@@ -174,6 +176,13 @@ class OffenseList:
     entries: tuple[OffenseEntry, ...]
 
 
+@dataclass(frozen=True)
+class CannabisWords:
+    patterns: tuple[str, ...]  # regular expressions, matched upper case
+    citation: str
+    description: str
+
+
 @dataclass(frozen=True, eq=False)
 class RulePack:
     version: str
@@ -183,6 +192,7 @@ class RulePack:
     conviction_cutoff_citation: str
     sections: Mapping[str, CannabisSection]
     attempt: Attempt
+    cannabis_words: CannabisWords
     excluded_subsections: tuple[ExcludedSubsection, ...]
     disqualifiers: Mapping[str, Disqualifier]
     rules: Mapping[str, Rule]  # by reason, in prop64.md's order of evaluation
@@ -244,6 +254,14 @@ class RulePack:
                 f"no offense list {list_name!r}; known lists: {', '.join(self.lists)}"
             ) from None
         return _entries_expr(offenses.entries, tuple(enhancement_columns)).alias(f"in_{list_name}")
+
+    def names_cannabis(self, *columns: str) -> pl.Expr:
+        """Boolean expression: one of the text ``columns`` names cannabis (``cannabis_words``).
+
+        Never null: a row whose columns are all empty is false.
+        """
+        pattern = "|".join(f"(?:{p})" for p in self.cannabis_words.patterns)
+        return _any(pl.col(c).str.to_uppercase().str.contains(pattern) for c in columns)
 
     def excluded_subsection(self) -> pl.Expr:
         """Boolean expression over `cannabis_section` and `subsection`: an excluded subsection.
@@ -455,11 +473,19 @@ def _read_list(name: str, file: str, text: str) -> OffenseList:
             enhancement = r.text(enhancement, where, "requires_enhancement")
             if not re.fullmatch(r"[0-9.]+[a-z]*(\([0-9a-z]+\))*", enhancement.lower()):
                 raise r.fail(where, f"'requires_enhancement' {enhancement!r} is not a section")
+        section = r.section(raw["section"], where)
+        if section[-1].isalpha() and section not in lettered_sections():
+            raise r.fail(
+                where,
+                f"section {section!r} has a letter but is not in extract/sections.yaml, so a "
+                f"charge written {section.upper()} would be read as subsection "
+                f"({section[-1]}) of another section; add it there",
+            )
         note = raw.get("note")
         entries.append(
             OffenseEntry(
                 code=code,
-                section=r.section(raw["section"], where),
+                section=section,
                 subsections=tuple(r.subsection(s, where) for s in subsections),
                 with_decimals=with_decimals,
                 requires_enhancement=enhancement,
@@ -486,6 +512,7 @@ def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
             "conviction_cutoff",
             "sections",
             "attempt",
+            "cannabis_words",
             "excluded_subsections",
             "disqualifiers",
             "rules",
@@ -522,6 +549,23 @@ def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
         section=r.section(raw["section"], "attempt"),
         citation=r.citation(raw, "attempt"),
         description=r.text(raw["description"], "attempt", "description"),
+    )
+
+    raw = r.mapping(
+        doc["cannabis_words"], "cannabis_words", required=("patterns", "citation", "description")
+    )
+    patterns = tuple(
+        r.text(p, "cannabis_words", "patterns") for p in _list(r, raw["patterns"], "patterns")
+    )
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise r.fail("cannabis_words", f"pattern {pattern!r} is not valid: {exc}") from None
+    cannabis_words = CannabisWords(
+        patterns=patterns,
+        citation=r.citation(raw, "cannabis_words"),
+        description=r.text(raw["description"], "cannabis_words", "description"),
     )
 
     excluded = []
@@ -621,6 +665,7 @@ def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
         conviction_cutoff_citation=dates["conviction_cutoff"][1],
         sections=MappingProxyType(sections),
         attempt=attempt,
+        cannabis_words=cannabis_words,
         excluded_subsections=tuple(excluded),
         disqualifiers=MappingProxyType(disqualifiers),
         rules=MappingProxyType(rules),

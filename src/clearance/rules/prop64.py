@@ -178,6 +178,22 @@ def _prior_same_section(in_scope: pl.LazyFrame, model: Model) -> pl.LazyFrame:
     return earlier
 
 
+def unparsed_charge(law: RulePack) -> pl.Expr:
+    """A count whose charge names cannabis but has no readable section (prop64.md).
+
+    "Reading the charge": such a conviction is in scope, for review, never silently
+    out of it. The words are the rule pack's ``cannabis_words``; a comment that
+    names a cannabis section while no section can be read counts too.
+    """
+    return (
+        pl.col("section").is_null()
+        & (
+            law.names_cannabis("offense_raw", "comment_text")
+            | pl.col("comment_cannabis_section").is_not_null()
+        )
+    ).fill_null(False)
+
+
 def determine(
     model: Model, policy: Policy, county: str, as_of: dt.date, law: RulePack | None = None
 ) -> pl.LazyFrame:
@@ -186,7 +202,7 @@ def determine(
     as_of_lit = pl.lit(as_of, dtype=pl.Date)
     in_scope = model.counts.filter(
         pl.col("convicted")
-        & pl.col("cannabis_section").is_in(list(law.sections))
+        & (pl.col("cannabis_section").is_in(list(law.sections)) | unparsed_charge(law))
         & (pl.col("county").str.to_uppercase() == county.strip().upper())
     )
     facts = person_facts(model, law)
@@ -214,9 +230,16 @@ def _tests(policy: Policy, as_of: pl.Expr, law: RulePack) -> dict[str, pl.Expr]:
     def off() -> pl.Expr:
         return pl.lit(False)
 
+    # A person's age is known only from a real birth date before the conviction:
+    # never from a negative or impossible one (the conviction is then invalid_date).
+    born_before = (dob < date).fill_null(False)
+
     tests: dict[str, pl.Expr] = {
-        # prop64.md "Dates": a missing, partial or impossible date is never guessed.
-        "invalid_date": date.is_null(),
+        # prop64.md "Dates": a missing, partial or impossible date is never guessed;
+        # "Reading the charge": a conviction on or before the date of birth is impossible.
+        "invalid_date": date.is_null() | (date <= dob).fill_null(False),
+        # prop64.md "Reading the charge": names cannabis, no readable section.
+        "unparsed_charge": section.is_null(),
         # HS 11361.8(a), (e): relief is for convictions under the law before Prop 64.
         "after_prop64": date > pl.lit(law.last_conviction_date, dtype=pl.Date),
         # Conduct the new law keeps a felony: HS 11359(c)(3), (d); 11360(a)(3)(C), (D).
@@ -251,8 +274,12 @@ def _tests(policy: Policy, as_of: pl.Expr, law: RulePack) -> dict[str, pl.Expr]:
         if policy.misdemeanors is not None
         else off(),
         "baseline_dismiss": section.is_in([str(s) for s in policy.dismiss]),
-        "under_21": (date < _plus_years(dob, 21)) if relief.under_21 else off(),
-        "age_threshold": (_plus_years(dob, relief.age_threshold) <= as_of)
+        "under_21": pl.when(born_before).then(date < _plus_years(dob, 21))
+        if relief.under_21
+        else off(),
+        "age_threshold": pl.when(born_before & (dob <= as_of)).then(
+            _plus_years(dob, relief.age_threshold) <= as_of
+        )
         if relief.age_threshold
         else off(),
         "conviction_age": (_plus_years(date, relief.conviction_age) <= as_of)
@@ -286,6 +313,7 @@ def _tests(policy: Policy, as_of: pl.Expr, law: RulePack) -> dict[str, pl.Expr]:
 # reduction after it.
 STEP_ORDER: tuple[tuple[str, str], ...] = (
     ("invalid_date", "invalid_date"),
+    ("unparsed_charge", "unparsed_charge"),
     ("after_prop64", "after_prop64"),
     ("excluded_subsection", "excluded_subsection"),
     *((r, r) for r in DISQUALIFIER_REASONS),
@@ -301,6 +329,7 @@ STEP_ORDER: tuple[tuple[str, str], ...] = (
 
 _OUTCOME = {
     "invalid_date": "review",
+    "unparsed_charge": "review",
     "after_prop64": "not_eligible",
     "excluded_subsection": "not_eligible",
     **dict.fromkeys(DISQUALIFIER_REASONS, "not_eligible"),
@@ -355,8 +384,11 @@ def _decide(rows: pl.LazyFrame, policy: Policy, as_of: pl.Expr, law: RulePack) -
         determination=determination,
         reason=reason,
         not_tested=pl.when(not_tested == "").then(None).otherwise(not_tested),
-        age_at_conviction=_years_between(pl.col("dob"), pl.col("event_date")),
-        age_as_of=_years_between(pl.col("dob"), as_of),
+        # No age from a birth date on or after the date it is measured to.
+        age_at_conviction=pl.when(pl.col("dob") < pl.col("event_date")).then(
+            _years_between(pl.col("dob"), pl.col("event_date"))
+        ),
+        age_as_of=pl.when(pl.col("dob") <= as_of).then(_years_between(pl.col("dob"), as_of)),
         years_since_conviction=_years_between(pl.col("event_date"), as_of),
         years_since_any_conviction=_years_between(pl.col("latest_conviction"), as_of),
     ).with_columns(
