@@ -301,6 +301,30 @@ def test_an_analyst_cannot_decide_a_review_and_an_attorney_can(finished):
     assert decision["note"] in audit
 
 
+def test_the_person_page_and_review_panel_show_the_evidence(finished):
+    """Issue 14: the comment that sent a conviction to review is shown beside the decision."""
+    client, run_id = finished
+    token = sign_in(client, "atty")
+    csv_text = client.get(f"/runs/{run_id}/download/determinations.csv").text
+    rows = pl.read_csv(io.StringIO(csv_text), infer_schema=False)
+    row = rows.filter(pl.col("reason") == "comment_charge").row(0, named=True)
+    subject, cnt, comment = row["subject_id"], row["cnt_order"], row["comment_text"]
+    assert comment
+    person = client.get(f"/runs/{run_id}/people/{subject}").text
+    panel = person[person.index(f'id="review-{cnt}"') :]
+    assert f"<dt>Comment</dt><dd>{html.escape(comment)}</dd>" in panel
+    assert "which names HS " + row["section"] in person  # the comment_charge rule line
+    # The panel an attorney's htmx request gets back holds the same evidence (a decision
+    # without a note is refused, so nothing is recorded).
+    response = client.post(
+        f"/runs/{run_id}/reviews/decide",
+        data={"subject_id": subject, "cnt_order": cnt, "decision": "reduce", "note": ""},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert response.status_code == 400 and "a note is required" in response.text
+    assert f"<dt>Comment</dt><dd>{html.escape(comment)}</dd>" in response.text
+
+
 def test_a_decision_needs_a_note_and_an_open_review(finished):
     client, run_id = finished
     token = sign_in(client, "atty")

@@ -9,6 +9,7 @@ decided again here, so the explanation cannot drift from the decision.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Check:
 class Decision:
     conviction: dict
     checks: list[Check]
+    evidence: list[tuple[str, str]]  # (what, as recorded): the fields the rules read
 
 
 @dataclass
@@ -60,13 +62,68 @@ def _policy_uses(reason: str, policy: dict) -> bool:
     return True
 
 
+NOTATION_WORDS = {
+    "plain": "the section alone",
+    "bracketed": "subsections in brackets",
+    "run_on": "subsections run on",
+}
+
+
+def evidence(row: dict) -> list[tuple[str, str]]:
+    """The fields of the record the rules read for one conviction, as recorded.
+
+    What a reviewer needs beside the decision: the offense and comment text the
+    charge was read from (and which section each names), the dates as recorded.
+    """
+    section = row.get("section")
+    items = [("Offense as recorded", row.get("offense") or "(blank)")]
+    if row.get("charge_source") == "comment":
+        items.append(("Charge read from", f"the comment text (HS {section})"))
+    elif section:
+        notation = NOTATION_WORDS.get(row.get("charge_notation") or "", "")
+        items.append(("Charge read from", f"the offense field (HS {section}; {notation})"))
+    else:
+        items.append(("Charge read from", "nowhere: no code section could be read"))
+    items.append(("Comment", row.get("comment_text") or "(none)"))
+    if named := row.get("comment_cannabis_section"):
+        items.append(("Cannabis section the comment names", f"HS {named}"))
+    items.append(("Conviction date as recorded", row.get("conviction_date") or "(missing)"))
+    items.append(("Date of birth as recorded", row.get("dob") or "(missing)"))
+    return items
+
+
+def _before_birth(row: dict) -> bool:
+    """The conviction is dated on or before the date of birth (both real dates)."""
+    date, dob = row.get("conviction_date") or "", row.get("dob") or ""
+    iso = r"\d{4}-\d{2}-\d{2}"
+    return bool(re.fullmatch(iso, date) and re.fullmatch(iso, dob) and date <= dob)
+
+
+def _comment_detail(row: dict) -> str:
+    """What the comment_charge rule read: where the charge came from, what the comment names."""
+    section, named = row.get("section"), row.get("comment_cannabis_section")
+    comment = row.get("comment_text")
+    if row.get("charge_source") == "comment":
+        return f"charge read from the comment text, which names HS {section}: “{comment}”"
+    if named and named != section:
+        return f"offense field reads HS {section}; the comment names HS {named}: “{comment}”"
+    if comment:
+        return f"charge read from the offense field (HS {section}); the comment names no other"
+    return f"charge read from the offense field (HS {section}); no comment"
+
+
 def _detail(reason: str, test: str, row: dict, policy: dict, as_of: str, law) -> str:
     """Why the rule did or did not apply, from the facts it read."""
     date = row["conviction_date"]
     relief = policy.get("additional_relief", {})
     section = row["section"]
     details = {
-        "invalid_date": f"conviction date as recorded: {date or 'missing'}",
+        "invalid_date": f"conviction date as recorded: {date or 'missing'}"
+        + (f", on or before the date of birth ({row.get('dob')})" if _before_birth(row) else ""),
+        "unparsed_charge": f"section read: HS {section}"
+        if section
+        else f"names cannabis, but no code section could be read from “{row.get('offense')}”"
+        + (f" or the comment “{row['comment_text']}”" if row.get("comment_text") else ""),
         "after_prop64": f"convicted {date}; relief covers convictions on or before "
         f"{law.last_conviction_date}",
         "excluded_subsection": f"HS {section}{row.get('subsection') or ''}",
@@ -79,7 +136,7 @@ def _detail(reason: str, test: str, row: dict, policy: dict, as_of: str, law) ->
         "undated_disqualifier": "a disqualifier above could not be dated"
         if any(row.get(f"t_{r}") is None for r in DISQUALIFIER_REASONS)
         else "every disqualifier found is dated",
-        "comment_charge": f"charge read from the {row.get('charge_source') or 'offense'} field",
+        "comment_charge": _comment_detail(row),
         "still_serving": f"sentence ends {row.get('sentence_end') or 'unknown'}; as of {as_of}",
         "misdemeanor": f"severity {row.get('severity') or 'unknown'}",
         "baseline_dismiss": f"policy dismisses {', '.join(map(str, policy.get('dismiss', [])))}",
@@ -98,6 +155,8 @@ def _detail(reason: str, test: str, row: dict, policy: dict, as_of: str, law) ->
         "baseline_reduce": f"policy reduces {', '.join(map(str, policy.get('reduce', [])))}",
         "no_policy": f"the policy names no outcome for HS {section}",
     }
+    if section is None and test not in ("invalid_date", "unparsed_charge", "after_prop64"):
+        return "no section was read from the charge"
     if test in (*DISQUALIFIER_REASONS, "undated_disqualifier") and section not in (
         law.disqualifier_sections
     ):
@@ -159,7 +218,7 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
                     citation=rules[reason].citation,
                 )
             )
-        decisions.append(Decision(conviction=row, checks=checks))
+        decisions.append(Decision(conviction=row, checks=checks, evidence=evidence(row)))
     return Explanation(
         person=people.row(0, named=True),
         timeline=history.to_dicts(),

@@ -81,6 +81,8 @@ def render(explanation: Explanation, console: Console) -> None:
             f"  → [bold]{c['determination']}[/] ({c['reason']}), rule {c['rule']}, {c['citation']}",
             highlight=False,
         )
+        for what, value in decision.evidence:
+            console.print(f"  {what}: {value}", highlight=False, markup=False)
         rules = Table(show_header=True, box=None, pad_edge=False)
         for column in ("#", "rule", "result", "facts", "citation"):
             rules.add_column(column)

@@ -67,7 +67,8 @@ UNKNOWN_LABELS = {
 }
 NO_CITY = "not a city agency"
 REASON_LABELS = {
-    "invalid_date": "Conviction date missing or partial",
+    "invalid_date": "Conviction date missing, partial or impossible",
+    "unparsed_charge": "Names cannabis, no section readable",
     "after_prop64": "Convicted after Prop 64",
     "excluded_subsection": "Subsection the law keeps a felony",
     "prior_superstrike": "Earlier super strike",
