@@ -29,7 +29,7 @@ from clearance.filings.errors import FilingsError
 from clearance.law import RulePackError
 from clearance.policy import PolicyError
 from clearance.report.figures import ReportError
-from clearance.run import RunError
+from clearance.run import RunError, check_as_of
 
 app = typer.Typer(
     name="clearance",
@@ -222,13 +222,22 @@ def synth(
 
 
 def _as_of(value: str | None) -> tuple[dt.date, str]:
-    """The as-of date: an argument, or today's date recorded as such (product.md)."""
+    """The as-of date: an argument, or today's date recorded as such (product.md).
+
+    A date before the law took effect is refused here, before any file is read; one
+    after today is allowed, and the run warns (run.json records it).
+    """
     if value is None:
         return dt.date.today(), "today"
     try:
-        return dt.date.fromisoformat(value), "argument"
+        date = dt.date.fromisoformat(value)
     except ValueError:
         raise fail(f"--as-of {value!r} is not a date of the form YYYY-MM-DD") from None
+    try:
+        check_as_of(date, label="--as-of")
+    except RunError as exc:
+        raise fail(str(exc)) from None
+    return date, "argument"
 
 
 def _run(

@@ -126,8 +126,11 @@ def run(
         raise RunError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
     county = county.strip().upper()
     out = Path(out)
-    _check_destination(out)
     law = load_rulepack()
+    check_as_of(as_of, law)
+    # The only place a run reads the clock: to warn of an as-of date still to come.
+    ahead = future_as_of(as_of, dt.date.today())
+    _check_destination(out)
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}  # this process's CPU time, all threads: steadier than wall time
     started = clock = time.perf_counter()
@@ -183,7 +186,7 @@ def run(
                 groups = (read.bucket(b) for b in range(read.buckets))
                 evaluation = decide(groups, lambda: file_order)
                 evaluation.environment.update(staging="buckets", buckets=str(read.buckets))
-        warnings = read.warnings
+        warnings = [*ahead, *read.warnings]
         summary, workbook = write_outputs(
             evaluation, read, tmp, policy=policy, county=county, as_of=as_of
         )
@@ -211,6 +214,34 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return RunResult(out=out, summary=summary, provenance=provenance, warnings=warnings)
+
+
+def check_as_of(as_of: dt.date, law: RulePack | None = None, *, label: str = "as-of date") -> None:
+    """Refuse an as-of date before the law took effect (the rule pack's `effective_date`).
+
+    Before Proposition 64 took effect there was no relief to decide (prop64.md, "Dates").
+    """
+    law = law or load_rulepack()
+    if as_of < law.effective_date:
+        raise RunError(
+            f"{label} {as_of.isoformat()} is before Proposition 64 took effect "
+            f"({law.effective_date.isoformat()}); there was no relief yet"
+        )
+
+
+def future_as_of(as_of: dt.date, today: dt.date) -> list[str]:
+    """A warning for an as-of date after the day of the run (allowed: planning ahead).
+
+    The message does not name the day of the run, so that run.json and the report
+    stay the same whichever later day a run with this as-of date is made again.
+    """
+    if as_of <= today:
+        return []
+    return [
+        f"the as-of date {as_of.isoformat()} is after the day of this run: ages, years "
+        "since conviction and sentences are counted to that date, as if the history "
+        "in the extract does not change before then"
+    ]
 
 
 def _evaluate_stream(

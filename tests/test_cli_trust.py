@@ -1,0 +1,132 @@
+"""What a user sees at the edges of the command line (issue 14): the as-of date
+checked against the law, a policy file written by `policies show --yaml` read back,
+a policy for another county, a county not in the file, and `explain` piped.
+
+Everything here runs on the bundled sample or on a few extract lines built in the
+test, so it needs nothing outside the repository.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clearance.cli import app
+from clearance.law import load_rulepack
+from clearance.run import RunError, check_as_of, future_as_of
+from conftest import line
+
+runner = CliRunner()
+LAW = load_rulepack()
+EFFECTIVE = LAW.effective_date  # 2016-11-09
+REFUSED = (
+    "clearance: --as-of 2016-11-08 is before Proposition 64 took effect (2016-11-09); "
+    "there was no relief yet\n"
+)
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def extract(tmp_path) -> Path:
+    """Two people convicted in SACRAMENTO, one in YOLO, an arrest (no conviction) in PLACER."""
+    path = tmp_path / "x.dat"
+    lines = [
+        line(SUBJECT_ID="10000001"),
+        line(SUBJECT_ID="10000002", STP_EVENT_DATE="20120305", OFN="12M0002"),
+        line(SUBJECT_ID="10000003", STP_ORI_CNTY_NAME="YOLO", STP_ORI_DESCR="CASC YOLO"),
+        line(
+            SUBJECT_ID="10000004",
+            STP_ORI_CNTY_NAME="PLACER",
+            STP_ORI_DESCR="CAPD ROSEVILLE",
+            STP_TYPE_DESCR="ARREST/DETAINED/CITED",
+            DISP_DESCR="",
+            CONV_STAT_DESCR="",
+        ),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_args(extract: Path, out: Path, *more) -> list:
+    return ["run", extract, "--county", "SACRAMENTO", "--out", out, *more]
+
+
+# --------------------------------------------------------------------------- 5. the as-of date
+
+
+def test_an_as_of_date_before_the_law_took_effect_is_refused_in_one_line(extract, tmp_path):
+    out = tmp_path / "out"
+    result = invoke(*run_args(extract, out, "--as-of", "2016-11-08"))
+    assert result.exit_code == 2
+    assert result.stderr == REFUSED
+    assert result.stdout == ""
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["x.dat"]
+    result = invoke(*run_args(extract, out, "--as-of", "1999-01-01"))
+    assert result.exit_code == 2
+    assert "--as-of 1999-01-01 is before Proposition 64 took effect" in result.stderr
+
+
+def test_the_day_the_law_took_effect_is_accepted_without_a_warning(extract, tmp_path):
+    out = tmp_path / "out"
+    result = invoke(*run_args(extract, out, "--as-of", EFFECTIVE.isoformat()))
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr
+    provenance = json.loads((out / "run.json").read_text())
+    assert provenance["as_of"] == "2016-11-09" and provenance["warnings"] == []
+
+
+def test_today_is_not_in_the_future(extract, tmp_path):
+    out = tmp_path / "out"
+    result = invoke(*run_args(extract, out, "--as-of", dt.date.today().isoformat()))
+    assert result.exit_code == 0, result.output
+    assert "after the day of this run" not in result.output
+    assert json.loads((out / "run.json").read_text())["warnings"] == []
+
+
+def test_an_as_of_date_after_today_warns_on_screen_and_in_run_json(extract, tmp_path):
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    out = tmp_path / "out"
+    result = invoke(*run_args(extract, out, "--as-of", tomorrow))
+    assert result.exit_code == 0, result.output
+    expected = (
+        f"warning: the as-of date {tomorrow} is after the day of this run: ages, years since "
+        "conviction and sentences are counted to that date, as if the history in the "
+        "extract does not change before then"
+    )
+    assert expected in result.stderr.splitlines()
+    assert expected not in result.stdout
+    provenance = json.loads((out / "run.json").read_text())
+    assert provenance["as_of"] == tomorrow
+    assert provenance["warnings"] == [expected.removeprefix("warning: ")]
+
+
+def test_the_boundaries_of_the_as_of_checks():
+    check_as_of(EFFECTIVE, LAW)  # the day it took effect: fine
+    with pytest.raises(RunError, match=r"^as-of date 2016-11-08 is before Proposition 64"):
+        check_as_of(EFFECTIVE - dt.timedelta(days=1), LAW)
+    today = dt.date(2020, 7, 1)
+    assert future_as_of(today, today) == []
+    assert future_as_of(today - dt.timedelta(days=1), today) == []
+    (warning,) = future_as_of(today + dt.timedelta(days=1), today)
+    assert warning.startswith("the as-of date 2020-07-02 is after the day of this run")
+
+
+def test_compare_refuses_a_run_whose_as_of_date_is_before_the_law(extract, tmp_path):
+    out = tmp_path / "out"
+    assert invoke(*run_args(extract, out, "--as-of", "2020-07-01")).exit_code == 0
+    provenance = json.loads((out / "run.json").read_text())
+    provenance["as_of"] = "2016-11-08"  # a run made before the check, or edited
+    (out / "run.json").write_text(json.dumps(provenance))
+    result = invoke("compare", "--run", out, "--policy", "statute", "--policy", "bear-default")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"clearance: {out / 'run.json'}: as_of 2016-11-08 is before Proposition 64 took "
+        "effect (2016-11-09); there was no relief yet\n"
+    )
