@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -130,3 +131,28 @@ def test_compare_refuses_a_run_whose_as_of_date_is_before_the_law(extract, tmp_p
         f"clearance: {out / 'run.json'}: as_of 2016-11-08 is before Proposition 64 took "
         "effect (2016-11-09); there was no relief yet\n"
     )
+
+
+# --------------------------------------------------------------------------- 6b. policy county
+
+
+def test_a_policy_for_another_county_warns_and_the_run_uses_county(extract, tmp_path):
+    out = tmp_path / "out"
+    args = run_args(extract, out, "--as-of", "2020-07-01", "--policy", "los-angeles-2020")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    expected = (
+        "the policy 'Los Angeles County 2020' names the county LOS ANGELES, but the run is "
+        "for SACRAMENTO (--county); its convictions are decided under this policy all the same"
+    )
+    assert f"warning: {expected}" in result.stderr.splitlines()
+    provenance = json.loads((out / "run.json").read_text())
+    assert provenance["county"] == "SACRAMENTO"
+    assert provenance["warnings"] == [expected]
+    decided = pl.read_csv(out / "determinations.csv", infer_schema=False)
+    assert decided.height == 2 and set(decided["county"]) == {"SACRAMENTO"}
+    # a policy for the same county, or for none, says nothing
+    same = tmp_path / "sacramento.yaml"
+    same.write_text("name: Ours\ncounty: Sacramento\ndismiss: [11357, 11358]\nreduce: [11359]\n")
+    quiet = invoke(*run_args(extract, tmp_path / "o2", "--as-of", "2020-07-01", "--policy", same))
+    assert quiet.exit_code == 0 and "warning" not in quiet.stderr

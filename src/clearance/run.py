@@ -186,7 +186,7 @@ def run(
                 groups = (read.bucket(b) for b in range(read.buckets))
                 evaluation = decide(groups, lambda: file_order)
                 evaluation.environment.update(staging="buckets", buckets=str(read.buckets))
-        warnings = [*ahead, *read.warnings]
+        warnings = [*ahead, *policy_county(policy, county), *read.warnings]
         summary, workbook = write_outputs(
             evaluation, read, tmp, policy=policy, county=county, as_of=as_of
         )
@@ -241,6 +241,16 @@ def future_as_of(as_of: dt.date, today: dt.date) -> list[str]:
         f"the as-of date {as_of.isoformat()} is after the day of this run: ages, years "
         "since conviction and sentences are counted to that date, as if the history "
         "in the extract does not change before then"
+    ]
+
+
+def policy_county(policy: Policy, county: str) -> list[str]:
+    """A warning when the policy names another county than the run's (the run's wins)."""
+    if policy.county is None or policy.county == " ".join(county.split()).upper():
+        return []
+    return [
+        f"the policy {policy.name!r} names the county {policy.county}, but the run is for "
+        f"{county} (--county); its convictions are decided under this policy all the same"
     ]
 
 
