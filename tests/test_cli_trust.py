@@ -8,6 +8,7 @@ test, so it needs nothing outside the repository.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from clearance.cli import app
 from clearance.law import load_rulepack
+from clearance.policy import load_policy, preset_names
 from clearance.run import RunError, check_as_of, future_as_of
 from conftest import line
 
@@ -131,6 +133,29 @@ def test_compare_refuses_a_run_whose_as_of_date_is_before_the_law(extract, tmp_p
         f"clearance: {out / 'run.json'}: as_of 2016-11-08 is before Proposition 64 took "
         "effect (2016-11-09); there was no relief yet\n"
     )
+
+
+# --------------------------------------------------------------------------- 6a. policy files
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_policies_show_yaml_writes_a_file_run_accepts(name, tmp_path):
+    shown = invoke("policies", "show", name, "--yaml")
+    assert shown.exit_code == 0, shown.output
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(shown.stdout)
+    original = load_policy(name)
+    assert load_policy(str(mine)) == dataclasses.replace(original, source=str(mine))
+
+
+def test_a_policy_file_from_policies_show_runs(extract, tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(invoke("policies", "show", "statute", "--yaml").stdout)
+    out = tmp_path / "out"
+    result = invoke(*run_args(extract, out, "--as-of", "2020-07-01", "--policy", mine))
+    assert result.exit_code == 0, result.output
+    policy = json.loads((out / "run.json").read_text())["policy"]
+    assert policy["name"] == "Statute (HS 11361.8)" and policy["source"] == str(mine)
 
 
 # --------------------------------------------------------------------------- 6b. policy county

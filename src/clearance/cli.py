@@ -474,7 +474,11 @@ def policies_show(
     with user_errors():
         policy = load_policy(name)
     if as_yaml:
-        out.print(yaml.safe_dump(policy.to_dict(), sort_keys=False), markup=False, end="")
+        # A policy file `run --policy` reads back (`source` is where it came from: a
+        # comment, not a key). Written as is: Rich would wrap long lines when piped.
+        header = f"# From {policy.source} (clearance policies show {name} --yaml)\n"
+        text = yaml.safe_dump(policy.to_file(), sort_keys=False, allow_unicode=True)
+        sys.stdout.write(header + text)
         return
     out.print(f"[bold]{policy.name}[/]")
     for sentence in describe(policy):
