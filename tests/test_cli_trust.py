@@ -11,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -181,3 +184,57 @@ def test_a_policy_for_another_county_warns_and_the_run_uses_county(extract, tmp_
     same.write_text("name: Ours\ncounty: Sacramento\ndismiss: [11357, 11358]\nreduce: [11359]\n")
     quiet = invoke(*run_args(extract, tmp_path / "o2", "--as-of", "2020-07-01", "--policy", same))
     assert quiet.exit_code == 0 and "warning" not in quiet.stderr
+
+
+# --------------------------------------------------------------------------- 6c. explain piped
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "run"
+    result = invoke("demo", "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _superstrike_person(demo: Path) -> tuple[str, pl.DataFrame]:
+    decided = pl.read_parquet(demo / "determinations.parquet")
+    subject = decided.filter(pl.col("reason") == "prior_superstrike")["subject_id"][0]
+    history = pl.read_parquet(demo / "history.parquet").filter(pl.col("subject_id") == subject)
+    return subject, history
+
+
+def _check_explained(text: str, history: pl.DataFrame) -> None:
+    assert "…" not in text  # nothing cut short
+    lines = text.splitlines()
+    dates = {d.isoformat() for d in history["event_date"].drop_nulls()}
+    assert dates
+    for date in dates:
+        assert any(date in line for line in lines), date
+    superstrike = "HS 11358(d)(1), 11359(c)(1), 11360(a)(3)(A); PC 667(e)(2)(C)(iv)"
+    rule_line = next(line for line in lines if line.split()[1:2] == ["prior_superstrike"])
+    assert "applies" in rule_line and rule_line.rstrip().endswith(superstrike)
+    assert any("relief covers convictions on or before 2016-11-08" in line for line in lines)
+
+
+def test_explain_captured_prints_whole_dates_and_citations(demo):
+    subject, history = _superstrike_person(demo)
+    result = invoke("explain", "--run", demo, subject)
+    assert result.exit_code == 0, result.output
+    _check_explained(result.stdout, history)
+
+
+def test_explain_redirected_to_a_pipe_prints_whole_lines(demo):
+    subject, history = _superstrike_person(demo)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    done = subprocess.run(
+        [sys.executable, "-m", "clearance", "explain", "--run", str(demo), subject],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    _check_explained(done.stdout, history)

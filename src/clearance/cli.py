@@ -31,6 +31,10 @@ from clearance.policy import PolicyError
 from clearance.report.figures import ReportError
 from clearance.run import RunError, check_as_of
 
+# Piped or redirected, Rich would lay tables out in 80 columns (cutting dates and
+# citations short): there, lines are as wide as their content, up to this.
+PIPED_WIDTH = 10_000
+
 app = typer.Typer(
     name="clearance",
     help="Automatic record clearance: decide Proposition 64 relief from California DOJ extracts.",
@@ -376,7 +380,7 @@ def explain(
 
     with user_errors():
         explanation = explain_person(run_dir, subject_id)
-    render(explanation, out)
+    render(explanation, out if out.is_terminal else Console(width=PIPED_WIDTH, highlight=False))
 
 
 @app.command()
