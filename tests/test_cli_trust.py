@@ -24,6 +24,7 @@ from clearance.cli import app
 from clearance.law import load_rulepack
 from clearance.policy import load_policy, preset_names
 from clearance.run import RunError, check_as_of, future_as_of
+from clearance.sample import SAMPLE_COUNTY, sample_path
 from conftest import line
 
 runner = CliRunner()
@@ -184,6 +185,40 @@ def test_a_policy_for_another_county_warns_and_the_run_uses_county(extract, tmp_
     same.write_text("name: Ours\ncounty: Sacramento\ndismiss: [11357, 11358]\nreduce: [11359]\n")
     quiet = invoke(*run_args(extract, tmp_path / "o2", "--as-of", "2020-07-01", "--policy", same))
     assert quiet.exit_code == 0 and "warning" not in quiet.stderr
+
+
+# --------------------------------------------------------------------------- 6d. wrong county
+
+
+def test_a_county_not_in_the_file_lists_its_counties_and_the_closest(extract, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("run", extract, "--county", "SACRAMENTP", "--as-of", "2020-07-01", "--out", out)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "clearance: no event in the extract names the county 'SACRAMENTP'; did you mean "
+        "'SACRAMENTO'? The extract's counties, with their convictions: PLACER 0, "
+        "SACRAMENTO 2, YOLO 1\n"
+    )
+    assert not out.exists()
+    far = invoke("run", extract, "--county", "Humboldt", "--as-of", "2020-07-01", "--out", out)
+    assert far.exit_code == 2
+    assert far.stderr == (
+        "clearance: no event in the extract names the county 'HUMBOLDT'. The extract's "
+        "counties, with their convictions: PLACER 0, SACRAMENTO 2, YOLO 1\n"
+    )
+
+
+def test_the_sample_lists_every_county_on_one_line(tmp_path):
+    result = invoke(
+        "run", sample_path(), "--county", "LOS ANGELS", "--as-of", "2020-07-01",
+        "--out", tmp_path / "o",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    (message,) = result.stderr.splitlines()
+    assert "did you mean 'LOS ANGELES'?" in message
+    listed = message.split("with their convictions: ")[1].split(", ")
+    assert len(listed) > 20  # every county, none left out
+    assert f"{SAMPLE_COUNTY} 1,334" in listed
 
 
 # --------------------------------------------------------------------------- 6c. explain piped

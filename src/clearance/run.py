@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
 import io
 import json
 import os
 import platform
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -308,7 +309,8 @@ class _Decide:
     ) -> Evaluation:
         decided: list[pl.DataFrame] = []
         people: list[pl.DataFrame] = []
-        names: set[str] = set()
+        # Every county the events name, with its convictions (for a wrong --county).
+        found: dict[str, int] = {}
         with _HistoryWriter(self.folder / HISTORY_FILE) as history:
             for group in groups:
                 self.lap("read")  # waiting for the group's rows
@@ -334,13 +336,14 @@ class _Decide:
                     _compact(group_decided.select(det_out.needed(group_decided.columns)))
                 )
                 people.append(_compact(group_people))
-                names.update(counties(in_memory))
+                for name, n in county_convictions(counts).items():
+                    found[name] = found.get(name, 0) + n
                 # Only the counts of the people determined go on (summary, history).
                 ids = group_decided["subject_id"].unique().implode()
                 history.write(counts.filter(pl.col("subject_id").is_in(ids)))
                 del counts
                 self.lap("rules")
-        check_county(sorted(names), self.county)
+        check_county(found, self.county)
         # Groups in order, each in input order: history.parquet is in that order (a
         # global merge by input order would hold every count).
         model = model_.Model(
@@ -462,22 +465,37 @@ def _check_destination(out: Path) -> None:
         )
 
 
-def counties(model: model_.Model) -> list[str]:
-    """Every county an event of the extract names, sorted."""
-    return (
-        model.counts.select(pl.col("county").drop_nulls().unique().sort())
-        .collect(engine="streaming")["county"]
-        .to_list()
+def county_convictions(counts: pl.DataFrame) -> dict[str, int]:
+    """Every county the counts name, with how many of them are convictions."""
+    tally = (
+        counts.lazy()
+        .filter(pl.col("county").is_not_null())
+        .group_by("county")
+        .agg(pl.col("convicted").fill_null(False).sum().alias("n"))
+        .collect()
     )
+    return dict(zip(tally["county"].to_list(), tally["n"].to_list(), strict=True))
 
 
-def check_county(names: Sequence[str], county: str) -> None:
-    """Stop a run whose county no event names (a typo, or the wrong file)."""
-    if county in names:
+def check_county(found: Mapping[str, int] | Sequence[str], county: str) -> None:
+    """Stop a run whose county no event names (a typo, or the wrong file).
+
+    One line: the closest county's name when one is close (difflib), then every
+    county the extract names, with its convictions when ``found`` counts them.
+    """
+    if county in found:
         return
-    shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+    names = sorted(found)
+    close = difflib.get_close_matches(county, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    if isinstance(found, Mapping):
+        listed = ", ".join(f"{name} {found[name]:,}" for name in names)
+        what = "The extract's counties, with their convictions"
+    else:
+        listed = ", ".join(names)
+        what = "The extract's counties"
     raise RunError(
-        f"no event in the extract names the county {county!r}; its counties are: {shown or 'none'}"
+        f"no event in the extract names the county {county!r}{hint} {what}: {listed or 'none'}"
     )
 
 
