@@ -9,8 +9,10 @@ and provision, and nothing awaiting review is filed.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from typer.testing import CliRunner
 
 from clearance.cli import app
 from clearance.filings.pleading import LINES, NUMBER_RIGHT, TEXT_LEFT, line_baseline
+from clearance.law import load_rulepack
 from filings_support import (
     EXAMPLE_OFFICE,
     W,
@@ -40,6 +43,18 @@ from filings_support import (
 
 runner = CliRunner()
 GRANTED = ("dismiss", "reduce")
+CUTOFF = load_rulepack().conviction_cutoff  # 2016-11-08: DOJ listed convictions up to it
+
+
+def dated_after_cutoff() -> pl.Expr:
+    return pl.col("conviction_date").str.to_date("%Y-%m-%d", strict=False) > CUTOFF
+
+
+def challenged_rows(determinations: pl.DataFrame) -> pl.DataFrame:
+    """What Exhibit B must list: not_eligible convictions dated on or before the cut-off."""
+    return determinations.filter(
+        (pl.col("determination") == "not_eligible") & ~dated_after_cutoff()
+    )
 
 
 def invoke(*args):
@@ -88,8 +103,9 @@ def test_writes_motion_order_exhibits_challenge_notice_doj_file_and_letters(file
         "letters/mailing-list.csv",
     ):
         assert (out / name).is_file(), name
-    assert "351 not challenged (228 dismiss, 123 reduce), 48 challenged" in squash(output)
+    assert "351 not challenged (228 dismiss, 123 reduce), 13 challenged" in squash(output)
     assert "10 awaiting review (not filed)" in squash(output)
+    assert "35 dated after 2016-11-08 (never on DOJ's list: in no filing)" in squash(output)
 
 
 def test_manifest_accounts_for_every_conviction(filed, determinations):
@@ -97,9 +113,12 @@ def test_manifest_accounts_for_every_conviction(filed, determinations):
     c = manifest["convictions"]
     counts = Counter(determinations["determination"].to_list())
     assert c["dismiss"] == counts["dismiss"] and c["reduce"] == counts["reduce"]
-    assert c["challenged"] == counts["not_eligible"]
+    assert c["challenged"] == challenged_rows(determinations).height
     assert c["awaiting_review"] == counts["review"]
-    assert c["granted"] + c["challenged"] + c["awaiting_review"] == determinations.height
+    assert c["after_cutoff"] == determinations.filter(dated_after_cutoff()).height
+    assert c["conviction_cutoff"] == CUTOFF.isoformat()
+    total = c["granted"] + c["challenged"] + c["awaiting_review"] + c["after_cutoff"]
+    assert total == c["total"] == determinations.height
     assert manifest["office"] == {"file": "office.yaml", "blank": False}
     # CAMC and CASC SACRAMENTO are the same county court: one filing
     assert [court["folder"] for court in manifest["courts"]] == ["sacramento"]
@@ -149,7 +168,7 @@ def test_exhibit_a_docx_lists_each_granted_conviction_with_its_relief(court, det
 
 
 def test_exhibit_b_gives_each_challenged_conviction_its_ground_and_provision(court, determinations):
-    challenged = determinations.filter(pl.col("determination") == "not_eligible")
+    challenged = challenged_rows(determinations)
     rows = docx_table_rows(court / "exhibit-b.docx")[1:]
     assert len(rows) == challenged.height
     assert pdf_exhibit_keys([court / "exhibit-b.pdf"]) == expected_keys(challenged)
@@ -161,9 +180,7 @@ def test_exhibit_b_gives_each_challenged_conviction_its_ground_and_provision(cou
             + row["section"]
             + (row["subsection"] or "").upper()
         ]
-        if row["reason"] == "after_prop64":
-            assert ground.startswith("Convicted after Prop. 64 took effect (HS 11361.8(a), (e))")
-        elif row["reason"] == "prior_superstrike":
+        if row["reason"] == "prior_superstrike":
             # the narrowest provision for this section, not all three sections
             narrow = {"11358": "(d)(1)", "11359": "(c)(1)", "11360": "(a)(3)(A)"}
             assert f"(HS {row['section']}{narrow[row['section']]}; PC 667(e)(2)(C)(iv))" in ground
@@ -371,3 +388,72 @@ def test_bad_run_folder_is_one_clear_line(tmp_path):
     assert result.exit_code == 2
     assert "determinations.parquet: missing column(s) cii_number" in squash(result.output)
     assert not (tmp_path / "f").exists()
+
+
+def _us_to_iso(text: str) -> dt.date:
+    month, day, year = text.split("/")
+    return dt.date(int(year), int(month), int(day))
+
+
+def _letter_dates(text: str) -> list[dt.date]:
+    """Conviction dates as the English letters print them: `convicted January 30, 1990`."""
+    found = re.findall(r"convicted ([A-Z][a-z]+) (\d{1,2}), (\d{4})", squash(text))
+    return [dt.datetime.strptime(f"{m} {d} {y}", "%B %d %Y").date() for m, d, y in found]
+
+
+def test_no_conviction_dated_after_the_cutoff_reaches_any_filing(filed, court, determinations):
+    """HS 11361.9: the filings answer for what DOJ listed, convictions up to the cut-off.
+
+    On the demo, 35 of the 48 not_eligible convictions are after_prop64 (dated after
+    2016-11-08): none of them is in Exhibit B, the notice of challenge, or anything
+    else written; Exhibit B and the notices count the other 13.
+    """
+    out = filed[0]
+    late = determinations.filter(dated_after_cutoff())
+    assert late.height == 35 and set(late["reason"]) == {"after_prop64"}
+    challenged = challenged_rows(determinations)
+    assert challenged.height == 13
+    assert determinations.filter(pl.col("determination") == "not_eligible").height == 48
+    late_keys = set(expected_keys(late))
+
+    # Exhibits, PDF and Word: every row dated on or before the cut-off, none of the late rows
+    for stem in ("exhibit-a", "exhibit-b"):
+        printed = pdf_exhibit_keys([court / f"{stem}.pdf"])
+        assert printed and not set(printed) & late_keys, stem
+        assert all(_us_to_iso(key[3]) <= CUTOFF for key in printed), stem
+        rows = docx_table_rows(court / f"{stem}.docx")[1:]
+        assert all(_us_to_iso(row[5]) <= CUTOFF for row in rows), stem
+    exhibit_b = docx_table_rows(court / "exhibit-b.docx")[1:]
+    assert len(exhibit_b) == challenged.height
+    assert pdf_exhibit_keys([court / "exhibit-b.pdf"]) == expected_keys(challenged)
+    assert not any(row[7].startswith("Convicted after Prop. 64") for row in exhibit_b)
+
+    # The notices count what the exhibits list
+    notice = squash(pdf_text(court / "challenge-notice.pdf"))
+    people = challenged["subject_id"].n_unique()
+    assert f"redesignation of the 13 convictions of {people} persons listed in Exhibit B" in notice
+    assert "Convicted after Prop. 64" not in notice
+    grounds = docx_table_rows(court / "challenge-notice.docx")[1:]
+    assert sum(int(row[2]) for row in grounds) == challenged.height
+    motion = squash(pdf_text(court / "motion.pdf"))
+    assert "The People challenge relief for 13 convictions in this court" in motion
+
+    # The DOJ file, the review list, the letters and the mailing list
+    for name in ("doj-disposition-update.csv", "awaiting-review.csv"):
+        table = read_csv(out / name)
+        dates = table["conviction_date"].str.to_date("%Y-%m-%d")
+        assert table.height and (dates <= CUTOFF).all(), name
+        keys = set(zip(table["subject_id"], table["cnt_order"], strict=True))
+        assert not keys & set(zip(late["subject_id"], late["cnt_order"], strict=True)), name
+    mailing = read_csv(out / "letters" / "mailing-list.csv")
+    lettered = [d for text in mailing["convictions_en"] for d in _letter_dates(text)]
+    assert len(lettered) == mailing["convictions"].cast(int).sum() > 0
+    assert max(lettered) <= CUTOFF
+    assert max(_letter_dates(pdf_text(out / "letters" / "letters-en.pdf"))) <= CUTOFF
+
+    manifest = json.loads((out / "filings.json").read_text())
+    c = manifest["convictions"]
+    assert (c["challenged"], c["after_cutoff"], c["after_cutoff_granted"]) == (13, 35, 0)
+    (entry,) = manifest["courts"]
+    assert entry["challenged"] == len(exhibit_b)
+    assert entry["granted"] == len(docx_table_rows(court / "exhibit-a.docx")) - 1

@@ -232,3 +232,47 @@ def test_a_reviewed_run_folder_files_the_reviewers_decisions(tmp_path):
     mailing = read_csv(out / "letters" / "mailing-list.csv")
     granted_people = decided.filter(pl.col("determination").is_in(["dismiss", "reduce"]))
     assert mailing.height == granted_people["subject_id"].n_unique()
+
+
+def test_convictions_dated_after_the_cutoff_are_in_no_filing(tmp_path):
+    """DOJ listed convictions up to the cut-off: later ones are counted, never filed.
+
+    Here the late rows are an after_prop64 challenge, a review case and one a reviewer
+    granted, all in a courthouse with nothing else: it gets no filing at all.
+    """
+    run = synthetic_run(tmp_path / "run", 60, seed=5)
+    frame = pl.read_parquet(run / "determinations.parquet")
+    late = {
+        0: ("2016-11-09", "not_eligible", "after_prop64", None),
+        1: ("2018-03-01", "not_eligible", "after_prop64", None),
+        2: ("2017-01-05", "review", "unparsed_charge", None),
+        3: ("2019-02-02", "dismiss", "unparsed_charge", "dismiss"),
+    }
+    rows = frame.to_dicts()
+    for i, (date, determination, reason, decision) in late.items():
+        rows[i].update(conviction_date=date, determination=determination, reason=reason)
+        rows[i]["court"] = "CAMC FOLSOM"
+        rows[i]["review_decision"] = decision
+    rows[4]["conviction_date"] = "2016-11-08"  # the cut-off itself is on DOJ's list
+    for row in rows:
+        row.setdefault("review_decision", None)
+    pl.DataFrame(rows).write_parquet(run / "determinations.parquet")
+    out = tmp_path / "filings"
+    result = write_filings(run, out, letters=False)
+    counts = result.manifest["convictions"]
+    assert counts["after_cutoff"] == 4 and counts["after_cutoff_granted"] == 1
+    assert counts["conviction_cutoff"] == "2016-11-08"
+    listed = frame.height - 4
+    assert counts["granted"] + counts["challenged"] + counts["awaiting_review"] == listed
+    assert [c["folder"] for c in result.manifest["courts"]] == ["sacramento"]
+    assert not (out / "sacramento-folsom").exists()
+    assert any("1 conviction(s) dated after 2016-11-08" in w for w in result.warnings)
+    keys = {(rows[i]["subject_id"], rows[i]["cnt_order"]) for i in late}
+    for name in ("doj-disposition-update.csv", "awaiting-review.csv"):
+        table = read_csv(out / name)
+        assert not set(zip(table["subject_id"], table["cnt_order"], strict=True)) & keys
+        assert (table["conviction_date"] <= "2016-11-08").all()
+    printed = docx_table_rows(out / "sacramento" / "exhibit-a.docx")[1:]
+    printed += docx_table_rows(out / "sacramento" / "exhibit-b.docx")[1:]
+    assert "11/08/2016" in {r[5] for r in printed}
+    assert not {"11/09/2016", "03/01/2018", "01/05/2017", "02/02/2019"} & {r[5] for r in printed}

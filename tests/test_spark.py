@@ -207,3 +207,22 @@ def test_stage_refuses_a_folder_that_is_not_a_stage(extract, tmp_path):
     assert result.exit_code == 2
     assert "not an earlier stage folder" in result.output
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_a_wrong_county_gets_the_local_engines_one_line(spark, extract, tmp_path):
+    """Every county with its convictions, and the closest name, whichever engine read it."""
+    messages = []
+    for engine in ("local", "spark"):
+        result = runner.invoke(
+            app,
+            ["run", *map(str, extract), "--county", "SACRAMENTP", "--as-of", AS_OF.isoformat(),
+             "--out", str(tmp_path / engine), "--engine", engine],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        messages.append(result.stderr)
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(
+        "clearance: no event in the extract names the county 'SACRAMENTP'; "
+        "did you mean 'SACRAMENTO'? The extract's counties, with their convictions: "
+    )
+    assert len(messages[0].splitlines()) == 1

@@ -1104,6 +1104,29 @@ def test_a_run_that_cannot_proceed_fails_with_its_reason(finished):
     assert client.get(f"/runs/{run_id}/results").status_code == 409
 
 
+def test_the_run_form_refuses_an_as_of_date_before_the_law_and_warns_of_one_ahead(finished):
+    client, _ = finished
+    token = sign_in(client, "ana")
+    assert 'name="as_of" required min="2016-11-09"' in client.get("/runs/new").text
+    data = {"csrf_token": token, "sample": "on", "county": "SACRAMENTO",
+            "policy_mode": "preset", "preset": "statute", "as_of": "2016-11-08"}  # fmt: skip
+    response = client.post("/runs", data=data)
+    assert response.status_code == 400
+    assert (
+        "the as-of date 2016-11-08 is before Proposition 64 took effect (2016-11-09); "
+        "there was no relief yet" in response.text
+    )
+    ahead = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    run_id = start_run(client, token, as_of=ahead)
+    run = wait_for(client, run_id)
+    assert run.state == "done", run.error
+    warnings = client.get(f"/runs/{run_id}/download/run.json").json()["warnings"]
+    assert warnings[0].startswith(f"the as-of date {ahead} is after the day of this run")
+    assert (
+        f"the as-of date {ahead} is after the day of this run" in client.get(f"/runs/{run_id}").text
+    )
+
+
 def test_assets_are_served_locally_and_no_page_loads_anything_from_elsewhere(finished):
     client, run_id = finished
     sign_in(client, "ana")

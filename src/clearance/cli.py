@@ -29,7 +29,11 @@ from clearance.filings.errors import FilingsError
 from clearance.law import RulePackError, load_rulepack
 from clearance.policy import PolicyError
 from clearance.report.figures import ReportError
-from clearance.run import RunError
+from clearance.run import RunError, check_as_of
+
+# Piped or redirected, Rich would lay tables out in 80 columns (cutting dates and
+# citations short): there, lines are as wide as their content, up to this.
+PIPED_WIDTH = 10_000
 
 app = typer.Typer(
     name="clearance",
@@ -247,13 +251,22 @@ def synth(
 
 
 def _as_of(value: str | None) -> tuple[dt.date, str]:
-    """The as-of date: an argument, or today's date recorded as such (product.md)."""
+    """The as-of date: an argument, or today's date recorded as such (product.md).
+
+    A date before the law took effect is refused here, before any file is read; one
+    after today is allowed, and the run warns (run.json records it).
+    """
     if value is None:
         return dt.date.today(), "today"
     try:
-        return dt.date.fromisoformat(value), "argument"
+        date = dt.date.fromisoformat(value)
     except ValueError:
         raise fail(f"--as-of {value!r} is not a date of the form YYYY-MM-DD") from None
+    try:
+        check_as_of(date, label="--as-of")
+    except RunError as exc:
+        raise fail(str(exc)) from None
+    return date, "argument"
 
 
 def _run(
@@ -392,7 +405,7 @@ def explain(
 
     with user_errors():
         explanation = explain_person(run_dir, subject_id)
-    render(explanation, out)
+    render(explanation, out if out.is_terminal else Console(width=PIPED_WIDTH, highlight=False))
 
 
 @app.command()
@@ -490,7 +503,11 @@ def policies_show(
     with user_errors():
         policy = load_policy(name)
     if as_yaml:
-        out.print(yaml.safe_dump(policy.to_dict(), sort_keys=False), markup=False, end="")
+        # A policy file `run --policy` reads back (`source` is where it came from: a
+        # comment, not a key). Written as is: Rich would wrap long lines when piped.
+        header = f"# From {policy.source} (clearance policies show {name} --yaml)\n"
+        text = yaml.safe_dump(policy.to_file(), sort_keys=False, allow_unicode=True)
+        sys.stdout.write(header + text)
         return
     out.print(f"[bold]{policy.name}[/]")
     for sentence in describe(policy):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
 import io
 import json
 import os
 import platform
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -126,8 +127,11 @@ def run(
         raise RunError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
     county = county.strip().upper()
     out = Path(out)
-    _check_destination(out)
     law = load_rulepack()
+    check_as_of(as_of, law)
+    # The only place a run reads the clock: to warn of an as-of date still to come.
+    ahead = future_as_of(as_of, dt.date.today())
+    _check_destination(out)
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}  # this process's CPU time, all threads: steadier than wall time
     started = clock = time.perf_counter()
@@ -183,7 +187,7 @@ def run(
                 groups = (read.bucket(b) for b in range(read.buckets))
                 evaluation = decide(groups, lambda: file_order)
                 evaluation.environment.update(staging="buckets", buckets=str(read.buckets))
-        warnings = read.warnings
+        warnings = [*ahead, *policy_county(policy, county), *read.warnings]
         summary, workbook = write_outputs(
             evaluation, read, tmp, policy=policy, county=county, as_of=as_of
         )
@@ -211,6 +215,44 @@ def run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return RunResult(out=out, summary=summary, provenance=provenance, warnings=warnings)
+
+
+def check_as_of(as_of: dt.date, law: RulePack | None = None, *, label: str = "as-of date") -> None:
+    """Refuse an as-of date before the law took effect (the rule pack's `effective_date`).
+
+    Before Proposition 64 took effect there was no relief to decide (prop64.md, "Dates").
+    """
+    law = law or load_rulepack()
+    if as_of < law.effective_date:
+        raise RunError(
+            f"{label} {as_of.isoformat()} is before Proposition 64 took effect "
+            f"({law.effective_date.isoformat()}); there was no relief yet"
+        )
+
+
+def future_as_of(as_of: dt.date, today: dt.date) -> list[str]:
+    """A warning for an as-of date after the day of the run (allowed: planning ahead).
+
+    The message does not name the day of the run, so that run.json and the report
+    stay the same whichever later day a run with this as-of date is made again.
+    """
+    if as_of <= today:
+        return []
+    return [
+        f"the as-of date {as_of.isoformat()} is after the day of this run: ages, years "
+        "since conviction and sentences are counted to that date, as if the history "
+        "in the extract does not change before then"
+    ]
+
+
+def policy_county(policy: Policy, county: str) -> list[str]:
+    """A warning when the policy names another county than the run's (the run's wins)."""
+    if policy.county is None or policy.county == " ".join(county.split()).upper():
+        return []
+    return [
+        f"the policy {policy.name!r} names the county {policy.county}, but the run is for "
+        f"{county} (--county); its convictions are decided under this policy all the same"
+    ]
 
 
 def _evaluate_stream(
@@ -267,7 +309,8 @@ class _Decide:
     ) -> Evaluation:
         decided: list[pl.DataFrame] = []
         people: list[pl.DataFrame] = []
-        names: set[str] = set()
+        # Every county the events name, with its convictions (for a wrong --county).
+        found: dict[str, int] = {}
         with _HistoryWriter(self.folder / HISTORY_FILE) as history:
             for group in groups:
                 self.lap("read")  # waiting for the group's rows
@@ -293,13 +336,14 @@ class _Decide:
                     _compact(group_decided.select(det_out.needed(group_decided.columns)))
                 )
                 people.append(_compact(group_people))
-                names.update(counties(in_memory))
+                for name, n in county_convictions(counts).items():
+                    found[name] = found.get(name, 0) + n
                 # Only the counts of the people determined go on (summary, history).
                 ids = group_decided["subject_id"].unique().implode()
                 history.write(counts.filter(pl.col("subject_id").is_in(ids)))
                 del counts
                 self.lap("rules")
-        check_county(sorted(names), self.county)
+        check_county(found, self.county)
         # Groups in order, each in input order: history.parquet is in that order (a
         # global merge by input order would hold every count).
         model = model_.Model(
@@ -421,22 +465,37 @@ def _check_destination(out: Path) -> None:
         )
 
 
-def counties(model: model_.Model) -> list[str]:
-    """Every county an event of the extract names, sorted."""
-    return (
-        model.counts.select(pl.col("county").drop_nulls().unique().sort())
-        .collect(engine="streaming")["county"]
-        .to_list()
+def county_convictions(counts: pl.DataFrame) -> dict[str, int]:
+    """Every county the counts name, with how many of them are convictions."""
+    tally = (
+        counts.lazy()
+        .filter(pl.col("county").is_not_null())
+        .group_by("county")
+        .agg(pl.col("convicted").fill_null(False).sum().alias("n"))
+        .collect()
     )
+    return dict(zip(tally["county"].to_list(), tally["n"].to_list(), strict=True))
 
 
-def check_county(names: Sequence[str], county: str) -> None:
-    """Stop a run whose county no event names (a typo, or the wrong file)."""
-    if county in names:
+def check_county(found: Mapping[str, int] | Sequence[str], county: str) -> None:
+    """Stop a run whose county no event names (a typo, or the wrong file).
+
+    One line: the closest county's name when one is close (difflib), then every
+    county the extract names, with its convictions when ``found`` counts them.
+    """
+    if county in found:
         return
-    shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+    names = sorted(found)
+    close = difflib.get_close_matches(county, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    if isinstance(found, Mapping):
+        listed = ", ".join(f"{name} {found[name]:,}" for name in names)
+        what = "The extract's counties, with their convictions"
+    else:
+        listed = ", ".join(names)
+        what = "The extract's counties"
     raise RunError(
-        f"no event in the extract names the county {county!r}; its counties are: {shown or 'none'}"
+        f"no event in the extract names the county {county!r}{hint} {what}: {listed or 'none'}"
     )
 
 

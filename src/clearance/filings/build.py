@@ -12,6 +12,10 @@ Output folder (docs/filings.md):
     <court>/exhibit-b[-part-NN].pdf|.docx   the challenged convictions, with grounds
     letters/                        notice letters (letters.py)
 
+Only the convictions DOJ listed are filed: a conviction dated after the rule
+pack's conviction cut-off (2016-11-08) is in no file and is counted apart in
+filings.json (`convictions.after_cutoff`); see cases.py.
+
 Everything is computed from the run folder and the office file, so the same
 inputs give the same bytes. The folder is written beside its destination and
 moved into place at the end: a failed run leaves nothing that looks complete.
@@ -33,7 +37,7 @@ import polars as pl
 from clearance import __version__
 from clearance._folders import move_into_place
 from clearance.filings import letters as letters_
-from clearance.filings.cases import Court, RunInfo, group_courts, read_run
+from clearance.filings.cases import GRANTED, Court, RunInfo, after_cutoff, group_courts, read_run
 from clearance.filings.document import (
     Caption,
     DocMeta,
@@ -411,7 +415,7 @@ def write_filings(
     _check_destination(out)
     office = office or blank_office()
     law = load_rulepack()
-    courts = group_courts(info, frame, office)
+    courts = group_courts(info, frame, office, law.conviction_cutoff)
     tick = (lambda: progress(1)) if progress else (lambda: None)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -434,7 +438,7 @@ def write_filings(
             else None
         )
         manifest = _manifest(
-            info, office, frame, entries, doj_count, awaiting, letter_summary, part_size
+            info, office, frame, law, entries, doj_count, awaiting, letter_summary, part_size
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         move_into_place(tmp, out)
@@ -442,6 +446,13 @@ def write_filings(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     warnings = []
+    late = manifest["convictions"]["after_cutoff_granted"]
+    if late:
+        warnings.append(
+            f"{late:,} conviction(s) dated after {law.conviction_cutoff.isoformat()} were "
+            "decided dismiss or reduce on review; they are not filed: DOJ lists only "
+            "convictions dated on or before that day (HS 11361.9(a))"
+        )
     if office.blank:
         warnings.append(
             "no --office file: the office, attorney and public defender fields are marked "
@@ -454,15 +465,20 @@ def _manifest(
     info: RunInfo,
     office: Office,
     frame: pl.DataFrame,
+    law: RulePack,
     entries: list[dict],
     doj_count: int,
     awaiting: int,
     letters: dict | None,
     part_size: int,
 ) -> dict:
-    by = frame["determination"].value_counts()
+    # Only the convictions DOJ listed (dated on or before the cut-off) are filed;
+    # the others are counted apart so that the figures add up to the run's.
+    late = after_cutoff(law.conviction_cutoff)
+    by = frame.filter(~late)["determination"].value_counts()
     determinations = {d: n for d, n in by.iter_rows()}
     granted = determinations.get("dismiss", 0) + determinations.get("reduce", 0)
+    unlisted = frame.filter(late)
     return {
         "tool": {"name": "clearance", "version": __version__},
         "run": {
@@ -486,6 +502,9 @@ def _manifest(
             "reduce": determinations.get("reduce", 0),
             "challenged": determinations.get("not_eligible", 0),
             "awaiting_review": determinations.get("review", 0),
+            "conviction_cutoff": law.conviction_cutoff.isoformat(),
+            "after_cutoff": unlisted.height,
+            "after_cutoff_granted": unlisted.filter(pl.col("determination").is_in(GRANTED)).height,
         },
         "courts": entries,
         "doj_file": {"file": DOJ_FILE, "rows": doj_count},

@@ -8,7 +8,12 @@ main court, so `CASC SACRAMENTO` and `CAMC SACRAMENTO` (the municipal court,
 unified into the superior court in 1998) share one filing; an office can name
 courthouses, or put everything in one filing, in office.yaml.
 
-Within a court each conviction goes to exactly one list, by its `determination`:
+Only the convictions DOJ listed are answered for (HS 11361.9(a), (b)): those dated
+on or before the rule pack's conviction cut-off (2016-11-08). A conviction dated
+after it (reason `after_prop64`) was never on DOJ's list, so it is in no filing,
+no list and no letter; `filings.json` counts it apart (`after_cutoff`).
+
+Within a court each other conviction goes to exactly one list, by its `determination`:
 
 - granted (`dismiss`, `reduce`): the notice of no challenge, the order, Exhibit A
   and the DOJ file;
@@ -34,7 +39,7 @@ import polars as pl
 from clearance._digest import file_sha256
 from clearance.filings.errors import FilingsError
 from clearance.filings.office import Office
-from clearance.law import DETERMINATIONS
+from clearance.law import DETERMINATIONS, load_rulepack
 from clearance.outputs.determinations import CONTRACT_COLUMNS
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "RUN_FILE",
     "Court",
     "RunInfo",
+    "after_cutoff",
     "group_courts",
     "read_run",
 ]
@@ -206,8 +212,28 @@ def relief_code() -> pl.Expr:
     )
 
 
-def group_courts(info: RunInfo, frame: pl.DataFrame, office: Office) -> list[Court]:
-    """One `Court` per filing, main court first, each list in exhibit order."""
+def after_cutoff(cutoff: dt.date) -> pl.Expr:
+    """True for a conviction DOJ never listed: dated after `cutoff`, or `after_prop64`.
+
+    `conviction_date` is the run's text (ISO, or the raw value of an invalid date,
+    which is never after the cut-off: such a row stays awaiting review). Never null.
+    """
+    date = pl.col("conviction_date").str.to_date("%Y-%m-%d", strict=False)
+    later = (date > pl.lit(cutoff, dtype=pl.Date)).fill_null(False)
+    return later | (pl.col("reason") == "after_prop64").fill_null(False)
+
+
+def group_courts(
+    info: RunInfo, frame: pl.DataFrame, office: Office, cutoff: dt.date | None = None
+) -> list[Court]:
+    """One `Court` per filing, main court first, each list in exhibit order.
+
+    Only convictions dated on or before `cutoff` (default: the rule pack's conviction
+    cut-off) are filed; a court with none gets no filing.
+    """
+    if cutoff is None:
+        cutoff = load_rulepack().conviction_cutoff
+    frame = frame.filter(~after_cutoff(cutoff))
     county = info.county
     names = sorted({c for c in frame["court"].unique().to_list() if c is not None})
     where = {name: courthouse_of(name, county, office) for name in names}

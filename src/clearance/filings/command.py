@@ -40,6 +40,12 @@ def main(
         f"[bold]{c['granted']:,}[/] not challenged ({c['dismiss']:,} dismiss, "
         f"{c['reduce']:,} reduce), [bold]{c['challenged']:,}[/] challenged, "
         f"[bold]{c['awaiting_review']:,}[/] awaiting review (not filed)"
+        + (
+            f", [bold]{c['after_cutoff']:,}[/] dated after {c['conviction_cutoff']} "
+            "(never on DOJ's list: in no filing)"
+            if c["after_cutoff"]
+            else ""
+        )
     )
     for court in m["courts"]:
         out.print(

@@ -92,8 +92,9 @@ class Policy:
         """The same policy for another county (the run's `--county`)."""
         return dataclasses.replace(self, county=_county(county))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The resolved policy in the file schema (sections as numbers), plus `source`."""
+    def to_file(self) -> dict[str, Any]:
+        """The policy in the file schema (sections as numbers): what a policy file holds,
+        so `policy_from_mapping(policy.to_file(), source=...)` gives the policy back."""
         return {
             "name": self.name,
             "county": self.county,
@@ -102,8 +103,11 @@ class Policy:
             "misdemeanors": self.misdemeanors,
             "additional_relief": dataclasses.asdict(self.additional_relief),
             "review": dataclasses.asdict(self.review),
-            "source": self.source,
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved policy in the file schema, plus `source` (run.json records it)."""
+        return {**self.to_file(), "source": self.source}
 
 
 _TOP_KEYS = ("name", "county", "dismiss", "reduce", "misdemeanors", "additional_relief", "review")

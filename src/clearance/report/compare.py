@@ -32,6 +32,7 @@ from clearance.policy import Policy, describe, load_policy
 from clearance.policy import summarize as policy_line
 from clearance.report.figures import DETERMINATIONS, ReportError
 from clearance.rules.prop64 import determine
+from clearance.run import check_as_of
 
 FILES = ("compare.html", "compare.json")
 PEOPLE = (
@@ -102,8 +103,10 @@ def compare(
     provenance, files = inputs_of(run_dir, extracts)
     county = provenance["county"]
     as_of = dt.date.fromisoformat(provenance["as_of"])
-    policies = [load_policy(spec).with_county(county) for spec in specs]
     law = load_rulepack()
+    # A run made before the check (or a run.json edited by hand) is refused as `run` is.
+    check_as_of(as_of, law, label=f"{Path(run_dir) / 'run.json'}: as_of")
+    policies = [load_policy(spec).with_county(county) for spec in specs]
     work = Path(tempfile.mkdtemp(prefix=".clearance-compare-", dir=work_dir))
     try:
         buckets = buckets_for(sum(f.stat().st_size for f in files))

@@ -20,7 +20,8 @@ tagged with its table (``kind``) and carried in that table's struct column:
 - ``people``           ``model.people`` for everyone (summary.json's demographics);
 - ``history``          ``model.counts`` of every person determined (history.parquet,
                         summary.json's impact);
-- ``counties``         the counties the partition's events name (the county check).
+- ``counties``         the counties the partition's events name, with their convictions
+                        (the county check).
 
 Spark has no unsigned integers, so ``UInt32``/``UInt64`` columns travel as ``long``;
 the driver casts every table back to the local engine's exact schema (the schema the
@@ -45,7 +46,7 @@ from clearance.extract.reader import staged_schema
 from clearance.law import RulePack, load_rulepack
 from clearance.policy import Policy
 from clearance.rules.prop64 import determine
-from clearance.run import Evaluation, RunError, check_county
+from clearance.run import Evaluation, RunError, check_county, county_convictions
 
 KINDS = ("determinations", "people", "history", "counties")
 KIND = "kind"
@@ -82,7 +83,11 @@ def evaluate_partition(staged: pl.DataFrame, job: Job, law: RulePack) -> dict[st
         "determinations": decided,
         "people": people,
         "history": counts.filter(pl.col(PERSON_KEY).is_in(determined)),
-        "counties": counts.select(pl.col("county").drop_nulls().unique()),
+        "counties": pl.DataFrame(
+            list(county_convictions(counts).items()),
+            schema={"county": pl.String, "convictions": pl.Int64},
+            orient="row",
+        ),
     }
 
 
@@ -303,7 +308,8 @@ def evaluate_staged(
         if started:
             spark.stop()
     lap("rules")
-    check_county(sorted(collected["counties"]["county"].unique().to_list()), county)
+    found = collected["counties"].group_by("county").agg(pl.col("convictions").sum())
+    check_county(dict(zip(found["county"], found["convictions"], strict=True)), county)
     model = model_.Model(
         people=collected["people"].sort(PERSON_KEY).lazy(),
         events=model_.build(pl.LazyFrame(schema=staged_schema()), file_order).events,

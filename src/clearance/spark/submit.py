@@ -28,6 +28,7 @@ import polars as pl
 from clearance.law import load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.policy import load_policy
+from clearance.run import RunError, check_as_of
 from clearance.spark.engine import (
     KIND,
     PERSON_KEY,
@@ -89,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     county = args.county.strip().upper()
     policy = load_policy(args.policy)
     law = load_rulepack()
+    try:
+        check_as_of(as_of, law, label="--as-of")
+    except RunError as exc:
+        print(f"clearance: {exc}", file=sys.stderr)
+        return 2
     spark, started = session()
     try:
         root = args.staged.rstrip("/")

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
+from clearance.law import load_rulepack
 from clearance.policy import PolicyError, list_presets, load_policy, preset_names
+from clearance.run import RunError, check_as_of
 from clearance.sample import sample_path
 from clearance.web import exports, lifecycle, policy_form, results, reviews
 from clearance.web.context import Ctx, checked_form, require, text, users_by_id
@@ -86,6 +88,8 @@ def _new_run_page(
         custom=custom,
         sections=policy_form.sections(),
         as_of=values.get("as_of") or (SAMPLE_AS_OF if sample and not selected else ""),
+        # The browser refuses an earlier date too; the form's handler checks it again.
+        min_as_of=load_rulepack().effective_date.isoformat(),
         error=error,
         upload_error=upload_error,
         limit=megabytes(ctx.settings.max_upload_bytes),
@@ -232,6 +236,10 @@ async def create_run(ctx: Ctx = Depends(require("run"))) -> Response:
         as_of = dt.date.fromisoformat(values["as_of"])
     except ValueError:
         return again("give the as-of date as YYYY-MM-DD")
+    try:
+        check_as_of(as_of, label="the as-of date")  # one after today runs, with a warning
+    except RunError as exc:
+        return again(str(exc))
     try:
         if values["policy_mode"] == "custom":
             policy = policy_form.policy_from_form(fields)
