@@ -14,7 +14,6 @@ from clearance.extract.columns import FIELDS
 # it: CI has it, a fresh clone does not. Tests read it only through the fixtures `peers` and
 # `gogen` below, which skip with NO_PEERS as the reason where it is absent.
 PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"
-GOGEN = PEERS / "gogen"  # (being replaced by the fixture)
 NO_PEERS = "../shared/peers is not beside this checkout (peer data from earlier tools; CI has it)"
 
 DEFAULTS = {

@@ -18,7 +18,6 @@ from clearance.policy import (
     list_presets,
     load_policy,
 )
-from conftest import GOGEN
 
 PRESETS = Path(str(resources.files("clearance.policy"))) / "presets"
 
@@ -327,8 +326,8 @@ def test_finding_a_policy(tmp_path):
 # ---------------------------------------------------------------- gogen / BEAR JSON
 
 
-def test_gogen_eligibility_options_import():
-    policy = load_policy(GOGEN / "eligibility_options.json")
+def test_gogen_eligibility_options_import(gogen):
+    policy = load_policy(gogen / "eligibility_options.json")
     assert policy.dismiss == ("11357", "11358")
     assert policy.reduce == ("11359", "11360")
     assert policy.additional_relief == AdditionalRelief(
