@@ -326,8 +326,32 @@ def test_finding_a_policy(tmp_path):
 # ---------------------------------------------------------------- gogen / BEAR JSON
 
 
+# The form gogen writes, as in its own eligibility_options.json: a threshold given is a threshold
+# applied (no switches beside them), a relief left out is off.
+GOGEN_OPTIONS = {
+    "baselineEligibility": {"dismiss": ["11357", "11358"], "reduce": ["11359", "11360"]},
+    "additionalRelief": {
+        "subjectUnder21AtConviction": True,
+        "subjectAgeThreshold": 57,
+        "yearsSinceConvictionThreshold": 10,
+        "subjectIsDeceased": True,
+        "subjectHasOnlyProp64Charges": True,
+    },
+}
+
+
 def test_gogen_eligibility_options_import(gogen):
-    policy = load_policy(gogen / "eligibility_options.json")
+    """gogen's own options file (peer data) imports as gogen decided with it."""
+    assert_gogen_options(load_policy(gogen / "eligibility_options.json"))
+
+
+def test_gogen_form_options_import(policy_file):
+    """The same options in gogen's form, written here: the import needs no peer data."""
+    path = policy_file(json.dumps(GOGEN_OPTIONS, indent=2), "eligibility_options.json")
+    assert_gogen_options(load_policy(path))
+
+
+def assert_gogen_options(policy):
     assert policy.dismiss == ("11357", "11358")
     assert policy.reduce == ("11359", "11360")
     assert policy.additional_relief == AdditionalRelief(
