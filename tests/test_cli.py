@@ -149,6 +149,10 @@ def test_explain_walks_the_rules_with_citations(sample_run):
     assert "prior_superstrike" in result.output
     assert "667(e)(2)(C)(iv)" in result.output
     assert "not_eligible" in result.output
+    # Every explanation lists every rule with its citation; this one is decided by the super
+    # strike, which it names.
+    assert "not_eligible (prior_superstrike)" in result.output
+    assert "288(a)" in result.output
 
 
 def test_explain_unknown_person_is_a_clear_error(sample_run):
