@@ -35,6 +35,20 @@ DEFAULTS = {
     "CONV_STAT_DESCR": "MISDEMEANOR",
 }
 
+# A policy in the form gogen writes, the options of its eligibility_options.json, written by the
+# tests that need it: a threshold given is a threshold applied (no switches beside them), a relief
+# left out is off. Dismiss 11357 and 11358, reduce 11359 and 11360.
+GOGEN_OPTIONS = {
+    "baselineEligibility": {"dismiss": ["11357", "11358"], "reduce": ["11359", "11360"]},
+    "additionalRelief": {
+        "subjectUnder21AtConviction": True,
+        "subjectAgeThreshold": 57,
+        "yearsSinceConvictionThreshold": 10,
+        "subjectIsDeceased": True,
+        "subjectHasOnlyProp64Charges": True,
+    },
+}
+
 
 def line(fields: dict[str, str] | None = None, *, defaults: bool = True, **values: str) -> str:
     """One 95-field extract line (RFC 4180 quoting), by column name."""

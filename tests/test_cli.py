@@ -13,24 +13,13 @@ from clearance.cli import app
 from clearance.extract.columns import FIELDS
 from clearance.outputs.determinations import CONTRACT_COLUMNS
 from clearance.sample import SAMPLE_COUNTY, sample_path
-from conftest import header, line
+from conftest import GOGEN_OPTIONS, header, line
 
 runner = CliRunner()
 
 # The bundled synthetic extract (`clearance demo`), and what its generator says it put in it.
 SAMPLE = sample_path()
 INTENDED = json.loads((SAMPLE.parent / "sample.intended.json").read_text())
-# A policy in gogen's JSON form (tests/test_policy.py): dismiss 11357 and 11358, reduce the rest.
-OPTIONS = {
-    "baselineEligibility": {"dismiss": ["11357", "11358"], "reduce": ["11359", "11360"]},
-    "additionalRelief": {
-        "subjectUnder21AtConviction": True,
-        "subjectAgeThreshold": 57,
-        "yearsSinceConvictionThreshold": 10,
-        "subjectIsDeceased": True,
-        "subjectHasOnlyProp64Charges": True,
-    },
-}
 FOLDER = {
     "determinations.csv",
     "determinations.parquet",
@@ -49,7 +38,7 @@ def invoke(*args):
 def sample_args(tmp_path_factory):
     """`clearance run` on the sample with a policy file, as of a given date (no --out)."""
     policy = tmp_path_factory.mktemp("policy") / "options.json"
-    policy.write_text(json.dumps(OPTIONS))
+    policy.write_text(json.dumps(GOGEN_OPTIONS))
     return ["run", SAMPLE, "--county", SAMPLE_COUNTY, "--policy", policy, "--as-of", "2020-07-01"]
 
 

@@ -18,6 +18,7 @@ from clearance.policy import (
     list_presets,
     load_policy,
 )
+from conftest import GOGEN_OPTIONS
 
 PRESETS = Path(str(resources.files("clearance.policy"))) / "presets"
 
@@ -324,20 +325,6 @@ def test_finding_a_policy(tmp_path):
 
 
 # ---------------------------------------------------------------- gogen / BEAR JSON
-
-
-# The form gogen writes, as in its own eligibility_options.json: a threshold given is a threshold
-# applied (no switches beside them), a relief left out is off.
-GOGEN_OPTIONS = {
-    "baselineEligibility": {"dismiss": ["11357", "11358"], "reduce": ["11359", "11360"]},
-    "additionalRelief": {
-        "subjectUnder21AtConviction": True,
-        "subjectAgeThreshold": 57,
-        "yearsSinceConvictionThreshold": 10,
-        "subjectIsDeceased": True,
-        "subjectHasOnlyProp64Charges": True,
-    },
-}
 
 
 def test_gogen_eligibility_options_import(gogen):
