@@ -1,4 +1,4 @@
-"""Shared test helpers: build extract lines field by field, by DOJ column name."""
+"""Shared test helpers: build extract lines field by field, by DOJ column name; find peer data."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 
 from clearance.extract.columns import FIELDS
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-PEERS = SHARED / "peers"
-GOGEN = PEERS / "gogen"
+# Peer data (files of earlier tools, ../shared/peers/README.md) lives beside the checkout, not in
+# it: CI has it, a fresh clone does not. Tests read it only through the fixtures `peers` and
+# `gogen` below, which skip with NO_PEERS as the reason where it is absent.
+PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"
+NO_PEERS = "../shared/peers is not beside this checkout (peer data from earlier tools; CI has it)"
 
 DEFAULTS = {
     "SUBJECT_ID": "10000001",
@@ -31,6 +33,20 @@ DEFAULTS = {
     "OFFENSE_TOC": "M",
     "DISP_DESCR": "CONVICTED-PROBATION",
     "CONV_STAT_DESCR": "MISDEMEANOR",
+}
+
+# A policy in the form gogen writes, the options of its eligibility_options.json, written by the
+# tests that need it: a threshold given is a threshold applied (no switches beside them), a relief
+# left out is off. Dismiss 11357 and 11358, reduce 11359 and 11360.
+GOGEN_OPTIONS = {
+    "baselineEligibility": {"dismiss": ["11357", "11358"], "reduce": ["11359", "11360"]},
+    "additionalRelief": {
+        "subjectUnder21AtConviction": True,
+        "subjectAgeThreshold": 57,
+        "yearsSinceConvictionThreshold": 10,
+        "subjectIsDeceased": True,
+        "subjectHasOnlyProp64Charges": True,
+    },
 }
 
 
@@ -62,3 +78,17 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def peers() -> Path:
+    """The peer data folder, ../shared/peers; a test that asks for it skips where it is absent."""
+    if not PEERS.is_dir():
+        pytest.skip(NO_PEERS)
+    return PEERS
+
+
+@pytest.fixture(scope="session")
+def gogen(peers) -> Path:
+    """gogen's files (../shared/peers/gogen): its golden workbook, options and test extracts."""
+    return peers / "gogen"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import polars as pl
@@ -9,21 +10,16 @@ import pytest
 from typer.testing import CliRunner
 
 from clearance.cli import app
+from clearance.extract.columns import FIELDS
 from clearance.outputs.determinations import CONTRACT_COLUMNS
-from conftest import GOGEN, line
+from clearance.sample import SAMPLE_COUNTY, sample_path
+from conftest import GOGEN_OPTIONS, header, line
 
 runner = CliRunner()
 
-PEER_RUN = [
-    "run",
-    str(GOGEN / "no_headers.csv"),
-    "--county",
-    "SAN JOAQUIN",
-    "--policy",
-    str(GOGEN / "eligibility_options.json"),
-    "--as-of",
-    "2019-11-11",
-]
+# The bundled synthetic extract (`clearance demo`), and what its generator says it put in it.
+SAMPLE = sample_path()
+INTENDED = json.loads((SAMPLE.parent / "sample.intended.json").read_text())
 FOLDER = {
     "determinations.csv",
     "determinations.parquet",
@@ -39,15 +35,34 @@ def invoke(*args):
 
 
 @pytest.fixture(scope="module")
-def peer_run(tmp_path_factory):
+def sample_args(tmp_path_factory):
+    """`clearance run` on the sample with a policy file, as of a given date (no --out)."""
+    policy = tmp_path_factory.mktemp("policy") / "options.json"
+    policy.write_text(json.dumps(GOGEN_OPTIONS))
+    return ["run", SAMPLE, "--county", SAMPLE_COUNTY, "--policy", policy, "--as-of", "2020-07-01"]
+
+
+@pytest.fixture(scope="module")
+def sample_run(sample_args, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "out"
-    result = invoke(*PEER_RUN, "--out", out)
+    result = invoke(*sample_args, "--out", out)
     assert result.exit_code == 0, result.output
     return out
 
 
-def test_inspect_bad_csv_reports_37_rows_and_the_missing_end_of_rec():
-    result = invoke("inspect", GOGEN / "bad.csv", "--json")
+def test_inspect_reports_rows_and_the_missing_end_of_rec(write):
+    names = FIELDS[:-1]
+    data = ",".join(["", "", "7", *[""] * 47, "001001001000", *[""] * 43])
+    extract = write(header(names) + "\n" + data + "\n" + data.rsplit(",", 1)[0] + "\n")
+    result = invoke("inspect", extract, "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert (figures["rows"]["read"], figures["rows"]["rejected"]) == (2, 1)
+    assert any("END_OF_REC" in w for w in figures["warnings"])
+
+
+def test_inspect_peer_bad_csv_reports_37_rows_and_the_missing_end_of_rec(gogen):
+    result = invoke("inspect", gogen / "bad.csv", "--json")
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
     assert figures["rows"]["read"] == 37
@@ -56,88 +71,105 @@ def test_inspect_bad_csv_reports_37_rows_and_the_missing_end_of_rec():
 
 
 def test_inspect_counts_people_and_cannabis_convictions():
-    figures = json.loads(invoke("inspect", GOGEN / "no_headers.csv", "--json").output)
-    assert figures["subjects"] == 11
-    assert figures["cannabis_convictions_by_county"]["SAN JOAQUIN"] == {
-        "11357": 3,
-        "11358": 8,
-        "11359": 4,
+    figures = json.loads(invoke("inspect", SAMPLE, "--json").output)
+    assert figures["subjects"] == INTENDED["subjects"] == 300
+    assert figures["rows"] == {"read": 7619, "used": 7612, "rejected": 7}
+    assert figures["cannabis_convictions_by_county"][SAMPLE_COUNTY] == {
+        "11357": 184,
+        "11358": 34,
+        "11359": 132,
+        "11360": 59,
+    }
+    assert figures["cannabis_convictions_by_county"] == {
+        county: {section: n for section, n in sections.items() if n}
+        for county, sections in INTENDED["cannabis_convictions_by_county"].items()
     }
 
 
-def test_run_writes_the_contract_folder(peer_run):
-    assert {p.name for p in peer_run.iterdir()} >= FOLDER
-    determinations = pl.read_csv(peer_run / "determinations.csv", infer_schema=False)
+def test_run_writes_the_contract_folder(sample_run):
+    in_county = INTENDED["facts"]["cannabis_convictions_in_county"]  # 409
+    assert {p.name for p in sample_run.iterdir()} >= FOLDER
+    determinations = pl.read_csv(sample_run / "determinations.csv", infer_schema=False)
     assert tuple(determinations.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
-    assert determinations.height == 15
+    assert determinations.height == in_county
     assert determinations["rule"].null_count() == 0
     assert determinations["citation"].null_count() == 0
-    assert pl.read_parquet(peer_run / "determinations.parquet").height == 15
-    workbook = pl.read_excel(peer_run / "determinations.xlsx")
-    assert workbook.height == 15
+    assert pl.read_parquet(sample_run / "determinations.parquet").height == in_county
+    workbook = pl.read_excel(sample_run / "determinations.xlsx")
+    assert workbook.height == in_county
 
 
-def test_summary_reconciles_rows_and_convictions(peer_run):
-    summary = json.loads((peer_run / "summary.json").read_text())
+def test_summary_reconciles_rows_and_convictions(sample_run):
+    summary = json.loads((sample_run / "summary.json").read_text())
     rows = summary["rows"]
-    assert rows["read"] == rows["used"] + rows["rejected"] == 38
-    assert summary["convictions_in_scope"] == sum(summary["by_determination"].values()) == 15
+    assert rows["read"] == rows["used"] + rows["rejected"] == INTENDED["rows"]["read"]
+    assert rows["rejected"] == INTENDED["rows"]["rejected"]
+    in_county = INTENDED["facts"]["cannabis_convictions_in_county"]
+    assert summary["convictions_in_scope"] == sum(summary["by_determination"].values()) == in_county
     assert set(summary["by_determination"]) == {"dismiss", "reduce", "not_eligible", "review"}
-    assert sum(summary["by_reason"].values()) == 15
+    assert sum(summary["by_reason"].values()) == in_county
     helped = summary["demographics"]["people_helped"]
     assert sum(helped["race"].values()) == summary["impact"]["people_helped"]
 
 
-def test_run_json_records_provenance(peer_run):
-    provenance = json.loads((peer_run / "run.json").read_text())
-    assert provenance["as_of"] == "2019-11-11"
+def test_run_json_records_provenance(sample_run):
+    provenance = json.loads((sample_run / "run.json").read_text())
+    assert provenance["as_of"] == "2020-07-01"
     assert provenance["as_of_source"] == "argument"
     assert provenance["rule_pack"]["version"]
     assert provenance["policy"]["dismiss"] == [11357, 11358]
     (source,) = provenance["inputs"]
-    assert len(source["sha256"]) == 64 and source["rows_read"] == 38
+    assert source["sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    assert source["rows_read"] == INTENDED["rows"]["read"]
     assert provenance["timings_seconds"]["total"] > 0
 
 
-def test_same_inputs_give_byte_identical_outputs(peer_run, tmp_path):
+def test_same_inputs_give_byte_identical_outputs(sample_args, sample_run, tmp_path):
     again = tmp_path / "again"
-    assert invoke(*PEER_RUN, "--out", again).exit_code == 0
+    assert invoke(*sample_args, "--out", again).exit_code == 0
     for name in FOLDER - {"run.json"}:  # run.json records timings
-        assert (peer_run / name).read_bytes() == (again / name).read_bytes(), name
+        assert (sample_run / name).read_bytes() == (again / name).read_bytes(), name
 
 
-def test_explain_walks_the_rules_with_citations(peer_run):
-    result = invoke("explain", "--run", peer_run, "84734892")
+def test_explain_walks_the_rules_with_citations(sample_run):
+    # FREEMAN,JAMAL F: a PC 288(a) conviction of 2010 (a super strike), then HS 11359 in 2016.
+    result = invoke("explain", "--run", sample_run, "50378253")
     assert result.exit_code == 0, result.output
     assert "prior_superstrike" in result.output
     assert "667(e)(2)(C)(iv)" in result.output
     assert "not_eligible" in result.output
+    # Every explanation lists every rule with its citation; this one is decided by the super
+    # strike, which it names.
+    assert "not_eligible (prior_superstrike)" in result.output
+    assert "288(a)" in result.output
 
 
-def test_explain_unknown_person_is_a_clear_error(peer_run):
-    result = invoke("explain", "--run", peer_run, "00000000")
+def test_explain_unknown_person_is_a_clear_error(sample_run):
+    result = invoke("explain", "--run", sample_run, "00000000")
     assert result.exit_code == 2
     assert "no determination" in result.output
 
 
-def test_unknown_county_fails_with_the_counties_found(tmp_path):
-    result = invoke(*PEER_RUN[:3], "SAN JAOQUIN", "--out", tmp_path / "x")
+def test_unknown_county_fails_with_the_counties_found(write, tmp_path):
+    # Two counties: the message lists the first 12 of the extract's counties, sorted.
+    extract = write(line() + "\n" + line(SUBJECT_ID="2", STP_ORI_CNTY_NAME="SAN JOAQUIN") + "\n")
+    result = invoke("run", extract, "--county", "SAN JAOQUIN", "--out", tmp_path / "x")
     assert result.exit_code == 2
-    assert "SAN JOAQUIN" in result.output
+    assert "SAN JOAQUIN" in result.output and "SACRAMENTO" in result.output
     assert not (tmp_path / "x").exists()
-    assert not list(tmp_path.iterdir())  # nothing half-written is left behind
+    assert list(tmp_path.iterdir()) == [extract]  # nothing half-written is left behind
 
 
-def test_bad_policy_fails_with_one_line(tmp_path):
+def test_bad_policy_fails_with_one_line(sample_args, tmp_path):
     policy = tmp_path / "p.yaml"
     policy.write_text("name: X\ndismiss: [11357]\nreduce: []\nmisdemeanours: dismiss\n")
-    result = invoke(*PEER_RUN[:5], policy, "--as-of", "2020-07-01", "--out", tmp_path / "o")
+    result = invoke(*sample_args[:5], policy, "--as-of", "2020-07-01", "--out", tmp_path / "o")
     assert result.exit_code == 2
     assert "misdemeanours" in result.output and "p.yaml" in result.output
 
 
-def test_bad_as_of_date(tmp_path):
-    result = invoke(*PEER_RUN[:-1], "2020-02-30", "--out", tmp_path / "o")
+def test_bad_as_of_date(sample_args, tmp_path):
+    result = invoke(*sample_args[:-1], "2020-02-30", "--out", tmp_path / "o")
     assert result.exit_code == 2
     assert "YYYY-MM-DD" in result.output
 
@@ -148,26 +180,27 @@ def test_missing_input_file(tmp_path):
     assert "no such file" in result.output
 
 
-def test_run_refuses_to_overwrite_a_folder_that_is_not_a_run(tmp_path):
+def test_run_refuses_to_overwrite_a_folder_that_is_not_a_run(sample_args, tmp_path):
     target = tmp_path / "documents"
     target.mkdir()
     (target / "letter.txt").write_text("keep me")
-    result = invoke(*PEER_RUN, "--out", target)
+    result = invoke(*sample_args, "--out", target)
     assert result.exit_code == 2
+    assert "is not an earlier run's output folder" in result.output
     assert (target / "letter.txt").read_text() == "keep me"
 
 
-def test_rerun_replaces_an_earlier_run(peer_run, tmp_path):
+def test_rerun_replaces_an_earlier_run(sample_args, tmp_path):
     out = tmp_path / "out"
-    assert invoke(*PEER_RUN, "--out", out).exit_code == 0
-    assert invoke(*PEER_RUN, "--out", out).exit_code == 0
+    assert invoke(*sample_args, "--out", out).exit_code == 0
+    assert invoke(*sample_args, "--out", out).exit_code == 0
     assert {p.name for p in out.iterdir()} >= FOLDER
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
-def test_default_as_of_is_today_and_recorded(tmp_path):
+def test_default_as_of_is_today_and_recorded(sample_args, tmp_path):
     out = tmp_path / "out"
-    assert invoke(*PEER_RUN[:-2], "--out", out).exit_code == 0
+    assert invoke(*sample_args[:-2], "--out", out).exit_code == 0
     assert json.loads((out / "run.json").read_text())["as_of_source"] == "today"
 
 

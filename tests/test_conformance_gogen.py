@@ -12,6 +12,9 @@ every conviction, matched on SUBJECT_ID + CNT_ORDER. Where the two differ the
 difference must be listed in `DIFFERENCES` with its cause, and the cause is
 checked against the facts of the row. A difference nobody explained, or an
 explanation that no longer matches a difference, fails the test.
+
+The workbook and options are peer data: these tests skip where ../shared/peers
+is not beside the checkout (the `gogen` fixture, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -28,10 +31,9 @@ from clearance.extract.columns import FIELDS
 from clearance.policy import load_policy
 from clearance.rules.prop64 import DISQUALIFIER_REASONS
 from clearance.run import run
-from conftest import GOGEN
 
-WORKBOOK = GOGEN / "configurable_flow.xlsx"
-OPTIONS = GOGEN / "eligibility_options.json"
+WORKBOOK = "configurable_flow.xlsx"  # in ../shared/peers/gogen (the `gogen` fixture)
+OPTIONS = "eligibility_options.json"
 COUNTY = "SACRAMENTO"
 AS_OF = dt.date(2019, 11, 11)
 
@@ -90,10 +92,10 @@ _CANNABIS_ANYWHERE = re.compile(r"1135[789]|11360")
 _CANNABIS_ANCHORED = re.compile(r"(?:^|[^0-9.])(?:1135[789]|11360)(?:$|[^0-9.]|\.(?:$|[^0-9]))")
 
 
-def _read_workbook() -> tuple[pl.DataFrame, list[str]]:
+def _read_workbook(workbook: Path) -> tuple[pl.DataFrame, list[str]]:
     """The workbook's rows below the header, every value as text; and the header."""
     raw = pl.read_excel(
-        WORKBOOK, engine="calamine", has_header=False, infer_schema_length=0
+        workbook, engine="calamine", has_header=False, infer_schema_length=0
     ).with_columns(pl.all().cast(pl.String))
     header = [str(v) if v is not None else "" for v in raw.row(1)]
     assert tuple(header[1:96]) == FIELDS, "columns B..CR are the 95 DOJ fields"
@@ -106,9 +108,9 @@ def _read_workbook() -> tuple[pl.DataFrame, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def compared(tmp_path_factory) -> pl.DataFrame:
+def compared(gogen, tmp_path_factory) -> pl.DataFrame:
     """One row per conviction that gogen or clearance determines, side by side."""
-    rows, _ = _read_workbook()
+    rows, _ = _read_workbook(gogen / WORKBOOK)
     folder: Path = tmp_path_factory.mktemp("gogen")
     extract = folder / "configurable_flow.csv"
     with extract.open("w", newline="", encoding="utf-8") as f:
@@ -116,7 +118,7 @@ def compared(tmp_path_factory) -> pl.DataFrame:
         writer.writerow(FIELDS)
         for values in rows.select(FIELDS).iter_rows():
             writer.writerow(["" if v is None else v for v in values])
-    policy = load_policy(OPTIONS)
+    policy = load_policy(gogen / OPTIONS)
     assert not policy.review.comment_charge and not policy.review.still_serving, (
         "the gogen options import turns clearance's review triggers off"
     )

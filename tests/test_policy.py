@@ -18,7 +18,7 @@ from clearance.policy import (
     list_presets,
     load_policy,
 )
-from conftest import GOGEN
+from conftest import GOGEN_OPTIONS
 
 PRESETS = Path(str(resources.files("clearance.policy"))) / "presets"
 
@@ -327,8 +327,18 @@ def test_finding_a_policy(tmp_path):
 # ---------------------------------------------------------------- gogen / BEAR JSON
 
 
-def test_gogen_eligibility_options_import():
-    policy = load_policy(GOGEN / "eligibility_options.json")
+def test_gogen_eligibility_options_import(gogen):
+    """gogen's own options file (peer data) imports as gogen decided with it."""
+    assert_gogen_options(load_policy(gogen / "eligibility_options.json"))
+
+
+def test_gogen_form_options_import(policy_file):
+    """The same options in gogen's form, written here: the import needs no peer data."""
+    path = policy_file(json.dumps(GOGEN_OPTIONS, indent=2), "eligibility_options.json")
+    assert_gogen_options(load_policy(path))
+
+
+def assert_gogen_options(policy):
     assert policy.dismiss == ("11357", "11358")
     assert policy.reduce == ("11359", "11360")
     assert policy.additional_relief == AdditionalRelief(

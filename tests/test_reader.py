@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from clearance.extract.columns import FIELDS, N_FIELDS
 from clearance.extract.normalize import normalize
 from clearance.extract.reader import ExtractError, read_extracts
-from conftest import GOGEN, header, line
+from conftest import header, line
 
 
 def read(path, tmp_path, **kwargs):
@@ -316,9 +316,9 @@ def test_every_line_is_used_or_rejected(tmp_path_factory, ops):
         ("bad.csv", 37, "END_OF_REC"),
     ],
 )
-def test_peer_files_read_whole(tmp_path, name, rows, warning):
+def test_peer_files_read_whole(gogen, tmp_path, name, rows, warning):
     """gogen rejected bad.csv whole; every one of its 37 lines is usable by name."""
-    result = read_extracts([GOGEN / name], tmp_path)
+    result = read_extracts([gogen / name], tmp_path)
     assert (result.rows_read, result.rows_used, result.rows_rejected) == (rows, rows, 0)
     if warning:
         assert any(warning in w for w in result.files[0].warnings)
