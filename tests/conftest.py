@@ -97,3 +97,16 @@ def peers() -> Path:
 def gogen(peers) -> Path:
     """gogen's files (../shared/peers/gogen): its golden workbook, options and test extracts."""
     return peers / "gogen"
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """The run folder `clearance demo` writes, made once for the session: tests only read it."""
+    from typer.testing import CliRunner
+
+    from clearance.cli import app
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out

@@ -224,14 +224,6 @@ def test_the_sample_lists_every_county_on_one_line(tmp_path):
 # --------------------------------------------------------------------------- 6c. explain piped
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "run"
-    result = invoke("demo", "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
-
-
 def _superstrike_person(demo: Path) -> tuple[str, pl.DataFrame]:
     decided = pl.read_parquet(demo / "determinations.parquet")
     subject = decided.filter(pl.col("reason") == "prior_superstrike")["subject_id"][0]

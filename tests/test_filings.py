@@ -62,14 +62,6 @@ def invoke(*args):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "run"
-    result = invoke("demo", "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
-
-
-@pytest.fixture(scope="module")
 def determinations(demo) -> pl.DataFrame:
     return pl.read_parquet(demo / "determinations.parquet")
 
