@@ -190,6 +190,7 @@ class RulePack:
     effective_date_citation: str
     conviction_cutoff: dt.date
     conviction_cutoff_citation: str
+    oldest_age: int  # years: an older age is impossible (a placeholder birth date)
     sections: Mapping[str, CannabisSection]
     attempt: Attempt
     cannabis_words: CannabisWords
@@ -510,6 +511,7 @@ def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
             "version",
             "effective_date",
             "conviction_cutoff",
+            "oldest_age",
             "sections",
             "attempt",
             "cannabis_words",
@@ -524,6 +526,12 @@ def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
     for key in ("effective_date", "conviction_cutoff"):
         raw = r.mapping(doc[key], key, required=("value", "citation"))
         dates[key] = (r.date(raw["value"], key), r.citation(raw, key))
+
+    raw = r.mapping(doc["oldest_age"], "oldest_age", required=("value", "citation"))
+    r.citation(raw, "oldest_age")
+    oldest_age = raw["value"]
+    if not isinstance(oldest_age, int) or isinstance(oldest_age, bool) or oldest_age < 1:
+        raise r.fail("oldest_age", f"'value' must be a whole number of years, not {oldest_age!r}")
 
     sections: dict[str, CannabisSection] = {}
     for i, raw in enumerate(_list(r, doc["sections"], "sections")):
@@ -663,6 +671,7 @@ def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
         effective_date_citation=dates["effective_date"][1],
         conviction_cutoff=dates["conviction_cutoff"][0],
         conviction_cutoff_citation=dates["conviction_cutoff"][1],
+        oldest_age=oldest_age,
         sections=MappingProxyType(sections),
         attempt=attempt,
         cannabis_words=cannabis_words,

@@ -232,7 +232,8 @@ def _tests(policy: Policy, as_of: pl.Expr, law: RulePack) -> dict[str, pl.Expr]:
 
     # A person's age is known only from a real birth date before the conviction:
     # never from a negative or impossible one (the conviction is then invalid_date).
-    born_before = (dob < date).fill_null(False)
+    # Nor from a placeholder birth date that gives an age no one has (law.oldest_age).
+    born_before = ((dob < date) & (_plus_years(dob, law.oldest_age) > as_of)).fill_null(False)
 
     tests: dict[str, pl.Expr] = {
         # prop64.md "Dates": a missing, partial or impossible date is never guessed;
