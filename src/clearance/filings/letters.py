@@ -45,6 +45,7 @@ from clearance.filings.office import Office
 from clearance.filings.pleading import binary_streams, canvas_maker, text_widths
 from clearance.filings.text import letter_text, render
 from clearance.law import RulePack
+from clearance.textsafe import write_csv, xml_safe, xml_text
 
 __all__ = ["FOLDER", "LANGUAGES", "MAILING_FILE", "Person", "people", "write_letters"]
 
@@ -279,7 +280,7 @@ class _Form:
         laid = []
         height = 0.0
         for text, style, gap in paragraphs:
-            para = Paragraph(_escape(text), style)
+            para = Paragraph(xml_text(text), style)
             _, h = para.wrap(WIDTH, 10_000)
             laid.append((para, h, gap))
             height += h + gap
@@ -298,10 +299,6 @@ class _Form:
         canvas.doForm(self.name)
         canvas.restoreState()
         return top - self.height
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class _LetterPdf:
@@ -420,9 +417,8 @@ def _merge_para(
         if kind == "field":
             runs.append(_merge_field(value))
         elif value:
-            runs.append(
-                f'<w:r><w:rPr>{props}</w:rPr><w:t xml:space="preserve">{_escape(value)}</w:t></w:r>'
-            )
+            text = xml_text(value)
+            runs.append(f'<w:r><w:rPr>{props}</w:rPr><w:t xml:space="preserve">{text}</w:t></w:r>')
     return f'<w:p><w:pPr><w:spacing w:before="0" w:after="{after}"/></w:pPr>{"".join(runs)}</w:p>'
 
 
@@ -501,7 +497,7 @@ def _write_template(path: Path, words: LetterWords, office: Office, info: RunInf
     props = doc.core_properties
     stamp = dt.datetime.combine(info.as_of, dt.time(0, 0))
     props.title = f"Notice letter template ({words.text['name']})"
-    props.author = office.name
+    props.author = xml_safe(office.name)
     props.subject = "Mail merge with letters/mailing-list.csv"
     props.comments = props.last_modified_by = f"clearance {__version__}"
     props.created = props.modified = props.last_printed = stamp
@@ -619,4 +615,4 @@ def _write_mailing_list(
         for name in columns
     }
     # with a byte-order mark: Word's mail merge and Excel then read the Spanish accents
-    pl.DataFrame(columns, schema=schema).write_csv(path, include_bom=True)
+    write_csv(pl.DataFrame(columns, schema=schema), path, include_bom=True)
