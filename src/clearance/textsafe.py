@@ -78,16 +78,31 @@ def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
     Text columns only (String, Categorical, Enum, which become String); numbers, dates
     and booleans keep their type, so ``-3`` in a number column stays the number -3.
     """
-    text = [
-        name
-        for name, dtype in frame.schema.items()
-        if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
-    ]
-    if not text:
+    categorical = [n for n, t in frame.schema.items() if isinstance(t, pl.Categorical | pl.Enum)]
+    frame = frame.with_columns(pl.col(categorical).cast(pl.String)) if categorical else frame
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text or not frame.height:
         return frame
+    # Which columns hold such a cell at all (most hold none). Every character of the
+    # rule sorts below "A" and none is a digit, so a plain comparison (Polars reads
+    # it from the string's inline prefix) leaves the pattern only a few cells to test.
+    found = frame.select(
+        pl.col(name).filter(_may_start_formula(pl.col(name))).str.contains(_FORMULA_PATTERN).any()
+        for name in text
+    ).row(0)
     return frame.with_columns(
-        pl.col(name).cast(pl.String).str.replace(_FORMULA_PATTERN, "'$1") for name in text
+        pl.when(pl.col(name).str.contains(_FORMULA_PATTERN))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, present in zip(text, found, strict=True)
+        if present
     )
+
+
+def _may_start_formula(value: pl.Expr) -> pl.Expr:
+    """True for text that sorts before "0", or from ":" to before "A"."""
+    return (value < "0") | ((value >= ":") & (value < "A"))
 
 
 def write_csv(frame: pl.DataFrame, path: Path, **options: Any) -> None:
