@@ -357,12 +357,16 @@ def test_the_shared_functions():
 # --- the web app: the filings download and the reviewed CSV ------------------------------
 
 
-def test_the_web_apps_filings_and_reviewed_csv_survive_hostile_text(tmp_path):
+def test_the_web_apps_filings_and_reviewed_csv_survive_hostile_text(tmp_path, monkeypatch):
+    from argon2 import PasswordHasher
     from fastapi.testclient import TestClient
 
-    from test_web_api import make_app, quick_hashes, sign_in, start_run, upload, wait_for
+    from clearance.web import accounts
+    from test_web_api import make_app, sign_in, start_run, upload, wait_for
 
-    assert quick_hashes  # the cheaper password hashes of the web tests (a module fixture)
+    # cheaper password hashes, as in the web tests
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024)
+    monkeypatch.setattr(accounts, "_hasher", cheap, raising=False)
     with TestClient(
         make_app(tmp_path / "home"), base_url="https://testserver", follow_redirects=False
     ) as client:
