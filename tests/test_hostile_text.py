@@ -301,7 +301,11 @@ def assert_shown_plainly(result) -> str:
 def test_inspect_prints_markup_and_escape_codes_as_text(extract):
     output = assert_shown_plainly(invoke("inspect", extract))
     assert "[/]YOLO\ufffd[31m" in output
-    assert ESC not in invoke("inspect", extract, "--json").output
+    figures = invoke("inspect", extract, "--json").output
+    assert ESC not in figures and "\\u001b[31m" in figures  # JSON's own escape
+    buffer = io.StringIO()
+    Screen(file=buffer).print_json(data={"county": "X\x9b31mY\u00e9"})
+    assert "X\\u009b31mY\\u00e9" in buffer.getvalue()
 
 
 def test_run_prints_no_escape_code(ran):

@@ -12,6 +12,8 @@ text Rich reads as markup (``[/]``, ``[bold]``). Two guards keep them inert:
   printed as plain text rather than stopping the command with a traceback.
 
 Emoji codes (``:cat:``) are never replaced either: a name is printed as it is written.
+JSON (``inspect --json``) is printed in ASCII, every other character as a ``\\uXXXX``
+escape, so a C1 control inside a string (which JSON may hold as is) stays inert too.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class Screen(Console):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("emoji", False)
         super().__init__(*args, **kwargs)
+
+    def print_json(self, json: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("ensure_ascii", True)
+        super().print_json(json, **kwargs)
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         text = terminal_safe(text, lines=True)
