@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from itertools import pairwise
 from pathlib import Path
 
 import docx
@@ -37,6 +38,7 @@ from clearance.textsafe import (
     xml_text,
 )
 from conftest import line
+from filings_support import squash
 
 runner = CliRunner()
 
@@ -405,3 +407,35 @@ def test_the_web_apps_filings_and_reviewed_csv_survive_hostile_text(tmp_path, mo
             assert not any(cell.startswith(FORMULA_CHARACTERS) for cell in row.values()), row
         reviewed = next(r for r in rows if r["subject_id"] == "10000004")
         assert reviewed["review_note"] == "'" + note
+
+
+def test_a_separator_character_in_a_case_number_puts_no_conviction_in_anothers_letter(
+    tmp_path,
+):
+    # Letters render every conviction line in one pass, split on \x1e: a case number
+    # holding one shifted the lines, and the next person's letter listed this one's case.
+    cases = {"10000001": "AAA\x1eONE", "10000002": "BBBTWO", "10000003": "CCCTHREE"}
+    extract = tmp_path / "extract.dat"
+    extract.write_text(
+        "\n".join(line(SUBJECT_ID=s, OFN=case, PRI_NAME=f"P{s},X") for s, case in cases.items())
+        + "\n"
+    )
+    run, filings = tmp_path / "run", tmp_path / "filings"
+    args = ("--county", "SACRAMENTO", "--as-of", "2020-07-01", "--out", run)
+    assert invoke("run", extract, *args).exit_code == 0
+    assert invoke("filings", "--run", run, "--out", filings).exit_code == 0
+    rows = csv_rows(filings / "letters" / "mailing-list.csv")
+    assert [r["subject_id"] for r in rows] == list(cases)
+    for row in rows:
+        for language in ("en", "es"):
+            listed = row[f"convictions_{language}"]
+            own = cases[row["subject_id"]].replace("\x1e", "\ufffd")
+            assert own in listed, (row["subject_id"], listed)
+            others = [c for s, c in cases.items() if s != row["subject_id"]]
+            assert not any(c.split("\x1e")[-1] in listed for c in others)
+    # the PDF letters print the same lines: each person's case after their own name
+    letters = squash(pdf_text(filings / "letters" / "letters-en.pdf"))
+    names = [letters.index(f"X P{s}") for s in cases]
+    assert names == sorted(names)
+    for (start, end), case in zip(pairwise([*names, len(letters)]), cases.values(), strict=True):
+        assert case.split("\x1e")[-1] in letters[start:end]

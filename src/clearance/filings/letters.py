@@ -225,11 +225,13 @@ class LetterWords:
         return self._courts[key]
 
     def _values(self, item: dict[str, Any]) -> dict[str, Any]:
+        # Text from the extract has the characters XML forbids replaced, the batch
+        # separator among them: a case number holding it must not shift the lines.
         return {
-            "court": self.court(item["county"], item["courthouse"]),
-            "case_number": item["case_number"] or self.text["unknown_case"],
+            "court": xml_safe(self.court(item["county"], item["courthouse"])),
+            "case_number": xml_safe(item["case_number"] or self.text["unknown_case"]),
             "date": self.date(item["conviction_date"]),
-            "section": item["section"],
+            "section": xml_safe(item["section"]),
             "section_name": self.text["section_names"].get(item["section"], item["section"]),
             "relief": self.text["relief"][item["relief_code"]],
         }
@@ -244,7 +246,7 @@ class LetterWords:
             return []
         loop = "{% for item in items %}" + self.text["item"] + _SEPARATOR + "{% endfor %}"
         text = render(loop, {"items": [self._values(i) for i in items]}, collapse=False)
-        return [" ".join(piece.split()) for piece in text.split(_SEPARATOR)[: len(items)]]
+        return _pieces(text, len(items))
 
     def greeting(self, display_name: str) -> str:
         return render(self.text["greeting"], {"person": {"display_name": display_name}})
@@ -254,9 +256,9 @@ class LetterWords:
         if not names:
             return []
         loop = "{% for person in people %}" + self.text["greeting"] + _SEPARATOR + "{% endfor %}"
-        people = [{"display_name": n} for n in names]
+        people = [{"display_name": xml_safe(n)} for n in names]
         text = render(loop, {"people": people}, collapse=False)
-        return [" ".join(piece.split()) for piece in text.split(_SEPARATOR)[: len(names)]]
+        return _pieces(text, len(names))
 
     def continued(self, person: Person) -> str:
         return render(self.text["continued"], {"person": {"display_name": person.display_name}})
@@ -265,7 +267,23 @@ class LetterWords:
 # --------------------------------------------------------------------------- PDF
 
 
-_SEPARATOR = "\x1e"  # between conviction lines rendered in one pass
+_SEPARATOR = "\x1e"  # between conviction lines rendered in one pass (xml_safe removes it)
+
+
+def _pieces(text: str, count: int) -> list[str]:
+    """The ``count`` texts rendered in one pass, each followed by the separator (the
+    last one may have been stripped with the white space around the whole text).
+
+    Each person's letter takes its lines by position: one piece too many or too few
+    would put a conviction in another person's letter, so it is never let through.
+    """
+    pieces = text.split(_SEPARATOR)
+    if len(pieces) == count + 1 and not pieces[-1].strip():
+        pieces.pop()
+    if len(pieces) != count:
+        raise RuntimeError("letters: the texts rendered together did not come apart one each")
+    return [" ".join(piece.split()) for piece in pieces]
+
 
 _BODY = ParagraphStyle("letter", fontName=FONT, fontSize=SIZE, leading=LEADING, spaceAfter=0)
 _HEAD = ParagraphStyle("letter-head", fontName=BOLD, fontSize=11, leading=14)
