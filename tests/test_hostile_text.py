@@ -439,3 +439,34 @@ def test_a_separator_character_in_a_case_number_puts_no_conviction_in_anothers_l
     assert names == sorted(names)
     for (start, end), case in zip(pairwise([*names, len(letters)]), cases.values(), strict=True):
         assert case.split("\x1e")[-1] in letters[start:end]
+
+
+ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)  # surrogates too
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_TEXT)
+def test_any_text_makes_xml_that_parses_and_reads_back_with_only_forbidden_characters_replaced(
+    text,
+):
+    element = etree.fromstring(f"<t>{xml_text(text)}</t>".encode("utf-8", "surrogatepass"))
+    expected = "".join(
+        REPLACEMENT
+        if (c < " " and c not in "\t\n\r") or "\ud800" <= c <= "\udfff" or c in "\ufffe\uffff"
+        else c
+        for c in text
+    )
+    # XML reads a carriage return as a line feed (XML 1.0, 2.11 End-of-Line Handling)
+    assert (element.text or "") == expected.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_TEXT)
+def test_any_text_in_a_markup_line_prints_as_written_with_no_control_character(text):
+    buffer = io.StringIO()
+    Screen(file=buffer, width=10_000).print(f"[bold]{shown(text)}[/] ok", soft_wrap=True)
+    printed = buffer.getvalue()
+    assert not any((c < " " and c != "\n") or "\x7f" <= c <= "\x9f" for c in printed)
+    assert printed.rstrip("\n").endswith(" ok")
+    assert printed.count("\n") == 1
+    assert printed == terminal_safe(text) + " ok\n"  # the markup of the data printed as text
