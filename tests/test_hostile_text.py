@@ -199,18 +199,10 @@ def assert_no_formula(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def test_no_csv_of_a_run_or_its_filings_starts_a_formula(ran, filed):
-    run, filings = ran[0], filed[0]
-    files = [
-        run / "determinations.csv",
-        run / "rejects.csv",
-        filings / "doj-disposition-update.csv",
-        filings / "awaiting-review.csv",
-        filings / "letters" / "mailing-list.csv",
-    ]
-    every = {path.name: assert_no_formula(path) for path in files}
-    assert set(every) == {p.name for p in [*run.glob("*.csv"), *filings.rglob("*.csv")]}
-
+def test_no_csv_of_a_run_starts_a_formula(ran):
+    run = ran[0]
+    every = {path.name: assert_no_formula(path) for path in sorted(run.glob("*.csv"))}
+    assert set(every) == {"determinations.csv", "rejects.csv"}
     determinations = {r["subject_id"]: r for r in every["determinations.csv"]}
     assert determinations["10000003"]["name"] == "'" + FORMULA_NAME
     assert determinations["10000003"]["case_number"] == "'" + FORMULA_CASE
@@ -226,6 +218,10 @@ def test_no_csv_of_a_run_or_its_filings_starts_a_formula(ran, filed):
     assert every["rejects.csv"][0]["file"] == "'@hostile.dat"
     assert every["rejects.csv"][0]["line"] == "6"
 
+
+def test_no_csv_of_the_filings_starts_a_formula(filed):
+    every = {path.name: assert_no_formula(path) for path in sorted(filed[0].rglob("*.csv"))}
+    assert set(every) == {"doj-disposition-update.csv", "awaiting-review.csv", "mailing-list.csv"}
     doj = {r["subject_id"]: r for r in every["doj-disposition-update.csv"]}
     assert doj["10000003"]["case_number"] == "'" + FORMULA_CASE
     assert doj["10000003"]["exhibit_row"] == "1"
@@ -470,3 +466,23 @@ def test_any_text_in_a_markup_line_prints_as_written_with_no_control_character(t
     assert printed.rstrip("\n").endswith(" ok")
     assert printed.count("\n") == 1
     assert printed == terminal_safe(text) + " ok\n"  # the markup of the data printed as text
+
+
+def test_an_office_name_with_a_control_character_and_markup_reaches_every_document(ran, tmp_path):
+    office = (Path(__file__).resolve().parents[1] / "examples" / "office.yaml").read_text()
+    name = "Office of the DA <b>&amp; \x1a[/]"
+    office = office.replace(
+        "  name: Office of the District Attorney, County of Example",
+        '  name: "Office of the DA <b>&amp; \\x1a[/]"',
+    )
+    (tmp_path / "office.yaml").write_text(office)
+    out = tmp_path / "filings"
+    result = invoke("filings", "--run", ran[0], "--office", tmp_path / "office.yaml", "--out", out)
+    assert result.exit_code == 0, result.output
+    shown_name = name.replace("\x1a", REPLACEMENT)
+    for path in out.rglob("*.docx"):
+        document = docx.Document(str(path))
+        assert document.core_properties.author == shown_name
+    template = docx_text(out / "letters" / "letter-template-en.docx")
+    assert shown_name in template
+    assert "Office of the DA <b>&amp; \u25a0[/]" in pdf_text(out / "letters" / "letters-en.pdf")
