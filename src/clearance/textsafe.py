@@ -27,7 +27,6 @@ text that a terminal would obey (``\\x1b[31m``) or that Rich would read as marku
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -120,8 +119,3 @@ def shown(value: object) -> str:
     from rich.markup import escape as markup_escape
 
     return markup_escape(terminal_safe(str(value)))
-
-
-def shown_mapping(values: Mapping[str, object]) -> dict[str, str]:
-    """``shown`` applied to every value of a mapping (a row of data for the screen)."""
-    return {key: shown(value) for key, value in values.items()}
