@@ -18,7 +18,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -30,6 +29,8 @@ from clearance.law import RulePackError, load_rulepack
 from clearance.policy import PolicyError
 from clearance.report.figures import ReportError
 from clearance.run import RunError, check_as_of
+from clearance.screen import Screen
+from clearance.textsafe import shown
 
 # Piped or redirected, Rich would lay tables out in 80 columns (cutting dates and
 # citations short): there, lines are as wide as their content, up to this.
@@ -42,8 +43,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Data never drives the terminal: see screen.py (values in markup lines pass shown()).
+out = Screen()
+err = Screen(stderr=True)
 
 # Failures a user can act on: their message is safe to print (names files and lines,
 # never the content of a line).
@@ -151,13 +153,14 @@ def _print_inspection(figures: dict) -> None:
         f"{dates['invalid_event_dates']:,} invalid, {dates['missing_event_dates']:,} missing"
     )
     for warning in figures["warnings"]:
-        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        out.print(f"[yellow]warning:[/] {shown(warning)}", highlight=False)
     if figures["first_rejects"]:
         table = Table(title="First rejected lines")
         for column in ("file", "line", "reason"):
             table.add_column(column)
         for reject in figures["first_rejects"]:
-            table.add_row(reject["source_file"], str(reject["line"]), reject["reason"])
+            file, reason = shown(reject["source_file"]), shown(reject["reason"])
+            table.add_row(file, str(reject["line"]), reason)
         out.print(table)
     out.print(_tally_table("Convictions by code", "code", figures["convictions_by_code"]))
     out.print(_tally_table("Events by county", "county", figures["counties"]))
@@ -182,7 +185,7 @@ def _print_inspection(figures: dict) -> None:
         cannabis.add_column(column, justify="left" if column == "county" else "right")
     for county, by_section in figures["cannabis_convictions_by_county"].items():
         values = [by_section.get(s, 0) for s in sections]
-        cannabis.add_row(county, *(f"{v:,}" for v in values), f"{sum(values):,}")
+        cannabis.add_row(shown(county), *(f"{v:,}" for v in values), f"{sum(values):,}")
     out.print(cannabis)
 
 
@@ -201,7 +204,7 @@ def _tally_table(title: str, label: str, tally: dict[str, int], limit: int = 12)
     table.add_column(label)
     table.add_column("n", justify="right")
     for key, n in list(tally.items())[:limit]:
-        table.add_row(key, f"{n:,}")
+        table.add_row(shown(key), f"{n:,}")
     if len(tally) > limit:
         table.add_row(f"({len(tally) - limit} more)", f"{sum(list(tally.values())[limit:]):,}")
     return table
@@ -245,7 +248,7 @@ def synth(
         intended.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     rows = figures["rows"]
     out.print(
-        f"Wrote {out_file}: {rows['read']:,} rows ({rows['rejected']:,} made unusable on "
+        f"Wrote {shown(out_file)}: {rows['read']:,} rows ({rows['rejected']:,} made unusable on "
         f"purpose), {figures['subjects']:,} people, {figures['convictions']:,} convictions"
     )
 
@@ -313,8 +316,8 @@ def _print_run(result) -> None:
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out.print(
         f"{s['rows']['read']:,} rows read, {s['rows']['rejected']:,} rejected; "
-        f"{s['convictions_in_scope']:,} cannabis convictions in {s['county']} for "
-        f"{s['people_in_scope']:,} people (policy: {s['policy']}, as of {s['as_of']})"
+        f"{s['convictions_in_scope']:,} cannabis convictions in {shown(s['county'])} for "
+        f"{s['people_in_scope']:,} people (policy: {shown(s['policy'])}, as of {s['as_of']})"
     )
     out.print(
         f"  dismiss [bold]{d['dismiss']:,}[/]  reduce [bold]{d['reduce']:,}[/]  "
@@ -324,7 +327,7 @@ def _print_run(result) -> None:
         f"  people helped [bold]{impact['people_helped']:,}[/]; no felony left "
         f"{impact['people_no_felony']:,}; no conviction left {impact['people_no_conviction']:,}"
     )
-    out.print(f"Outputs in {result.out}")
+    out.print(f"Outputs in {shown(result.out)}")
 
 
 class Engine(StrEnum):
@@ -373,7 +376,8 @@ def stage(
     rows = manifest["rows"]
     out.print(
         f"{rows['read']:,} rows read, {rows['used']:,} staged, {rows['rejected']:,} rejected; "
-        f"staged in {out_dir}"
+        f"staged in {out_dir}",
+        markup=False,
     )
 
 
@@ -405,7 +409,7 @@ def explain(
 
     with user_errors():
         explanation = explain_person(run_dir, subject_id)
-    render(explanation, out if out.is_terminal else Console(width=PIPED_WIDTH, highlight=False))
+    render(explanation, out if out.is_terminal else Screen(width=PIPED_WIDTH, highlight=False))
 
 
 @app.command()
@@ -439,7 +443,7 @@ def report(
 
     with user_errors():
         paths = write_report(run_dir, public=public, out=out_dir)
-    out.print("Wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    out.print("Wrote " + ", ".join(str(p) for p in paths), highlight=False, markup=False)
 
 
 @app.command()
@@ -465,8 +469,8 @@ def compare(
         paths = comparing.write_compare(comparison, out_dir or run_dir)
     out.print(comparing.console_table(comparison))
     for line in comparing.headline(comparison):
-        out.print(line, highlight=False)
-    out.print("Wrote " + ", ".join(str(p) for p in paths), highlight=False)
+        out.print(line, highlight=False, markup=False)
+    out.print("Wrote " + ", ".join(str(p) for p in paths), highlight=False, markup=False)
 
 
 policies_app = typer.Typer(
@@ -509,7 +513,7 @@ def policies_show(
         text = yaml.safe_dump(policy.to_file(), sort_keys=False, allow_unicode=True)
         sys.stdout.write(header + text)
         return
-    out.print(f"[bold]{policy.name}[/]")
+    out.print(f"[bold]{shown(policy.name)}[/]")
     for sentence in describe(policy):
         out.print(f"- {sentence}", markup=False, highlight=False)
 

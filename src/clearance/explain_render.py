@@ -1,4 +1,8 @@
-"""Render an Explanation on a terminal (Rich), or as plain text when piped."""
+"""Render an Explanation on a terminal (Rich), or as plain text when piped.
+
+Every value from the run passes ``shown`` (control characters replaced, markup
+escaped): a name is printed as written, and never styles or moves the terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clearance.explain import Explanation
+from clearance.textsafe import shown
 
 STATUS_STYLE = {
     "applies": "bold",
@@ -31,9 +36,10 @@ def render(explanation: Explanation, console: Console) -> None:
     person = explanation.person
     born = person.get("dob") or person.get("dob_raw") or "unknown"
     console.print(
-        f"[bold]{person.get('name') or '(no name)'}[/]  subject {person['subject_id']}  "
-        f"CII {person.get('cii_number') or '-'}  born {born}  "
-        f"{person.get('gender') or ''} {person.get('race') or ''}",
+        f"[bold]{shown(person.get('name') or '(no name)')}[/]  "
+        f"subject {shown(person['subject_id'])}  CII {shown(person.get('cii_number') or '-')}  "
+        f"born {shown(born)}  "
+        f"{shown(person.get('gender') or '')} {shown(person.get('race') or '')}",
         highlight=False,
     )
     flags = [
@@ -44,7 +50,9 @@ def render(explanation: Explanation, console: Console) -> None:
     if flags:
         console.print("Record shows: " + ", ".join(flags), highlight=False)
     console.print(
-        f"Policy: {explanation.policy.get('name')}; as of {explanation.as_of}", highlight=False
+        f"Policy: {explanation.policy.get('name')}; as of {explanation.as_of}",
+        highlight=False,
+        markup=False,
     )
 
     timeline = Table(title="History", show_lines=False)
@@ -57,7 +65,7 @@ def render(explanation: Explanation, console: Console) -> None:
             if row.get("event_date")
             else (f"invalid ({row.get('event_date_raw') or 'missing'})")
         )
-        timeline.add_row(
+        cells = (
             date,
             row.get("event_type") or "",
             row.get("agency") or "",
@@ -67,18 +75,21 @@ def render(explanation: Explanation, console: Console) -> None:
             row.get("severity") or "",
             _sentence(row),
         )
+        timeline.add_row(*(shown(cell) for cell in cells))
     console.print(timeline)
 
     for decision in explanation.decisions:
         c = decision.conviction
         console.print(
-            f"\n[bold]Conviction {c['cnt_order']}[/] on {c['conviction_date']} in "
-            f"{c.get('court') or 'unknown court'}, case {c.get('case_number') or 'unknown'}: "
-            f"{c.get('offense')} ({c.get('severity') or 'severity unknown'})",
+            f"\n[bold]Conviction {shown(c['cnt_order'])}[/] on {shown(c['conviction_date'])} in "
+            f"{shown(c.get('court') or 'unknown court')}, "
+            f"case {shown(c.get('case_number') or 'unknown')}: "
+            f"{shown(c.get('offense'))} ({shown(c.get('severity') or 'severity unknown')})",
             highlight=False,
         )
         console.print(
-            f"  → [bold]{c['determination']}[/] ({c['reason']}), rule {c['rule']}, {c['citation']}",
+            f"  → [bold]{shown(c['determination'])}[/] ({shown(c['reason'])}), "
+            f"rule {shown(c['rule'])}, {shown(c['citation'])}",
             highlight=False,
         )
         for what, value in decision.evidence:
@@ -92,9 +103,9 @@ def render(explanation: Explanation, console: Console) -> None:
                 str(check.step),
                 check.reason,
                 f"[{style}]{check.status}[/]" if style else check.status,
-                check.detail,
-                check.citation,
+                shown(check.detail),
+                shown(check.citation),
             )
         console.print(rules)
         if c.get("not_tested"):
-            console.print(f"  Could not be tested (input unknown): {c['not_tested']}")
+            console.print(f"  Could not be tested (input unknown): {c['not_tested']}", markup=False)

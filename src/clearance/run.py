@@ -44,6 +44,7 @@ from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
 from clearance.policy import Policy
 from clearance.rules.prop64 import determine
+from clearance.textsafe import write_csv
 
 if TYPE_CHECKING:  # imported when history is written: pyarrow takes 0.2 s to import
     import pyarrow.parquet as pq
@@ -450,7 +451,7 @@ def write_outputs(
         published, evaluation.model, read, as_of=as_of, county=county, policy_name=policy.name
     )
     (folder / "summary.json").write_text(_json(summary))
-    read.rejects.rename({"source_file": "file"}).write_csv(folder / "rejects.csv")
+    write_csv(read.rejects.rename({"source_file": "file"}), folder / "rejects.csv")
     _write_history(evaluation, published, folder)
     return summary, workbook
 

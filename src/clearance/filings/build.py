@@ -54,6 +54,7 @@ from clearance.filings.office import Office, blank_office
 from clearance.filings.pleading import write_exhibit_pdf, write_pleading_pdf
 from clearance.filings.text import document_text, pleading_text, render, thousands
 from clearance.law import RulePack, load_rulepack
+from clearance.textsafe import write_csv
 
 __all__ = ["DEFAULT_PART_SIZE", "MANIFEST", "FilingsResult", "write_filings"]
 
@@ -385,7 +386,7 @@ def _awaiting(courts: list[Court], path: Path) -> int:
         if frames
         else pl.DataFrame(schema={"filing": pl.String, **{c: pl.String for c in columns}})
     )
-    table.write_csv(path)
+    write_csv(table, path)
     return table.height
 
 

@@ -19,6 +19,7 @@ def main(
     from clearance.cli import err, out, progress_bar, user_errors
     from clearance.filings.build import write_filings
     from clearance.filings.office import load_office
+    from clearance.textsafe import shown
 
     with user_errors():  # FilingsError (and OfficeError) print as one line, exit 2
         office = load_office(office_file) if office_file is not None else None
@@ -36,7 +37,7 @@ def main(
     m = result.manifest
     c = m["convictions"]
     out.print(
-        f"{c['total']:,} convictions in {m['run']['county']} as of {m['run']['as_of']}: "
+        f"{c['total']:,} convictions in {shown(m['run']['county'])} as of {m['run']['as_of']}: "
         f"[bold]{c['granted']:,}[/] not challenged ({c['dismiss']:,} dismiss, "
         f"{c['reduce']:,} reduce), [bold]{c['challenged']:,}[/] challenged, "
         f"[bold]{c['awaiting_review']:,}[/] awaiting review (not filed)"
@@ -52,8 +53,9 @@ def main(
             f"  {court['folder']}/: {court['court']}: {court['granted']:,} granted in "
             f"{court['exhibit_a_parts']} exhibit file(s), {court['challenged']:,} challenged",
             highlight=False,
+            markup=False,
         )
-    out.print(f"  {m['doj_file']['file']}: {m['doj_file']['rows']:,} rows for DOJ")
+    out.print(f"  {m['doj_file']['file']}: {m['doj_file']['rows']:,} rows for DOJ", markup=False)
     if m["letters"]:
         out.print(f"  letters/: {m['letters']['people']:,} people, English and Spanish")
-    out.print(f"Filings in {result.out}")
+    out.print(f"Filings in {result.out}", markup=False)

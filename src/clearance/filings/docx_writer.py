@@ -25,7 +25,6 @@ import io
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from docx import Document
 from docx.document import Document as DocxDocument
@@ -51,6 +50,7 @@ from clearance.filings.pleading import (
     CaptionLayout,
 )
 from clearance.filings.text import Block
+from clearance.textsafe import xml_safe, xml_text
 
 __all__ = ["deterministic_save", "write_exhibit_docx", "write_pleading_docx"]
 
@@ -92,7 +92,7 @@ def _para_xml(
     return (
         f'<w:p><w:pPr>{border}<w:spacing w:before="0" w:after="0" w:line="{line}" '
         f'w:lineRule="exact"/><w:jc w:val="{align}"/></w:pPr>'
-        f'<w:r>{_run_props(size, bold)}<w:t xml:space="preserve">{escape(text)}</w:t></w:r></w:p>'
+        f'<w:r>{_run_props(size, bold)}<w:t xml:space="preserve">{xml_text(text)}</w:t></w:r></w:p>'
     )
 
 
@@ -298,9 +298,9 @@ def _signature(doc: DocxDocument, signature: Signature) -> None:
             f'<w:p><w:pPr>{keep}<w:keepLines/><w:tabs><w:tab w:val="left" '
             f'w:pos="{middle}"/></w:tabs><w:spacing w:before="0" w:after="0" '
             f'w:line="{LINE_TWIPS}" w:lineRule="exact"/></w:pPr>'
-            f'<w:r>{_run_props()}<w:t xml:space="preserve">{escape(left)}</w:t></w:r>'
+            f'<w:r>{_run_props()}<w:t xml:space="preserve">{xml_text(left)}</w:t></w:r>'
             f"<w:r>{_run_props()}<w:tab/>"
-            f'<w:t xml:space="preserve">{escape(right)}</w:t></w:r></w:p>'
+            f'<w:t xml:space="preserve">{xml_text(right)}</w:t></w:r></w:p>'
         )
         _append(doc, xml)
 
@@ -345,7 +345,7 @@ def _exhibit_table(doc: DocxDocument, exhibit: Exhibit) -> None:
     def row(values: Sequence[str], header: bool) -> str:
         run = bold if header else plain
         cells = "".join(
-            f'<w:tc>{cp}<w:p>{pp}<w:r>{run}<w:t xml:space="preserve">{escape(v)}</w:t></w:r>'
+            f'<w:tc>{cp}<w:p>{pp}<w:r>{run}<w:t xml:space="preserve">{xml_text(v)}</w:t></w:r>'
             "</w:p></w:tc>"
             for v, cp, pp in zip(values, cell_props, para_props, strict=True)
         )
@@ -377,11 +377,11 @@ def _exhibit_table(doc: DocxDocument, exhibit: Exhibit) -> None:
 def _core_properties(doc: DocxDocument, meta: DocMeta) -> None:
     stamp = dt.datetime.combine(meta.date, dt.time(0, 0))
     props = doc.core_properties
-    props.title = meta.title
-    props.author = meta.author
-    props.subject = meta.subject
-    props.comments = meta.creator
-    props.last_modified_by = meta.creator
+    props.title = xml_safe(meta.title)
+    props.author = xml_safe(meta.author)
+    props.subject = xml_safe(meta.subject)
+    props.comments = xml_safe(meta.creator)
+    props.last_modified_by = xml_safe(meta.creator)
     props.created = stamp
     props.modified = stamp
     props.last_printed = stamp

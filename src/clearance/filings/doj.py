@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from clearance.filings.text import pleading_text
+from clearance.textsafe import write_csv
 
 __all__ = ["DOJ_COLUMNS", "DOJ_FILE", "doj_rows", "write_doj_file"]
 
@@ -91,5 +92,5 @@ def write_doj_file(frames: Sequence[pl.DataFrame], path: Path) -> int:
         if frames
         else pl.DataFrame(schema=schema)
     )
-    table.write_csv(path)
+    write_csv(table, path)
     return table.height

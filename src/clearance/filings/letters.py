@@ -45,6 +45,7 @@ from clearance.filings.office import Office
 from clearance.filings.pleading import binary_streams, canvas_maker, text_widths
 from clearance.filings.text import letter_text, render
 from clearance.law import RulePack
+from clearance.textsafe import write_csv, xml_safe, xml_text
 
 __all__ = ["FOLDER", "LANGUAGES", "MAILING_FILE", "Person", "people", "write_letters"]
 
@@ -224,11 +225,13 @@ class LetterWords:
         return self._courts[key]
 
     def _values(self, item: dict[str, Any]) -> dict[str, Any]:
+        # Text from the extract has the characters XML forbids replaced, the batch
+        # separator among them: a case number holding it must not shift the lines.
         return {
-            "court": self.court(item["county"], item["courthouse"]),
-            "case_number": item["case_number"] or self.text["unknown_case"],
+            "court": xml_safe(self.court(item["county"], item["courthouse"])),
+            "case_number": xml_safe(item["case_number"] or self.text["unknown_case"]),
             "date": self.date(item["conviction_date"]),
-            "section": item["section"],
+            "section": xml_safe(item["section"]),
             "section_name": self.text["section_names"].get(item["section"], item["section"]),
             "relief": self.text["relief"][item["relief_code"]],
         }
@@ -243,7 +246,7 @@ class LetterWords:
             return []
         loop = "{% for item in items %}" + self.text["item"] + _SEPARATOR + "{% endfor %}"
         text = render(loop, {"items": [self._values(i) for i in items]}, collapse=False)
-        return [" ".join(piece.split()) for piece in text.split(_SEPARATOR)[: len(items)]]
+        return _pieces(text, len(items))
 
     def greeting(self, display_name: str) -> str:
         return render(self.text["greeting"], {"person": {"display_name": display_name}})
@@ -253,9 +256,9 @@ class LetterWords:
         if not names:
             return []
         loop = "{% for person in people %}" + self.text["greeting"] + _SEPARATOR + "{% endfor %}"
-        people = [{"display_name": n} for n in names]
+        people = [{"display_name": xml_safe(n)} for n in names]
         text = render(loop, {"people": people}, collapse=False)
-        return [" ".join(piece.split()) for piece in text.split(_SEPARATOR)[: len(names)]]
+        return _pieces(text, len(names))
 
     def continued(self, person: Person) -> str:
         return render(self.text["continued"], {"person": {"display_name": person.display_name}})
@@ -264,7 +267,23 @@ class LetterWords:
 # --------------------------------------------------------------------------- PDF
 
 
-_SEPARATOR = "\x1e"  # between conviction lines rendered in one pass
+_SEPARATOR = "\x1e"  # between conviction lines rendered in one pass (xml_safe removes it)
+
+
+def _pieces(text: str, count: int) -> list[str]:
+    """The ``count`` texts rendered in one pass, each followed by the separator (the
+    last one may have been stripped with the white space around the whole text).
+
+    Each person's letter takes its lines by position: one piece too many or too few
+    would put a conviction in another person's letter, so it is never let through.
+    """
+    pieces = text.split(_SEPARATOR)
+    if len(pieces) == count + 1 and not pieces[-1].strip():
+        pieces.pop()
+    if len(pieces) != count:
+        raise RuntimeError("letters: the texts rendered together did not come apart one each")
+    return [" ".join(piece.split()) for piece in pieces]
+
 
 _BODY = ParagraphStyle("letter", fontName=FONT, fontSize=SIZE, leading=LEADING, spaceAfter=0)
 _HEAD = ParagraphStyle("letter-head", fontName=BOLD, fontSize=11, leading=14)
@@ -279,7 +298,7 @@ class _Form:
         laid = []
         height = 0.0
         for text, style, gap in paragraphs:
-            para = Paragraph(_escape(text), style)
+            para = Paragraph(xml_text(text), style)
             _, h = para.wrap(WIDTH, 10_000)
             laid.append((para, h, gap))
             height += h + gap
@@ -298,10 +317,6 @@ class _Form:
         canvas.doForm(self.name)
         canvas.restoreState()
         return top - self.height
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class _LetterPdf:
@@ -420,9 +435,8 @@ def _merge_para(
         if kind == "field":
             runs.append(_merge_field(value))
         elif value:
-            runs.append(
-                f'<w:r><w:rPr>{props}</w:rPr><w:t xml:space="preserve">{_escape(value)}</w:t></w:r>'
-            )
+            text = xml_text(value)
+            runs.append(f'<w:r><w:rPr>{props}</w:rPr><w:t xml:space="preserve">{text}</w:t></w:r>')
     return f'<w:p><w:pPr><w:spacing w:before="0" w:after="{after}"/></w:pPr>{"".join(runs)}</w:p>'
 
 
@@ -501,7 +515,7 @@ def _write_template(path: Path, words: LetterWords, office: Office, info: RunInf
     props = doc.core_properties
     stamp = dt.datetime.combine(info.as_of, dt.time(0, 0))
     props.title = f"Notice letter template ({words.text['name']})"
-    props.author = office.name
+    props.author = xml_safe(office.name)
     props.subject = "Mail merge with letters/mailing-list.csv"
     props.comments = props.last_modified_by = f"clearance {__version__}"
     props.created = props.modified = props.last_printed = stamp
@@ -619,4 +633,4 @@ def _write_mailing_list(
         for name in columns
     }
     # with a byte-order mark: Word's mail merge and Excel then read the Spanish accents
-    pl.DataFrame(columns, schema=schema).write_csv(path, include_bom=True)
+    write_csv(pl.DataFrame(columns, schema=schema), path, include_bom=True)

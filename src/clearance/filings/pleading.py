@@ -26,7 +26,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import accumulate
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from reportlab import rl_config
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY
@@ -46,6 +45,7 @@ from reportlab.platypus import (
 
 from clearance.filings.document import Caption, DocMeta, Exhibit, Pleading, Signature, SimpleTable
 from clearance.filings.text import Block
+from clearance.textsafe import xml_text
 
 __all__ = [
     "LINES",
@@ -542,12 +542,12 @@ def _body_flowables(items: Sequence) -> list[Flowable]:
             flowables.append(SignatureFlowable(item))
         elif isinstance(item, Block):
             if item.kind == "heading":
-                flowables.append(Paragraph(escape(item.text), _HEADING))
+                flowables.append(Paragraph(xml_text(item.text), _HEADING))
             elif item.kind == "para":
                 number += 1
-                flowables.append(Paragraph(f"{number}.&nbsp;&nbsp;{escape(item.text)}", _BODY))
+                flowables.append(Paragraph(f"{number}.&nbsp;&nbsp;{xml_text(item.text)}", _BODY))
             else:
-                flowables.append(Paragraph(escape(item.text), _BODY))
+                flowables.append(Paragraph(xml_text(item.text), _BODY))
         else:  # pragma: no cover - the document model has no other kinds
             raise TypeError(f"cannot lay out {type(item).__name__}")
     return flowables
@@ -565,12 +565,12 @@ def write_exhibit_pdf(exhibit: Exhibit, path: Path) -> None:
     """One part of an exhibit: heading, legend, then the rows page after page."""
     doc = _document(path, exhibit.footer, exhibit.meta)
     story: list[Flowable] = [
-        Paragraph(escape(exhibit.heading), _EXHIBIT_HEADING),
-        Paragraph(escape(exhibit.title), _HEADING),
+        Paragraph(xml_text(exhibit.heading), _EXHIBIT_HEADING),
+        Paragraph(xml_text(exhibit.title), _HEADING),
     ]
     if exhibit.part_line:
-        story.append(Paragraph(escape(exhibit.part_line), _CENTERED))
-    legend = Paragraph(escape(exhibit.legend), _LEGEND)
+        story.append(Paragraph(xml_text(exhibit.part_line), _CENTERED))
+    legend = Paragraph(xml_text(exhibit.legend), _LEGEND)
     story += [legend, _Gap(HALF)]
     story.append(RowTable.from_rows(exhibit.headers, exhibit.columns, exhibit.part.rows))
     with binary_streams():

@@ -16,6 +16,7 @@ import polars as pl
 import xlsxwriter
 
 from clearance.outputs.xlsx_rows import splice_rows
+from clearance.textsafe import write_csv, xml_safe
 
 # product.md, "determinations.csv": these columns, in this order, come first.
 CONTRACT_COLUMNS = (
@@ -131,7 +132,7 @@ def write_all(determinations: pl.DataFrame, out: Path, title: str) -> Pending:
             write_workbook, published, out / "determinations.xlsx", title
         )
         thread.shutdown(wait=False)  # the thread ends when the workbook is written
-    published.write_csv(out / "determinations.csv")
+    write_csv(published, out / "determinations.csv")
     determinations.write_parquet(out / "determinations.parquet", statistics=True)
     return pending
 
@@ -154,7 +155,8 @@ def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) ->
             "strings_to_urls": False,
         },
     )
-    workbook.set_properties({"title": title, "created": WORKBOOK_CREATED})
+    # The title names the policy (a user's file): XML cannot carry every character.
+    workbook.set_properties({"title": xml_safe(title), "created": WORKBOOK_CREATED})
     header = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top"})
     # A scan is read piece by piece, never whole.
     height = (

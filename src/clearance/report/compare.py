@@ -311,10 +311,13 @@ def console_table(comparison: dict):
     """The main figures per policy, as a table for the terminal."""
     from rich.table import Table as ConsoleTable
 
-    table = ConsoleTable(title=f"{comparison['run']['county']}, as of {comparison['run']['as_of']}")
+    from clearance.textsafe import shown
+
+    run = comparison["run"]
+    table = ConsoleTable(title=f"{shown(run['county'])}, as of {run['as_of']}")
     table.add_column("")
     for entry in comparison["policies"]:
-        table.add_column(entry["spec"], justify="right")
+        table.add_column(shown(entry["spec"]), justify="right")
     for key in DETERMINATIONS:
         label = f"convictions {key.replace('_', ' ')}"
         table.add_row(label, *(f"{e['convictions'][key]:,}" for e in comparison["policies"]))

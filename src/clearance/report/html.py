@@ -25,6 +25,7 @@ from clearance.report.figures import (
     Share,
     Table,
 )
+from clearance.textsafe import xml_safe
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -84,7 +85,8 @@ def render(report: Report, charts: dict[str, Drawn]) -> str:
     """The whole page. ``charts`` maps a table's id to its drawn chart."""
     template = _environment().get_template("report.html.j2")
     svgs = {key: Markup(drawn.svg) for key, drawn in charts.items()}
-    return template.render(report=report, charts=svgs, hidden_note=HIDDEN_NOTE, css=_css())
+    page = template.render(report=report, charts=svgs, hidden_note=HIDDEN_NOTE, css=_css())
+    return xml_safe(page)  # a control character from the data is no character of HTML
 
 
 def render_compare(comparison: dict, chart: Drawn, table: Table) -> str:
@@ -93,9 +95,10 @@ def render_compare(comparison: dict, chart: Drawn, table: Table) -> str:
 
     template = _environment().get_template("compare.html.j2")
     labels = [(key, PEOPLE_LABELS[key]) for key in PEOPLE]
-    return template.render(
+    page = template.render(
         c=comparison, chart=Markup(chart.svg), table=table, people_labels=labels, css=_css()
     )
+    return xml_safe(page)
 
 
 def number(value: int, *path: str | int, signed: bool = False, size: bool = False) -> Markup:

@@ -14,10 +14,10 @@ import datetime as dt
 import io
 import time
 from collections.abc import Sequence
-from xml.sax.saxutils import escape
 
 from clearance.report.charts import Drawn
 from clearance.report.figures import HIDDEN_NOTE, Figure, Report, Share, Table
+from clearance.textsafe import xml_text
 
 PAGE_MARGIN = 0.7  # inches
 GREY = "#555555"
@@ -109,9 +109,9 @@ def _text(fragments: Sequence[str | Figure | Share]) -> str:
     parts = []
     for fragment in fragments:
         if isinstance(fragment, Figure | Share):
-            parts.append(f"<b>{escape(fragment.text)}</b>")
+            parts.append(f"<b>{xml_text(fragment.text)}</b>")
         else:
-            parts.append(escape(fragment))
+            parts.append(xml_text(fragment))
     return "".join(parts)
 
 
@@ -119,8 +119,8 @@ def _story(report: Report, charts: dict[str, Drawn], styles: dict, width: float)
     from reportlab.platypus import KeepTogether, Paragraph, Spacer
 
     story: list = [
-        Paragraph(escape(report.title), styles["title"]),
-        Paragraph(escape(report.subtitle), styles["subtitle"]),
+        Paragraph(xml_text(report.title), styles["title"]),
+        Paragraph(xml_text(report.subtitle), styles["subtitle"]),
     ]
     if report.public:
         story.append(
@@ -132,13 +132,13 @@ def _story(report: Report, charts: dict[str, Drawn], styles: dict, width: float)
     story.append(Spacer(1, 6))
     story.extend(Paragraph(_text(s), styles["lead"]) for s in report.announcement)
     for group in report.headlines:
-        story.append(Paragraph(escape(group.title), styles["h3"]))
+        story.append(Paragraph(xml_text(group.title), styles["h3"]))
         rows = [
             [
                 Paragraph(
-                    escape(item.label)
+                    xml_text(item.label)
                     + (
-                        f"<br/><font size=7 color='{GREY}'>{escape(item.note)}</font>"
+                        f"<br/><font size=7 color='{GREY}'>{xml_text(item.note)}</font>"
                         if item.note
                         else ""
                     ),
@@ -150,11 +150,11 @@ def _story(report: Report, charts: dict[str, Drawn], styles: dict, width: float)
         ]
         story.append(_grid(rows, [width * 0.7, width * 0.3], header=False))
     if report.public:
-        story.append(Paragraph(escape(HIDDEN_NOTE), styles["small"]))
+        story.append(Paragraph(xml_text(HIDDEN_NOTE), styles["small"]))
 
     for section in report.sections:
-        story.append(Paragraph(escape(section.title), styles["h2"]))
-        story.append(Paragraph(escape(section.intro), styles["body"]))
+        story.append(Paragraph(xml_text(section.title), styles["h2"]))
+        story.append(Paragraph(xml_text(section.intro), styles["body"]))
         for table in section.tables:
             story.extend(_table_block(table, charts.get(table.id), styles, width, KeepTogether))
     story.extend(_methods(report, styles, width))
@@ -164,14 +164,14 @@ def _story(report: Report, charts: dict[str, Drawn], styles: dict, width: float)
 def _table_block(table: Table, drawn: Drawn | None, styles: dict, width: float, keep) -> list:
     from reportlab.platypus import Paragraph
 
-    heading = [Paragraph(escape(table.title), styles["h3"])]
+    heading = [Paragraph(xml_text(table.title), styles["h3"])]
     if table.intro:
-        heading.append(Paragraph(escape(table.intro), styles["small"]))
+        heading.append(Paragraph(xml_text(table.intro), styles["small"]))
     block: list = []
     if drawn is not None:
         block.append(keep([*heading, _fitted(drawn, width)]))
         caption = table.alt + "".join(f" {n}" for n in table.notes)
-        block.append(Paragraph(escape(caption), styles["small"]))
+        block.append(Paragraph(xml_text(caption), styles["small"]))
     else:
         block.extend(heading)
     block.append(_data_table(table, styles, width))
@@ -206,10 +206,10 @@ def _data_table(table: Table, styles: dict, width: float):
     widths = [label_width] + [number_width if n else rest / max(1, text_columns) for n in numeric]
 
     def row(label: str, cells) -> list:
-        text = escape(label)
+        text = xml_text(label)
         for i in merged:
             if cells[i]:
-                text += f"<br/><font size=7 color='{GREY}'>{escape(cells[i])}</font>"
+                text += f"<br/><font size=7 color='{GREY}'>{xml_text(cells[i])}</font>"
         out = [Paragraph(text, styles["cell"])]
         for i, (column, value) in enumerate(zip(table.columns, cells, strict=True)):
             if i in merged:
@@ -217,13 +217,13 @@ def _data_table(table: Table, styles: dict, width: float):
             if isinstance(value, Figure | Share):
                 out.append(value.text)
             elif column.key == "sha256":
-                out.append(Paragraph(escape(value), styles["hash"]))
+                out.append(Paragraph(xml_text(value), styles["hash"]))
             else:
-                out.append(Paragraph(escape(value), styles["cell"]))
+                out.append(Paragraph(xml_text(value), styles["cell"]))
         return out
 
-    header = [Paragraph(f"<b>{escape(table.row_header)}</b>", styles["cell"])] + [
-        Paragraph(f"<b>{escape(c.label)}</b>", styles["cell"]) for c in columns
+    header = [Paragraph(f"<b>{xml_text(table.row_header)}</b>", styles["cell"])] + [
+        Paragraph(f"<b>{xml_text(c.label)}</b>", styles["cell"]) for c in columns
     ]
     rows = [header] + [row(r.label, r.cells) for r in table.rows]
     if table.total is not None:
@@ -268,13 +268,13 @@ def _methods(report: Report, styles: dict, width: float) -> list:
     bullet = styles["bullet"]
 
     def bullets(items) -> list:
-        return [Paragraph(escape(item), bullet, bulletText="•") for item in items]
+        return [Paragraph(xml_text(item), bullet, bulletText="•") for item in items]
 
     story = [
         Paragraph("Methods", styles["h2"]),
         Paragraph("The policy", styles["h3"]),
         Paragraph(
-            escape(
+            xml_text(
                 f"“{m.policy_name}” ({m.policy_source}), applied to convictions in "
                 f"{m.county.title()} County:"
             ),
@@ -283,7 +283,7 @@ def _methods(report: Report, styles: dict, width: float) -> list:
         *bullets(m.policy_sentences),
         Paragraph("The date", styles["h3"]),
         Paragraph(
-            escape(
+            xml_text(
                 f"Every rule is applied as of {m.as_of}, {m.as_of_source}. Ages, the years "
                 "since a conviction and whether a sentence has ended are counted to that date."
             ),
@@ -291,7 +291,7 @@ def _methods(report: Report, styles: dict, width: float) -> list:
         ),
         Paragraph("The law", styles["h3"]),
         Paragraph(
-            escape(
+            xml_text(
                 f"The law is applied as encoded in clearance {m.tool_version}, rule pack "
                 f"{m.rulepack_version}, each rule with the provision it rests on. "
                 f"{m.rulepack_note}"
@@ -304,8 +304,8 @@ def _methods(report: Report, styles: dict, width: float) -> list:
         _data_table(m.inputs, styles, width),
     ]
     if m.rejects.rows:
-        story.append(Paragraph(escape(m.rejects.title), styles["h3"]))
-        story.append(Paragraph(escape(m.rejects.intro), styles["small"]))
+        story.append(Paragraph(xml_text(m.rejects.title), styles["h3"]))
+        story.append(Paragraph(xml_text(m.rejects.intro), styles["small"]))
         story.append(_data_table(m.rejects, styles, width))
     if m.not_tested:
         story.append(Paragraph(_text(m.not_tested), styles["body"]))
@@ -321,7 +321,7 @@ def _methods(report: Report, styles: dict, width: float) -> list:
         story.extend(bullets(m.suppression))
     story.append(
         Paragraph(
-            escape(
+            xml_text(
                 f"Made by clearance {m.tool_version} from this run's summary.json and "
                 "run.json. The figures are proposals: the prosecution decides, and the "
                 "court orders."

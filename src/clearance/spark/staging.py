@@ -30,6 +30,7 @@ from clearance import __version__
 from clearance._folders import move_into_place
 from clearance.extract.reader import read_extracts, staged_schema
 from clearance.run import RunError, _json
+from clearance.textsafe import write_csv
 
 MANIFEST = "manifest.json"
 REJECTS = "rejects.csv"
@@ -74,7 +75,7 @@ def stage(
     tmp.mkdir(parents=True)
     try:
         read = read_extracts(inputs, tmp, progress=progress)  # writes tmp/staged
-        read.rejects.rename({"source_file": "file"}).write_csv(tmp / REJECTS)
+        write_csv(read.rejects.rename({"source_file": "file"}), tmp / REJECTS)
         manifest = {
             "format": FORMAT,
             "tool": {"name": "clearance", "version": __version__},

@@ -31,6 +31,7 @@ from clearance.extract.reader import FileStats, ReadResult
 from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
 from clearance.run import HISTORY_FILE, PEOPLE_FILE
+from clearance.textsafe import write_csv
 
 REASON = "reviewed"
 RULE = "HS11361.9-reviewed"
@@ -130,7 +131,7 @@ def write_reviewed_run(
     tmp.mkdir(parents=True)
     try:
         published = table.select(*det_out.CONTRACT_COLUMNS, *REVIEW_COLUMNS, *det_out.FACT_COLUMNS)
-        published.write_csv(tmp / "determinations.csv")
+        write_csv(published, tmp / "determinations.csv")
         table.write_parquet(tmp / "determinations.parquet", statistics=True)
         det_out.write_workbook(
             published,
