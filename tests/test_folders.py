@@ -466,3 +466,32 @@ def test_a_read_only_output_folder_is_one_line(monkeypatch, tmp_path, source):
         parent.chmod(0o700)
     assert result.exit_code == 2
     assert expected in one_line(result)
+
+
+def test_out_that_is_a_link_to_a_folder_is_refused(tmp_path, source):
+    target = tmp_path / "target"
+    assert run(source, target).exit_code == 0
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    result = run(source, link)
+    assert result.exit_code == 2
+    assert "is a link; give the folder it points to" in one_line(result)
+    assert (target / "run.json").exists()
+
+
+def test_a_large_folder_is_refused_without_reading_it_all(tmp_path, source, monkeypatch):
+    """The hard-link search walks only a folder already known to be a run's."""
+    import clearance._folders
+
+    big = tmp_path / "home"
+    (big / "a" / "b").mkdir(parents=True)
+    (big / "notes.txt").write_text("x")
+    walked = []
+    real_walk = os.walk
+    monkeypatch.setattr(
+        clearance._folders.os, "walk", lambda top, *a, **k: walked.append(top) or real_walk(top)
+    )
+    result = run(source, big)
+    assert result.exit_code == 2
+    assert "it has no run.json" in one_line(result)
+    assert walked == []

@@ -107,11 +107,14 @@ def check_destination(out: Path, kind: OutputKind, inputs: Iterable[Path] = ()) 
     """
     out = Path(out)
     check_parent(out)
+    if out.is_symlink() and kind.marker is not None:  # replacing it would replace the link
+        raise FolderError(f"{out} is a link; give the folder it points to as --out")
     if not out.exists():
         return
     refuse = f"{out} is not {kind.what}"
-    held = _held_input(out, inputs)
-    if held is not None and Path(held).resolve() == out.resolve():
+    inputs = [Path(p) for p in inputs]
+    held = _input_inside(out, inputs)
+    if held is not None and _same_place(held, out):
         raise FolderError(f"{out} is an input of this command; choose another --out")
     if held is not None:
         raise FolderError(f"{out} holds {held}, an input of this command; choose another --out")
@@ -131,22 +134,34 @@ def check_destination(out: Path, kind: OutputKind, inputs: Iterable[Path] = ()) 
             f"{refuse} (it holds {stray}, which {kind.command} does not write); "
             "choose another --out"
         )
+    # Last, once the folder is known to be small: an input hard-linked into it.
+    held = _input_linked(out, inputs)
+    if held is not None:
+        raise FolderError(f"{out} holds {held}, an input of this command; choose another --out")
 
 
-def _held_input(out: Path, inputs: Iterable[Path]) -> str | None:
-    """The first input that is ``out``, lies inside it, or is a link to a file in it."""
-    root = out.resolve()
-    inputs = [Path(p) for p in inputs]
+def _same_place(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _input_inside(out: Path, inputs: list[Path]) -> Path | None:
+    """The first input that is ``out`` or lies inside it (as given, or its target)."""
+    root, given_root = out.resolve(), Path(os.path.abspath(out))
     for path in inputs:
-        where = path.resolve()
-        if where == root or where.is_relative_to(root):
-            return str(path)
-    # A hard link to an input inside the folder is the input too.
+        if path.resolve().is_relative_to(root):
+            return path
+        if Path(os.path.abspath(path)).is_relative_to(given_root):
+            return path
+    return None
+
+
+def _input_linked(out: Path, inputs: list[Path]) -> Path | None:
+    """The first input of which a file in ``out`` is a hard link."""
     wanted = {}
     for path in inputs:
         with contextlib.suppress(OSError):
             st = path.stat()
-            wanted[(st.st_dev, st.st_ino)] = str(path)
+            wanted[(st.st_dev, st.st_ino)] = path
     if not wanted:
         return None
     for folder, _, files in os.walk(out):
@@ -309,9 +324,11 @@ def move_into_place(tmp: Path, out: Path) -> None:
     """Replace ``out`` (if it exists) with the complete folder ``tmp``, owner-only."""
     make_private(tmp)
     old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
+    if out.exists() or out.is_symlink():
         out.rename(old)
     tmp.rename(out)
+    if old.is_symlink():  # --out was a link to a folder: the link is replaced, not its target
+        old.unlink()
     shutil.rmtree(old, ignore_errors=True)
 
 
