@@ -495,3 +495,38 @@ def test_a_large_folder_is_refused_without_reading_it_all(tmp_path, source, monk
     assert result.exit_code == 2
     assert "it has no run.json" in one_line(result)
     assert walked == []
+
+
+def test_synth_onto_a_full_disk_is_one_line(tmp_path):
+    """/dev/full: every write fails with ENOSPC, as on a full disk."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    result = invoke("synth", "--subjects", "50", "--out", "/dev/full")
+    assert result.exit_code == 2
+    assert "/dev/full: no space left on device" in one_line(result)
+    assert Path("/dev/full").exists()
+
+
+def test_a_full_disk_leaves_no_half_written_report(monkeypatch, earlier, tmp_path):
+    import clearance._folders
+
+    monkeypatch.setattr(clearance._folders.os, "fdopen", lambda fd, mode: FullFile(fd))
+    out = tmp_path / "report"
+    result = invoke("report", "--run", earlier, "--out", out)
+    assert result.exit_code == 2
+    assert f"{out}: cannot write the output: no space left on device" in one_line(result)
+    assert list(out.iterdir()) == []
+
+
+class FullFile:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

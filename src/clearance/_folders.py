@@ -303,17 +303,17 @@ def make_private(folder: Path) -> None:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a file beside its destination, owner-only, then rename it into place."""
+    """Write a file beside its destination, owner-only, then rename it into place.
+
+    A failure (a full disk) removes the half-written file.
+    """
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb", closefd=False) as handle:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, FILE_MODE)  # an earlier partial kept its mode
             handle.write(data)
-    finally:
-        os.close(fd)
-    try:
         partial.replace(path)
     except BaseException:
         partial.unlink(missing_ok=True)

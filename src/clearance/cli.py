@@ -23,7 +23,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from clearance import __version__
-from clearance._folders import disk_error_line
+from clearance._folders import WRITE_ERRNOS, disk_error_line
 from clearance.explain import ExplainError
 from clearance.extract.reader import ExtractError
 from clearance.filings.errors import FilingsError
@@ -237,17 +237,24 @@ def synth(
             advance(n - done)
             done = n
 
-        figures = generate(
-            out_file,
-            subjects=subjects,
-            county=county.upper(),
-            seed=seed,
-            dirty=dirty,
-            header=header,
-            progress=report,
-        )
-    if intended:
-        intended.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+        try:
+            figures = generate(
+                out_file,
+                subjects=subjects,
+                county=county.upper(),
+                seed=seed,
+                dirty=dirty,
+                header=header,
+                progress=report,
+            )
+        except OSError as exc:  # a full disk: no half file left that looks whole
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+            if out_file.is_file() and not out_file.is_symlink():  # never a device
+                out_file.unlink()
+            raise OSError(exc.errno, exc.strerror, str(out_file)) from None
+        if intended:
+            intended.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     rows = figures["rows"]
     out.print(
         f"Wrote {out_file}: {rows['read']:,} rows ({rows['rejected']:,} made unusable on "

@@ -20,6 +20,7 @@ from clearance._folders import (
     check_destination,
     private_dir,
     write_private,
+    writing,
 )
 from clearance.report.figures import ReportError, build, hidden_cells, public_summary, read_run
 
@@ -45,15 +46,16 @@ def write_report(folder: Path, *, public: bool = False, out: Path | None = None)
     hidden = hidden_cells(summary) if public else set()
     report = build(summary, run, public=public, hidden=hidden)
     drawn = {t.id: charts.draw(t) for t in report.tables() if t.chart is not None and t.rows}
-    private_dir(out)
     names = report_files(public)
     paths = [out / name for name in names]
-    _write(paths[0], html.render(report, drawn).encode("utf-8"))
-    _write(paths[1], pdf.render(report, drawn))
-    if public:
-        figures = public_summary(summary, hidden)
-        text = json.dumps(figures, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        _write(paths[2], text.encode("utf-8"))
+    with writing(out, ReportError):  # a full disk, a folder not writable: one line
+        private_dir(out)
+        _write(paths[0], html.render(report, drawn).encode("utf-8"))
+        _write(paths[1], pdf.render(report, drawn))
+        if public:
+            figures = public_summary(summary, hidden)
+            text = json.dumps(figures, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            _write(paths[2], text.encode("utf-8"))
     return paths
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from clearance._folders import make_temp, private_dir, write_private
+from clearance._folders import make_temp, private_dir, write_private, writing
 from clearance.extract import model as model_
 from clearance.extract.reader import buckets_for, read_extracts
 from clearance.law import load_rulepack
@@ -243,13 +243,14 @@ def write_compare(comparison: dict, out: Path) -> list[Path]:
     from clearance.report import charts, html
 
     out = Path(out)
-    private_dir(out)
     table = chart_table(comparison)
     page = html.render_compare(comparison, charts.draw(table), table)
     text = json.dumps(comparison, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     paths = [out / name for name in FILES]
-    for path, data in zip(paths, (page, text), strict=True):
-        write_private(path, data.encode("utf-8"))
+    with writing(out, ReportError):  # a full disk, a folder not writable: one line
+        private_dir(out)
+        for path, data in zip(paths, (page, text), strict=True):
+            write_private(path, data.encode("utf-8"))
     return paths
 
 
