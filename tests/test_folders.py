@@ -530,3 +530,21 @@ class FullFile:
 
     def write(self, data: bytes) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_what_a_killed_compare_leaves_in_a_run_is_its_own_and_removed(tmp_path, source):
+    out = tmp_path / "out"
+    assert run(source, out).exit_code == 0
+    stale = out / f".compare.partial-{dead_pid()}"
+    (stale / "staged").mkdir(parents=True)
+    (stale / "staged" / "part.parquet").write_text("personal data")
+    result = invoke("compare", "--run", out, "--policy", "statute", "--policy", "bear-default")
+    assert result.exit_code == 0, result.output
+    assert not stale.exists()  # removed by the next compare
+    stale.mkdir()
+    assert run(source, out).exit_code == 0  # a run folder with it is still a run's
+    other = out / ".mine.partial-1"
+    other.mkdir()
+    result = run(source, out)
+    assert result.exit_code == 2
+    assert "it holds the folder .mine.partial-1/" in one_line(result)

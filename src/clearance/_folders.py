@@ -74,15 +74,13 @@ class OutputKind:
     file_ok: Callable[[str], bool]
     dir_ok: Callable[[str], bool] = lambda _: False
     command: str = "a run"
+    # Hidden work folders the kind leaves when killed (compare's ``.compare.partial-PID``
+    # in a run folder): accepted whole, contents unread.
+    work_dirs: str | None = None
 
 
 def _temp_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"\.{re.escape(name)}\.(?:{'|'.join(TEMP_TAGS)})-(\d+)")
-
-
-def is_temp_name(name: str) -> bool:
-    """A hidden temporary folder or file a clearance command writes (``.X.partial-PID``)."""
-    return re.fullmatch(rf"\..+\.(?:{'|'.join(TEMP_TAGS)})(?:-\d+)?", name) is not None
 
 
 def check_parent(out: Path) -> None:
@@ -199,16 +197,19 @@ def _stray(out: Path, kind: OutputKind) -> str | None:
             path = Path(folder, name)
             if path.is_symlink():
                 return f"the link {prefix}{name}"
-            if not (kind.dir_ok(prefix + name) or is_temp_name(name)):
+            if not (kind.dir_ok(prefix + name) or _work_dir(kind, prefix + name)):
                 return f"the folder {prefix}{name}/"
-        # Leftover temporary folders (and their contents) are the command's own.
-        dirs[:] = [d for d in dirs if not is_temp_name(d)]
+        dirs[:] = [d for d in dirs if not _work_dir(kind, prefix + d)]
         for name in sorted(files):
             if Path(folder, name).is_symlink():
                 return f"the link {prefix}{name}"
             if not _file_ok(prefix, name, kind):
                 return f"the file {prefix}{name}"
     return None
+
+
+def _work_dir(kind: OutputKind, path: str) -> bool:
+    return kind.work_dirs is not None and re.fullmatch(kind.work_dirs, path) is not None
 
 
 def _file_ok(prefix: str, name: str, kind: OutputKind) -> bool:

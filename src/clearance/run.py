@@ -92,7 +92,10 @@ RUN_FILES = frozenset(
     }
 )
 RUN_FOLDER = OutputKind(
-    what="an earlier run's output folder", marker="run.json", file_ok=RUN_FILES.__contains__
+    what="an earlier run's output folder",
+    marker="run.json",
+    file_ok=RUN_FILES.__contains__,
+    work_dirs=r"\.compare\.partial-\d+",  # what a killed `compare` leaves
 )
 
 
