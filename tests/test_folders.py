@@ -548,3 +548,13 @@ def test_what_a_killed_compare_leaves_in_a_run_is_its_own_and_removed(tmp_path, 
     result = run(source, out)
     assert result.exit_code == 2
     assert "it holds the folder .mine.partial-1/" in one_line(result)
+
+
+def test_an_earlier_run_made_read_only_is_replaced_and_removed(tmp_path, source):
+    out = tmp_path / "out"
+    assert run(source, out).exit_code == 0
+    for path in out.iterdir():
+        path.chmod(0o400)
+    out.chmod(0o500)
+    assert run(source, out).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]  # no .out.old-PID

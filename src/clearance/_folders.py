@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,13 +260,32 @@ def remove_stale(out: Path) -> list[Path]:
             st = entry.lstat()
         except OSError:
             continue
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        mine = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+        if not stat.S_ISDIR(st.st_mode) or not mine:
             continue
         if _alive(int(found.group(1))):
             continue
-        shutil.rmtree(entry, ignore_errors=True)
+        remove_tree(entry)
         removed.append(entry)
     return removed
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder of this user's, even one made read-only (``chmod -R a-w``)."""
+
+    def writable_and_again(function: Callable, name: str, _: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(name), FOLDER_MODE)
+            if os.path.isdir(name) and not os.path.islink(name):
+                os.chmod(name, FOLDER_MODE)
+            function(name)
+
+    if not os.path.lexists(path):
+        return
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=writable_and_again)
+    else:
+        shutil.rmtree(path, onerror=writable_and_again)
 
 
 def private_dir(path: Path) -> Path:
@@ -311,9 +331,10 @@ def write_private(path: Path, data: bytes) -> None:
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+        fd = os.open(partial, flags, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(fd, FILE_MODE)  # an earlier partial kept its mode
+            os.chmod(partial, FILE_MODE)  # an earlier partial kept its mode
             handle.write(data)
         partial.replace(path)
     except BaseException:
@@ -330,7 +351,7 @@ def move_into_place(tmp: Path, out: Path) -> None:
     tmp.rename(out)
     if old.is_symlink():  # --out was a link to a folder: the link is replaced, not its target
         old.unlink()
-    shutil.rmtree(old, ignore_errors=True)
+    remove_tree(old)
 
 
 # The errors a user causes on disk: said in one line (cli.py), not "internal error".
