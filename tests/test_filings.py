@@ -367,7 +367,7 @@ def test_without_an_office_file_fields_are_marked_to_fill_in(demo, tmp_path):
 def test_refuses_to_overwrite_a_folder_that_is_not_a_filings_folder(demo):
     result = invoke("filings", "--run", demo, "--out", demo)
     assert result.exit_code == 2
-    assert "is not an earlier filings folder" in result.output
+    assert "is an input of this command" in result.output
 
 
 def test_bad_run_folder_is_one_clear_line(tmp_path):

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from clearance import __version__
+from clearance._folders import WRITE_ERRNOS, disk_error_line
 from clearance.explain import ExplainError
 from clearance.extract.reader import ExtractError
 from clearance.filings.errors import FilingsError
@@ -103,6 +104,10 @@ def user_errors() -> Iterator[None]:
     except USER_ERRORS as exc:
         raise fail(str(exc)) from None
     except Exception as exc:
+        # A full disk, a folder not writable: one line naming the file or folder.
+        line = disk_error_line(exc) if isinstance(exc, OSError) else None
+        if line is not None:
+            raise fail(line) from None
         if os.environ.get("CLEARANCE_DEBUG"):
             raise
         # The message of an unexpected error may quote data; name only its kind.
@@ -235,17 +240,24 @@ def synth(
             advance(n - done)
             done = n
 
-        figures = generate(
-            out_file,
-            subjects=subjects,
-            county=county.upper(),
-            seed=seed,
-            dirty=dirty,
-            header=header,
-            progress=report,
-        )
-    if intended:
-        intended.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+        try:
+            figures = generate(
+                out_file,
+                subjects=subjects,
+                county=county.upper(),
+                seed=seed,
+                dirty=dirty,
+                header=header,
+                progress=report,
+            )
+        except OSError as exc:  # a full disk: no half file left that looks whole
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+            if out_file.is_file() and not out_file.is_symlink():  # never a device
+                out_file.unlink()
+            raise OSError(exc.errno, exc.strerror, str(out_file)) from None
+        if intended:
+            intended.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     rows = figures["rows"]
     out.print(
         f"Wrote {shown(out_file)}: {rows['read']:,} rows ({rows['rejected']:,} made unusable on "
@@ -458,9 +470,12 @@ def compare(
     ),
 ) -> None:
     """The run's extract under several policies, side by side (compare.html, compare.json)."""
+    from clearance.report import check_report_out
     from clearance.report import compare as comparing
 
     with user_errors():
+        if out_dir is not None:
+            check_report_out(out_dir, run_dir)
         _, files = comparing.inputs_of(run_dir, extract)
         with progress_bar("Deciding", sum(f.stat().st_size for f in files)) as advance:
             comparison = comparing.compare(

@@ -13,7 +13,6 @@ import datetime as dt
 import difflib
 import io
 import json
-import os
 import platform
 import shutil
 import time
@@ -27,7 +26,14 @@ import polars as pl
 
 from clearance import __version__
 from clearance._ahead import made_ahead
-from clearance._folders import move_into_place
+from clearance._folders import (
+    FolderError,
+    OutputKind,
+    check_destination,
+    disk_error_line,
+    make_temp,
+    move_into_place,
+)
 from clearance.extract import model as model_
 from clearance.extract.reader import (
     NotGrouped,
@@ -65,6 +71,33 @@ STREAM_BATCH_ROWS = 100_000
 # Read in smaller chunks than staging does: the chunks being read live alongside a
 # batch's model, and 8 MiB keeps a 1M-row run within 0.75 GB at the same speed.
 STREAM_CHUNK_BYTES = 8 * 1024 * 1024
+# Every file a run folder may hold: what a run writes, then what `report` (also
+# --public) and `compare` add to it. `--out` replaces only such a folder (_folders.py).
+RUN_FILES = frozenset(
+    {
+        "determinations.csv",
+        "determinations.parquet",
+        "determinations.xlsx",
+        "summary.json",
+        "rejects.csv",
+        "run.json",
+        HISTORY_FILE,
+        PEOPLE_FILE,
+        "report.html",
+        "report.pdf",
+        "report-public.html",
+        "report-public.pdf",
+        "summary-public.json",
+        "compare.html",
+        "compare.json",
+    }
+)
+RUN_FOLDER = OutputKind(
+    what="an earlier run's output folder",
+    marker="run.json",
+    file_ok=RUN_FILES.__contains__,
+    work_dirs=r"\.compare\.partial-\d+",  # what a killed `compare` leaves
+)
 
 
 class RunError(Exception):
@@ -132,7 +165,13 @@ def run(
     check_as_of(as_of, law)
     # The only place a run reads the clock: to warn of an as-of date still to come.
     ahead = future_as_of(as_of, dt.date.today())
-    _check_destination(out)
+    try:
+        check_destination(out, RUN_FOLDER, inputs)
+        tmp = make_temp(out)
+    except FolderError as exc:
+        raise RunError(str(exc)) from None
+    except OSError as exc:
+        raise RunError(disk_error_line(exc, out) or f"{out}: cannot be written") from None
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}  # this process's CPU time, all threads: steadier than wall time
     started = clock = time.perf_counter()
@@ -146,9 +185,6 @@ def run(
         cpu[name] = round(cpu.get(name, 0.0) + cpu_now - cpu_clock, 3)
         clock, cpu_clock = now, cpu_now
 
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     try:
         work = tmp / ".work"
         decide = _Decide(policy, county, as_of, law, tmp, lap)
@@ -212,8 +248,11 @@ def run(
         (tmp / "run.json").write_text(_json(provenance))
         shutil.rmtree(work, ignore_errors=True)  # none when the input was streamed
         move_into_place(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        line = disk_error_line(exc, out) if isinstance(exc, OSError) else None
+        if line is not None:  # a full disk, a folder not writable: one line, exit 2
+            raise RunError(line) from None
         raise
     return RunResult(out=out, summary=summary, provenance=provenance, warnings=warnings)
 
@@ -454,16 +493,6 @@ def write_outputs(
     write_csv(read.rejects.rename({"source_file": "file"}), folder / "rejects.csv")
     _write_history(evaluation, published, folder)
     return summary, workbook
-
-
-def _check_destination(out: Path) -> None:
-    """Refuse to overwrite a folder that is not an earlier run's output."""
-    if out.exists() and (
-        not out.is_dir() or (any(out.iterdir()) and not (out / "run.json").exists())
-    ):
-        raise RunError(
-            f"{out} exists and is not an earlier run's output folder; choose another --out"
-        )
 
 
 def county_convictions(counts: pl.DataFrame) -> dict[str, int]:

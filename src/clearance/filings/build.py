@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +35,14 @@ from typing import Any
 import polars as pl
 
 from clearance import __version__
-from clearance._folders import move_into_place
+from clearance._folders import (
+    FolderError,
+    OutputKind,
+    check_destination,
+    disk_error_line,
+    make_temp,
+    move_into_place,
+)
 from clearance.filings import letters as letters_
 from clearance.filings.cases import GRANTED, Court, RunInfo, after_cutoff, group_courts, read_run
 from clearance.filings.document import (
@@ -390,14 +397,34 @@ def _awaiting(courts: list[Court], path: Path) -> int:
     return table.height
 
 
-def _check_destination(out: Path) -> None:
-    """Refuse to replace a folder that is not an earlier filings output."""
-    if out.exists() and (
-        not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).exists())
-    ):
-        raise FilingsError(
-            f"{out} exists and is not an earlier filings folder; choose another --out"
-        )
+_TOP_FILES = frozenset({MANIFEST, DOJ_FILE, AWAITING_FILE})
+_COURT_FILE = re.compile(
+    r"(?:motion|order|challenge-notice|exhibit-[ab](?:-part-\d+)?)\.(?:pdf|docx)"
+)
+_LETTER_FILE = re.compile(
+    r"letters-[a-z]+(?:-part-\d+)?\.pdf|letter-template-[a-z]+\.docx|"
+    + re.escape(letters_.MAILING_FILE)
+)
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _filings_file(path: str) -> bool:
+    """A file `clearance filings` writes (relative path in the folder)."""
+    folder, _, name = path.rpartition("/")
+    if not folder:
+        return name in _TOP_FILES
+    if folder == letters_.FOLDER:
+        return _LETTER_FILE.fullmatch(name) is not None
+    return _SLUG.fullmatch(folder) is not None and _COURT_FILE.fullmatch(name) is not None
+
+
+FILINGS_FOLDER = OutputKind(
+    what="an earlier filings folder",
+    marker=MANIFEST,
+    file_ok=_filings_file,
+    dir_ok=lambda path: _SLUG.fullmatch(path) is not None,  # a court's folder, or letters
+    command="clearance filings",
+)
 
 
 def write_filings(
@@ -413,16 +440,19 @@ def write_filings(
     if part_size < 1:
         raise FilingsError("--part-size must be at least 1")
     info, frame = read_run(run_dir)
-    _check_destination(out)
+    try:
+        check_destination(out, FILINGS_FOLDER, [run_dir])
+    except FolderError as exc:
+        raise FilingsError(str(exc)) from None
     office = office or blank_office()
     law = load_rulepack()
     courts = group_courts(info, frame, office, law.conviction_cutoff)
     tick = (lambda: progress(1)) if progress else (lambda: None)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    try:
+        tmp = make_temp(out)
+    except OSError as exc:
+        raise FilingsError(disk_error_line(exc, out) or f"{out}: cannot be written") from None
     try:
         entries, doj_frames = [], []
         for court in courts:
@@ -443,8 +473,11 @@ def write_filings(
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         move_into_place(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        line = disk_error_line(exc, out) if isinstance(exc, OSError) else None
+        if line is not None:  # a full disk, a folder not writable: one line, exit 2
+            raise FilingsError(line) from None
         raise
     warnings = []
     late = manifest["convictions"]["after_cutoff_granted"]

@@ -2,6 +2,11 @@
 
 PyYAML quietly keeps the last of two equal keys; in a file of legal facts or a
 county's policy that hides a mistake, so here a repeated key is an error.
+
+A policy or office file comes from a user, so what PyYAML would let through as a
+crash is a `YAMLError` naming the line too: nesting deeper than `MAX_DEPTH` (which
+would exhaust Python's recursion), an integer too long for Python to convert
+(over 4,300 digits), and a key that is a list or a mapping.
 """
 
 from __future__ import annotations
@@ -17,22 +22,58 @@ class YAMLError(ValueError):
     """The text is not valid YAML, or a mapping repeats a key."""
 
 
+# No file the project reads nests more than a few levels.
+MAX_DEPTH = 50
+# Far more digits than any number a policy, an office or a rule pack holds.
+MAX_INT_CHARS = 100
+
+
 class _StrictLoader(yaml.SafeLoader):
-    pass
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise YAMLError(f"line {line}: nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _construct_int(loader: _StrictLoader, node: yaml.ScalarNode) -> int:
+    text = str(node.value)
+    if len(text) > MAX_INT_CHARS:
+        raise YAMLError(f"line {_line(node)}: a number of {len(text):,} characters is too long")
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, list | dict | set):
+            raise YAMLError(
+                f"line {_line(key_node)}: a key is a list or a mapping; "
+                "keys are plain words or numbers"
+            )
         if key in seen:
             line = key_node.start_mark.line + 1
-            raise YAMLError(f"line {line}: key {key!r} appears twice")
+            shown = repr(key) if len(repr(key)) <= 60 else f"{repr(key)[:57]}..."
+            raise YAMLError(f"line {line}: key {shown} appears twice")
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def load_strict_yaml(text: str) -> Any:
@@ -43,3 +84,5 @@ def load_strict_yaml(text: str) -> Any:
         raise
     except yaml.YAMLError as exc:
         raise YAMLError(str(exc).replace("\n", " ")) from exc
+    except RecursionError:  # nesting in a flow of aliases the depth check cannot see
+        raise YAMLError(f"nested more than {MAX_DEPTH} levels deep") from None

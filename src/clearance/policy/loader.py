@@ -49,6 +49,10 @@ def load_policy(spec: str | Path) -> Policy:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise PolicyError(f"{spec}: not valid JSON ({exc})") from None
+        except ValueError:  # an integer over Python's 4,300 digits
+            raise PolicyError(f"{spec}: not valid JSON (a number is too long)") from None
+        except RecursionError:
+            raise PolicyError(f"{spec}: not valid JSON (nested too deeply)") from None
         return policy_from_gogen(data, source=str(spec), name=f"gogen options ({path.name})")
     return _from_yaml(text, source=str(spec))
 

@@ -37,6 +37,10 @@ MISDEMEANOR_OUTCOMES: tuple[str, ...] = ("dismiss", "reduce", "review")
 # years 1-15) so that no published county policy is refused.
 AGE_RANGE: tuple[int, int] = (18, 100)
 YEARS_RANGE: tuple[int, int] = (1, 100)
+# A name is printed as a title (screen, workbook, report): a line, not a page.
+MAX_NAME_CHARS = 200
+# A value quoted back in a message is cut to this many characters.
+SHOWN_CHARS = 60
 
 
 class PolicyError(ValueError):
@@ -157,7 +161,9 @@ def check_years(source: str, value: Any, key: str, bounds: tuple[int, int]) -> i
     if isinstance(value, bool) or not isinstance(value, int):
         raise fail(source, key, f"expected a whole number of years or null, found {_shown(value)}")
     if not low <= value <= high:
-        raise fail(source, key, f"{value} is out of range; expected {low} to {high} years, or null")
+        raise fail(
+            source, key, f"{_shown(value)} is out of range; expected {low} to {high} years, or null"
+        )
     return value
 
 
@@ -199,9 +205,23 @@ def policy_from_mapping(data: Any, *, source: str) -> Policy:
     name = data["name"]
     if not isinstance(name, str) or not name.strip():
         raise fail(source, "name", f"expected non-empty text, found {_shown(name)}")
+    if len(name.strip()) > MAX_NAME_CHARS:
+        raise fail(
+            source,
+            "name",
+            f"{len(name.strip()):,} characters is too long; a policy name has at most "
+            f"{MAX_NAME_CHARS}",
+        )
     county = data.get("county")
     if county is not None and (not isinstance(county, str) or not county.strip()):
         raise fail(source, "county", f"expected a county name or null, found {_shown(county)}")
+    if county is not None and len(county.strip()) > MAX_NAME_CHARS:
+        raise fail(
+            source,
+            "county",
+            f"{len(county.strip()):,} characters is too long; a county name has at most "
+            f"{MAX_NAME_CHARS}",
+        )
 
     dismiss = check_sections(source, data["dismiss"], "dismiss")
     reduce = check_sections(source, data["reduce"], "reduce")
@@ -257,6 +277,14 @@ def _county(county: str | None) -> str | None:
 
 
 def _shown(value: Any) -> str:
+    """A value of the policy file quoted in a message: short, on one line."""
+    text = _shown_whole(value)
+    if len(text) > SHOWN_CHARS:
+        return f"{text[: SHOWN_CHARS - 3]}... ({len(text):,} characters)"
+    return text
+
+
+def _shown_whole(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
     if value is None:

@@ -14,9 +14,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from clearance._folders import (
+    FolderError,
+    OutputKind,
+    check_destination,
+    private_dir,
+    write_private,
+    writing,
+)
 from clearance.report.figures import ReportError, build, hidden_cells, public_summary, read_run
 
-__all__ = ["ReportError", "report_files", "write_report"]
+__all__ = ["ReportError", "check_report_out", "report_files", "write_report"]
 
 
 def report_files(public: bool = False) -> tuple[str, ...]:
@@ -31,25 +39,59 @@ def write_report(folder: Path, *, public: bool = False, out: Path | None = None)
     from clearance.report import charts, html, pdf
 
     folder = Path(folder)
+    if out is not None:
+        check_report_out(out, folder)
     out = Path(out) if out is not None else folder
     summary, run = read_run(folder)
     hidden = hidden_cells(summary) if public else set()
     report = build(summary, run, public=public, hidden=hidden)
     drawn = {t.id: charts.draw(t) for t in report.tables() if t.chart is not None and t.rows}
-    out.mkdir(parents=True, exist_ok=True)
     names = report_files(public)
     paths = [out / name for name in names]
-    _write(paths[0], html.render(report, drawn).encode("utf-8"))
-    _write(paths[1], pdf.render(report, drawn))
-    if public:
-        figures = public_summary(summary, hidden)
-        text = json.dumps(figures, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        _write(paths[2], text.encode("utf-8"))
+    with writing(out, ReportError):  # a full disk, a folder not writable: one line
+        private_dir(out)
+        _write(paths[0], html.render(report, drawn).encode("utf-8"))
+        _write(paths[1], pdf.render(report, drawn))
+        if public:
+            figures = public_summary(summary, hidden)
+            text = json.dumps(figures, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            _write(paths[2], text.encode("utf-8"))
     return paths
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write beside the destination, then rename: no half-written report is left."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    """Write beside the destination, owner-only, then rename: no half-written report."""
+    write_private(path, data)
+
+
+# A folder `report --out` or `compare --out` writes into, when it is not a run folder.
+REPORT_FILES = frozenset(
+    {*report_files(False), *report_files(True), "compare.html", "compare.json"}
+)
+REPORT_FOLDER = OutputKind(
+    what="a run folder or a folder of reports",
+    marker=None,
+    file_ok=REPORT_FILES.__contains__,
+    command="clearance report or compare",
+)
+
+
+def check_report_out(out: Path, run_dir: Path) -> None:
+    """Refuse a `report`/`compare` --out that is not the run's, a run's or a reports folder.
+
+    The files are written into ``out`` (nothing else in it is removed), so ``out`` must
+    be absent, empty, an earlier run's folder, or hold only reports: a file of the same
+    name elsewhere is never overwritten. ReportError (one line) otherwise.
+    """
+    from clearance.run import RUN_FOLDER
+
+    out, run_dir = Path(out), Path(run_dir)
+    try:
+        if out.exists() and out.resolve() == run_dir.resolve():
+            return
+        try:
+            check_destination(out, RUN_FOLDER)
+        except FolderError:
+            check_destination(out, REPORT_FOLDER)
+    except FolderError as exc:
+        raise ReportError(str(exc)) from None

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
+from clearance._folders import make_temp, private_dir, write_private, writing
 from clearance.extract import model as model_
 from clearance.extract.reader import buckets_for, read_extracts
 from clearance.law import load_rulepack
@@ -107,7 +108,13 @@ def compare(
     # A run made before the check (or a run.json edited by hand) is refused as `run` is.
     check_as_of(as_of, law, label=f"{Path(run_dir) / 'run.json'}: as_of")
     policies = [load_policy(spec).with_county(county) for spec in specs]
-    work = Path(tempfile.mkdtemp(prefix=".clearance-compare-", dir=work_dir))
+    # Beside the run: .compare.partial-PID, owner-only; one a killed compare left is
+    # removed here (_folders.py). Without work_dir, an owner-only folder of the system's.
+    work = (
+        make_temp(Path(work_dir) / "compare")
+        if work_dir is not None
+        else Path(tempfile.mkdtemp(prefix=".clearance-compare-"))
+    )
     try:
         buckets = buckets_for(sum(f.stat().st_size for f in files))
         read = read_extracts(files, work, progress=progress, buckets=buckets)
@@ -236,15 +243,14 @@ def write_compare(comparison: dict, out: Path) -> list[Path]:
     from clearance.report import charts, html
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     table = chart_table(comparison)
     page = html.render_compare(comparison, charts.draw(table), table)
     text = json.dumps(comparison, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     paths = [out / name for name in FILES]
-    for path, data in zip(paths, (page, text), strict=True):
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(data, "utf-8")
-        partial.replace(path)
+    with writing(out, ReportError):  # a full disk, a folder not writable: one line
+        private_dir(out)
+        for path, data in zip(paths, (page, text), strict=True):
+            write_private(path, data.encode("utf-8"))
     return paths
 
 

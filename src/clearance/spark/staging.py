@@ -20,14 +20,21 @@ Staging needs no Spark.
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from clearance import __version__
-from clearance._folders import move_into_place
+from clearance._folders import (
+    FolderError,
+    OutputKind,
+    check_destination,
+    disk_error_line,
+    make_temp,
+    move_into_place,
+)
 from clearance.extract.reader import read_extracts, staged_schema
 from clearance.run import RunError, _json
 from clearance.textsafe import write_csv
@@ -35,6 +42,17 @@ from clearance.textsafe import write_csv
 MANIFEST = "manifest.json"
 REJECTS = "rejects.csv"
 STAGED = "staged"
+# What a stage folder holds: `--out` replaces only such a folder (_folders.py).
+STAGE_FOLDER = OutputKind(
+    what="an earlier stage folder",
+    marker=MANIFEST,
+    file_ok=lambda path: (
+        path in (MANIFEST, REJECTS)
+        or re.fullmatch(rf"{STAGED}/bucket-\d+/part-\d+\.parquet", path) is not None
+    ),
+    dir_ok=lambda path: path == STAGED or re.fullmatch(rf"{STAGED}/bucket-\d+", path) is not None,
+    command="clearance stage",
+)
 FORMAT = "clearance-stage/1"
 
 
@@ -66,13 +84,13 @@ def stage(
 ) -> dict:
     """Write a stage folder for ``inputs``; returns the manifest."""
     out = Path(out)
-    if out.exists() and (
-        not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).exists())
-    ):
-        raise RunError(f"{out} exists and is not an earlier stage folder; choose another --out")
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        check_destination(out, STAGE_FOLDER, inputs)
+        tmp = make_temp(out)
+    except FolderError as exc:
+        raise RunError(str(exc)) from None
+    except OSError as exc:
+        raise RunError(disk_error_line(exc, out) or f"{out}: cannot be written") from None
     try:
         read = read_extracts(inputs, tmp, progress=progress)  # writes tmp/staged
         write_csv(read.rejects.rename({"source_file": "file"}), tmp / REJECTS)
@@ -93,7 +111,10 @@ def stage(
         }
         (tmp / MANIFEST).write_text(_json(manifest))
         move_into_place(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        line = disk_error_line(exc, out) if isinstance(exc, OSError) else None
+        if line is not None:  # a full disk, a folder not writable: one line, exit 2
+            raise RunError(line) from None
         raise
     return manifest

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
+from clearance._folders import make_temp, move_into_place
 from clearance.extract.model import Model
 from clearance.extract.reader import FileStats, ReadResult
 from clearance.outputs import determinations as det_out
@@ -126,9 +126,7 @@ def write_reviewed_run(
     decisions = list(decisions)
     table = reviewed_table(pl.read_parquet(run_dir / "determinations.parquet"), decisions)
 
-    tmp = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = make_temp(out_dir)  # owner-only; one a killed process left is removed
     try:
         published = table.select(*det_out.CONTRACT_COLUMNS, *REVIEW_COLUMNS, *det_out.FACT_COLUMNS)
         write_csv(published, tmp / "determinations.csv")
@@ -151,11 +149,7 @@ def write_reviewed_run(
             "relief_citation": RELIEF_CITATION,
         }
         (tmp / REVIEW_FILE).write_text(_json(provenance))
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        if out_dir.exists():
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
