@@ -130,8 +130,13 @@ def get_ctx(request: Request) -> Iterator[Ctx]:
             row = db.get(SessionRow, session_id(token))
             if row is not None and row.expires_at > utcnow():
                 user = db.get(User, row.user_id)
-                if user is not None and user.active:
+                # A new password, role or disabling raises the epoch: older sessions end.
+                if user is not None and user.active and row.epoch == user.session_epoch:
                     ctx.user, ctx.session_token = user, token
+        # Give the connection back while the request body arrives: a connection is held
+        # only by a thread that is using it, so the pool (sized to the thread pool) never
+        # runs dry while requests wait for the event loop (app.py).
+        db.commit()
         yield ctx
 
 

@@ -15,6 +15,7 @@ from clearance.law.yamlio import YAMLError, load_strict_yaml
 from clearance.web import accounts, exports, throttle
 from clearance.web.context import Ctx, checked_form, require, text
 from clearance.web.db import ROLES, AuditEntry, SecurityEvent, User, audit_entry
+from clearance.web.security import session_id
 
 router = APIRouter()
 AUDIT_PAGE = 100
@@ -62,12 +63,21 @@ async def change_user(user_id: int, ctx: Ctx = Depends(require("manage_users")))
             role=text(form, "role") or None,
             active=None if not active else active == "yes",
             password=str(form.get("password") or "") or None,
+            keep_session=_own_session(ctx, user),
         )
     except accounts.AccountError as exc:
         ctx.db.rollback()
         return _users_page(ctx, status=400, error=f"{user.username}: {exc}")
     ctx.db.commit()
     return RedirectResponse("/admin/users", status_code=303)
+
+
+def _own_session(ctx: Ctx, user: User) -> str | None:
+    """The admin's own session, kept when they change their own account."""
+    assert ctx.user is not None
+    if ctx.session_token is None or ctx.user.id != user.id:
+        return None
+    return session_id(ctx.session_token)
 
 
 @router.post("/admin/users/{user_id}/unlock")

@@ -37,11 +37,13 @@ def _safe_next(target: str) -> str:
     return "/runs"
 
 
-def _signed_in(ctx: Ctx, user: accounts.User, target: str) -> Response:
+def _signed_in(ctx: Ctx, user: accounts.User, target: str, epoch: int) -> Response:
+    """The new session carries the account's epoch as read before the password was
+    checked: a reset in between ends it (accounts.end_sessions)."""
     cookie, sid = ctx.web.tokens.new_session()
     hours = ctx.settings.session_hours
     ctx.db.execute(delete(SessionRow).where(SessionRow.expires_at < utcnow()))
-    ctx.db.add(SessionRow(id=sid, user_id=user.id, expires_at=expires(hours)))
+    ctx.db.add(SessionRow(id=sid, user_id=user.id, expires_at=expires(hours), epoch=epoch))
     ctx.db.commit()
     response = RedirectResponse(_safe_next(target), status_code=303)
     set_cookie(response, SESSION_COOKIE, cookie, max_age=hours * 3600)
@@ -74,6 +76,7 @@ async def login(ctx: Ctx = Depends(get_ctx)) -> Response:
     key, address = ctx.web.tokens.name_key(name), client_address(ctx.request)
     known = accounts.find(ctx.db, name)
     account = known.username if known else None
+    epoch = known.session_epoch if known else 0
 
     def refuse(status: int, error: str) -> Response:
         ctx.db.commit()  # the security log entries
@@ -93,7 +96,7 @@ async def login(ctx: Ctx = Depends(get_ctx)) -> Response:
         lock = throttle.failed(ctx.db, ctx.settings, key, address, account)
         return refuse(429, lock.message()) if lock else refuse(401, WRONG)
     throttle.succeeded(ctx.db, ctx.settings, user, key, address)
-    return _signed_in(ctx, user, target)
+    return _signed_in(ctx, user, target, epoch)
 
 
 @router.post("/logout")
@@ -134,4 +137,4 @@ async def setup(ctx: Ctx = Depends(get_ctx)) -> Response:
         ctx.db.rollback()
         return ctx.render("setup.html", status=400, error=str(exc), username=username)
     ctx.db.commit()
-    return _signed_in(ctx, user, "/admin/users")
+    return _signed_in(ctx, user, "/admin/users", user.session_epoch)
