@@ -14,18 +14,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import httpx2 as httpx
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from clearance.cli import app as cli_app
-from clearance.web import accounts
-from clearance.web.db import AuditEntry, SessionRow, User
+from clearance.web import accounts, server, throttle
+from clearance.web.app import create_app
+from clearance.web.db import AuditEntry, SecurityEvent, SessionRow, User
+from clearance.web.server import uvicorn_options
+from clearance.web.settings import utc_clock
 from test_web_api import (
     PASSWORD,
     csrf_of,
+    free_port,
     make_app,
     review_rows,
     sign_in,
@@ -179,3 +193,254 @@ def test_a_session_made_under_an_older_epoch_is_refused(decided):
             user.session_epoch += 1  # what a reset does, without deleting the session
             db.commit()
         assert old.get("/runs").status_code == 303
+
+
+# Lockout: counted before the password is checked; a grace period after an unlock
+
+WRONG = "not the password at all"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = utc_clock()
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **span: float) -> None:
+        self.now += dt.timedelta(**span)
+
+
+def attempt(client, name: str, password: str = WRONG):
+    token = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"username": name, "password": password, "csrf_token": token})
+
+
+def events(app) -> list[SecurityEvent]:
+    with app.state.web.sessions() as db:
+        return list(db.scalars(select(SecurityEvent).order_by(SecurityEvent.id)))
+
+
+@pytest.fixture
+def guarded(tmp_path):
+    clock = Clock()
+    app = make_app(tmp_path / "home", run_worker=False, clock=clock)
+    with client_for(app, client=("10.1.2.3", 40000)) as attacker:
+        yield app, attacker, clock
+
+
+def test_an_unlock_gives_the_name_a_grace_period_locked_only_from_the_failing_address(guarded):
+    app, attacker, clock = guarded
+    for _ in range(5):
+        attempt(attacker, "root")
+    assert attempt(attacker, "root", PASSWORD).status_code == 429  # locked for everyone
+    result = CliRunner().invoke(
+        cli_app, ["users", "unlock", "root", "--data-dir", str(app.state.web.settings.data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    # Five more failures lock the name again, but only from the attacker's address.
+    for _ in range(4):
+        assert attempt(attacker, "root").status_code == 401
+    assert attempt(attacker, "root").status_code == 429
+    assert attempt(attacker, "root", PASSWORD).status_code == 429
+    with client_for(app, client=("10.4.5.6", 40000)) as admin:
+        assert attempt(admin, "root", PASSWORD).status_code == 303
+        assert "from 10.1.2.3 only" in admin.get("/admin/security").text
+        assert "from 10.1.2.3" in admin.get("/admin/users").text
+    locked = [(e.event, e.address) for e in events(app) if e.event.endswith("_locked")]
+    assert locked == [("account_locked", "10.1.2.3"), ("account_address_locked", "10.1.2.3")]
+    # After the grace period, failures lock the name for every address again.
+    clock.advance(minutes=16)
+    for _ in range(5):
+        attempt(attacker, "root")
+    with client_for(app, client=("10.4.5.6", 40000)) as admin:
+        assert attempt(admin, "root", PASSWORD).status_code == 429
+
+
+def test_an_unlock_lifts_the_names_locks_from_every_address(guarded):
+    app, attacker, _ = guarded
+    for _ in range(5):
+        attempt(attacker, "ana")
+    with client_for(app, client=("10.4.5.6", 40000)) as admin:
+        token = sign_in(admin, "root")
+        ana = user_id(app, "ana")
+        assert admin.post(f"/admin/users/{ana}/unlock", data={"csrf_token": token}).status_code
+        for _ in range(5):
+            attempt(attacker, "ana")  # locked from 10.1.2.3 only, in the grace period
+        assert attempt(attacker, "ana", PASSWORD).status_code == 429
+        token = csrf_of(admin.get("/admin/users").text)
+        assert admin.post(f"/admin/users/{ana}/unlock", data={"csrf_token": token}).status_code
+    assert attempt(attacker, "ana", PASSWORD).status_code == 303
+
+
+# Security headers, HSTS and ids beyond the database's integers
+
+
+def test_hsts_only_over_tls_and_security_headers_on_every_answer(tmp_path):
+    app = make_app(tmp_path / "home", run_worker=False)
+    with client_for(app) as tls:
+        assert tls.get("/login").headers["strict-transport-security"] == "max-age=31536000"
+        sign_in(tls, "ana")
+        huge = tls.get("/runs/99999999999999999999", headers={"accept": "text/html"})
+        assert huge.status_code == 404 and "no such page" in huge.text
+        assert huge.headers["content-security-policy"].startswith("default-src 'self'")
+        assert huge.headers["strict-transport-security"]
+        for path in ("/runs/9223372036854775808/results", "/runs/9223372036854775808/people/1"):
+            assert tls.get(path).status_code == 404
+        assert tls.get("/runs/9223372036854775807").status_code == 404  # the largest id: none
+    plain = TestClient(app, base_url="http://testserver", follow_redirects=False)
+    response = plain.get("/login")
+    assert "strict-transport-security" not in response.headers
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_internal_error_answers_one_line_with_the_security_headers(tmp_path, monkeypatch):
+    app = make_app(tmp_path / "home", run_worker=False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("DOE,JANE 19700101")  # never shown to the browser
+
+    monkeypatch.setattr(throttle, "reserve", broken)
+    with client_for(app, raise_server_exceptions=False) as client:
+        response = attempt(client, "ana")
+    assert response.status_code == 500
+    assert response.text == "internal error (RuntimeError); the server's log has the details"
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
+    assert response.headers["cache-control"] == "no-store"
+
+
+# A real server on loopback: concurrent sign-ins, the lockout in a burst, proxy headers
+
+
+@contextlib.contextmanager
+def live(app, settings_overrides: dict | None = None):
+    """The app served by uvicorn, as `clearance serve` configures it, on a free port."""
+    options = uvicorn_options(app.state.web.settings, "127.0.0.1", free_port())
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{options['port']}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def post_sign_in(base: str, name: str, password: str, **headers: str) -> httpx.Response:
+    """One browser's sign-in: the page (its pre-session cookie and token), then the form.
+    The cookies are Secure, which httpx keeps to https, so they are sent by hand."""
+    with httpx.Client(base_url=base, timeout=120) as browser:
+        page = browser.get("/login")
+        cookie = re.search(r"clearance_presession=([^;]+)", page.headers["set-cookie"]).group(1)
+        sent = {"username": name, "password": password, "csrf_token": csrf_of(page.text)}
+        return browser.post(
+            "/login", data=sent, headers={"cookie": f"clearance_presession={cookie}", **headers}
+        )
+
+
+class Watching(PasswordHasher):
+    """A hasher that records how many verifications run at once, each taking a while."""
+
+    def __init__(self, pause: float = 0.05) -> None:
+        super().__init__(time_cost=1, memory_cost=1024)
+        self.pause, self.lock = pause, threading.Lock()
+        self.running = self.most = self.calls = 0
+
+    def verify(self, hash, password):
+        with self.lock:
+            self.running += 1
+            self.calls += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(self.pause)
+            return super().verify(hash, password)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_thirty_sign_ins_at_once_all_complete_with_the_right_answers(tmp_path, monkeypatch):
+    app = make_app(tmp_path / "home", run_worker=False)
+    with app.state.web.sessions() as db:
+        for i in range(24):
+            accounts.create_user(db, f"clerk{i:02d}", "analyst", PASSWORD)
+        db.commit()
+    watching = Watching()
+    monkeypatch.setattr(accounts, "_hasher", watching)
+    tries = [(f"clerk{i:02d}", PASSWORD) for i in range(24)]
+    tries += [(f"clerk{i:02d}", WRONG) for i in range(24, 27)]  # names no account has
+    tries += [(name, WRONG) for name in ("ana", "atty", "root")]
+    with live(app) as base, ThreadPoolExecutor(len(tries)) as pool:
+        futures = [pool.submit(post_sign_in, base, name, password) for name, password in tries]
+        answers = [future.result(timeout=300) for future in futures]  # never hangs forever
+        # The server still answers after the burst.
+        assert httpx.get(f"{base}/login", timeout=30).status_code == 200
+    assert [a.status_code for a in answers] == [303] * 24 + [401] * 6
+    assert all("clearance_session=" in a.headers["set-cookie"] for a in answers[:24])
+    assert all("wrong user name or password" in a.text for a in answers[24:])
+    assert watching.calls == 30
+    assert watching.most <= app.state.web.settings.hash_concurrency  # argon2 bounded
+
+
+def test_a_burst_of_wrong_passwords_is_checked_no_more_times_than_the_limit(tmp_path, monkeypatch):
+    """Ten wrong passwords at once, then the right one while they are being checked: five
+    are checked, the rest refused, and the right one is refused too (the name is locked)."""
+    app = make_app(tmp_path / "home", run_worker=False, hash_concurrency=10)
+    release = threading.Event()
+    entered: list[str] = []
+
+    class Held(PasswordHasher):
+        def verify(self, hash, password):
+            if password == WRONG:
+                entered.append(password)
+                release.wait(60)
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(accounts, "_hasher", Held(time_cost=1, memory_cost=1024))
+    with live(app) as base, ThreadPoolExecutor(10) as pool:
+        wrong = [pool.submit(post_sign_in, base, "root", WRONG) for _ in range(10)]
+        deadline = time.monotonic() + 60
+        while len(entered) + sum(f.done() for f in wrong) < 10:  # every attempt got its turn
+            assert time.monotonic() < deadline, "the attempts did not arrive"
+            time.sleep(0.05)
+        right = post_sign_in(base, "root", PASSWORD)
+        release.set()
+        answers = [f.result(timeout=120) for f in wrong]
+    assert len(entered) == 5
+    assert right.status_code == 429 and "too many failed sign-ins" in right.text
+    # The sixth locked the name: the five checked ones, failing after it, say so too.
+    assert [a.status_code for a in answers] == [429] * 10
+    logged = [e.event for e in events(app) if e.account == "root"]
+    assert logged.count("sign_in_started") == 5 and logged.count("sign_in_refused") == 6
+
+
+def test_x_forwarded_for_is_believed_only_from_a_configured_proxy(tmp_path):
+    app = make_app(tmp_path / "home", run_worker=False)
+    assert uvicorn_options(app.state.web.settings, "127.0.0.1", 8000)["proxy_headers"] is False
+    spoofed = {"x-forwarded-for": "10.9.9.9"}
+    with live(app) as base:
+        assert post_sign_in(base, "ana", WRONG, **spoofed).status_code == 401
+    trusting = create_app(replace(app.state.web.settings, forwarded_allow_ips="127.0.0.1"))
+    with live(trusting) as base:
+        assert post_sign_in(base, "ana", WRONG, **spoofed).status_code == 401
+    failed = [e.address for e in events(app) if e.event == "sign_in_failed"]
+    assert failed == ["127.0.0.1", "10.9.9.9"]
+
+
+def test_serve_takes_the_trusted_proxies_from_the_option_or_the_environment(tmp_path, monkeypatch):
+    seen: list[str] = []
+    monkeypatch.setattr(server, "serve", lambda settings, *a, **k: seen.append(
+        settings.forwarded_allow_ips))  # fmt: skip
+    home = str(tmp_path / "home")
+    runner = CliRunner()
+    assert runner.invoke(cli_app, ["serve", "--data-dir", home]).exit_code == 0
+    monkeypatch.setenv("CLEARANCE_FORWARDED_ALLOW_IPS", "10.0.0.2")
+    assert runner.invoke(cli_app, ["serve", "--data-dir", home]).exit_code == 0
+    option = ["serve", "--data-dir", home, "--forwarded-allow-ips", "127.0.0.1"]
+    assert runner.invoke(cli_app, option).exit_code == 0
+    assert seen == ["", "10.0.0.2", "127.0.0.1"]
