@@ -31,9 +31,10 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from clearance.cli import app as cli_app
+from clearance.sample import sample_path
 from clearance.web import accounts, server, throttle
 from clearance.web.app import create_app
-from clearance.web.db import AuditEntry, SecurityEvent, SessionRow, User
+from clearance.web.db import AuditEntry, SecurityEvent, SessionRow, Upload, User
 from clearance.web.server import uvicorn_options
 from clearance.web.settings import utc_clock
 from test_web_api import (
@@ -247,6 +248,10 @@ def test_an_unlock_gives_the_name_a_grace_period_locked_only_from_the_failing_ad
         assert attempt(admin, "root", PASSWORD).status_code == 303
         assert "from 10.1.2.3 only" in admin.get("/admin/security").text
         assert "from 10.1.2.3" in admin.get("/admin/users").text
+    listed = CliRunner().invoke(
+        cli_app, ["users", "list", "--data-dir", str(app.state.web.settings.data_dir)]
+    )
+    assert re.search(r"root\s+admin\s+active\s+locked until .* from 10.1.2.3", listed.output)
     locked = [(e.event, e.address) for e in events(app) if e.event.endswith("_locked")]
     assert locked == [("account_locked", "10.1.2.3"), ("account_address_locked", "10.1.2.3")]
     # After the grace period, failures lock the name for every address again.
@@ -444,3 +449,72 @@ def test_serve_takes_the_trusted_proxies_from_the_option_or_the_environment(tmp_
     option = ["serve", "--data-dir", home, "--forwarded-allow-ips", "127.0.0.1"]
     assert runner.invoke(cli_app, option).exit_code == 0
     assert seen == ["", "10.0.0.2", "127.0.0.1"]
+
+
+def test_a_sign_in_that_waits_too_long_for_a_password_check_is_asked_to_retry(
+    tmp_path, monkeypatch
+):
+    app = make_app(tmp_path / "home", run_worker=False, hash_concurrency=1, hash_wait_seconds=0.2)
+    release, entered = threading.Event(), threading.Event()
+
+    class Held(PasswordHasher):
+        def verify(self, hash, password):
+            entered.set()
+            release.wait(60)
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(accounts, "_hasher", Held(time_cost=1, memory_cost=1024))
+    with live(app) as base, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(post_sign_in, base, "ana", PASSWORD)
+        assert entered.wait(60), "the first sign-in was not checked"
+        waiting = post_sign_in(base, "atty", PASSWORD)  # its turn does not come in time
+        release.set()
+        assert first.result(timeout=120).status_code == 303
+    assert waiting.status_code == 503
+    assert "checking many sign-ins at once; try again in a moment" in waiting.text
+    refused = [e for e in events(app) if e.event == "sign_in_refused"]
+    assert [e.account for e in refused] == ["atty"]
+
+
+def signed_in_browser(base: str, name: str) -> tuple[dict[str, str], str]:
+    """The session cookie header of a signed-in browser, and its CSRF token."""
+    answer = post_sign_in(base, name, PASSWORD)
+    assert answer.status_code == 303, answer.text
+    cookie = re.search(r"clearance_session=([^;]+)", answer.headers["set-cookie"]).group(1)
+    headers = {"cookie": f"clearance_session={cookie}"}
+    page = httpx.get(f"{base}/runs/new", headers=headers, timeout=60)
+    return headers, csrf_of(page.text)
+
+
+def upload_sample(base: str, headers: dict[str, str], token: str) -> httpx.Response:
+    sample = sample_path().read_bytes()
+    return httpx.post(
+        f"{base}/uploads",
+        data={"csrf_token": token},
+        files=[("files", ("county.dat", sample, "application/octet-stream"))],
+        headers=headers,
+        timeout=120,
+    )
+
+
+def test_uploads_and_sign_ins_at_once_are_all_served(tmp_path, monkeypatch):
+    """Three uploads and 27 sign-ins at once: more requests in flight than the old
+    connection pool had connections, which froze the server when they were served on
+    the event loop."""
+    app = make_app(tmp_path / "home", run_worker=False)
+    with app.state.web.sessions() as db:
+        for i in range(27):
+            accounts.create_user(db, f"clerk{i:02d}", "analyst", PASSWORD)
+        db.commit()
+    monkeypatch.setattr(accounts, "_hasher", Watching())
+    with live(app) as base:
+        browsers = [signed_in_browser(base, "ana") for _ in range(3)]
+        with ThreadPoolExecutor(30) as pool:
+            uploads = [pool.submit(upload_sample, base, *browser) for browser in browsers]
+            sign_ins = [pool.submit(post_sign_in, base, f"clerk{i:02d}", PASSWORD)
+                        for i in range(27)]  # fmt: skip
+            answers = [f.result(timeout=300) for f in uploads + sign_ins]
+    assert [a.status_code for a in answers] == [303] * 30
+    assert all(a.headers["location"].startswith("/runs/new?upload=") for a in answers[:3])
+    with app.state.web.sessions() as db:
+        assert len(db.scalars(select(Upload)).all()) == 3

@@ -127,6 +127,8 @@ def users_list(
             lock = locked.get(name_key(user.username))
             if lock is not None:
                 state += f"\tlocked until {lock.until:%Y-%m-%d %H:%M} UTC"
+                if lock.address:
+                    state += f" from {lock.address}"
             out.print(f"{user.username}\t{user.role}\t{state}", markup=False, highlight=False)
 
 
