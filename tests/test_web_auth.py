@@ -27,7 +27,7 @@ import pytest
 import uvicorn
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from clearance.cli import app as cli_app
@@ -518,3 +518,17 @@ def test_uploads_and_sign_ins_at_once_are_all_served(tmp_path, monkeypatch):
     assert all(a.headers["location"].startswith("/runs/new?upload=") for a in answers[:3])
     with app.state.web.sessions() as db:
         assert len(db.scalars(select(Upload)).all()) == 3
+
+
+def test_a_database_made_before_session_epochs_gains_them_and_keeps_its_sessions(tmp_path):
+    app = make_app(tmp_path / "home", run_worker=False)
+    with client_for(app) as client:
+        sign_in(client, "ana")
+        with app.state.web.engine.begin() as connection:  # as the first release made them
+            connection.execute(text("ALTER TABLE sessions DROP COLUMN epoch"))
+            connection.execute(text("ALTER TABLE users DROP COLUMN session_epoch"))
+        again = create_app(app.state.web.settings)
+        with client_for(again) as restarted:
+            restarted.cookies = client.cookies
+            assert restarted.get("/runs").status_code == 200  # still signed in
+            reset_atty(again, {"password": NEW_PASSWORD})  # and a reset still ends sessions
