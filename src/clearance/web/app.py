@@ -74,8 +74,8 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-# SQLite and PostgreSQL store whole numbers up to 2**63 - 1: no id is larger.
-MAX_ID = 2**63 - 1
+# The id columns are INTEGER: up to 2**31 - 1 on PostgreSQL (2**63 - 1 on SQLite).
+MAX_ID = 2**31 - 1
 
 
 async def _ids_in_range(request: Request) -> None:
