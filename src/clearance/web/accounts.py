@@ -13,10 +13,10 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from clearance.web.db import ROLES, User, audit_entry
+from clearance.web.db import ROLES, SessionRow, User, audit_entry
 
 MIN_PASSWORD = 12
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
@@ -94,17 +94,33 @@ def create_user(
     return user
 
 
+def hash_to_check(user: User | None) -> str:
+    """The hash a sign-in verifies: the account's, or the dummy one for an unknown name."""
+    return user.password_hash if user is not None else dummy_hash()
+
+
+def verify(password_hash: str, password: str) -> bool:
+    """Whether the password matches the hash (argon2: a third of a second, 64 MB; the
+    web app calls it in a worker thread, a bounded number at a time)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def rehashed(password_hash: str, password: str) -> str | None:
+    """A new hash of a verified password when the hasher's parameters have changed."""
+    return _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, or None (same cost either way)."""
     user = find(session, username.strip())
-    try:
-        _hasher.verify(user.password_hash if user else dummy_hash(), password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    if not verify(hash_to_check(user), password) or user is None or not user.active:
         return None
-    if user is None or not user.active:
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    new_hash = rehashed(user.password_hash, password)
+    if new_hash is not None:
+        user.password_hash = new_hash
     return user
 
 
@@ -116,8 +132,14 @@ def change_user(
     role: str | None = None,
     active: bool | None = None,
     password: str | None = None,
+    keep_session: str | None = None,
 ) -> None:
-    """Change a role, enable or disable, or set a new password; logged. Keeps one admin."""
+    """Change a role, enable or disable, or set a new password; logged. Keeps one admin.
+
+    Any of these ends every session of the account (``end_sessions``), except
+    ``keep_session`` (the id of the session making the change, when people change
+    their own account), so an old cookie cannot act under the old password or role.
+    """
     changes = []
     if role is not None and role != user.role:
         check_role(role)
@@ -133,7 +155,27 @@ def change_user(
         user.password_hash = hash_password(password)
         changes.append("password set")
     if changes:
+        ended = end_sessions(session, user, keep=keep_session)
+        if ended:
+            changes.append(f"{ended} session{'s' if ended != 1 else ''} ended")
         _log(session, by, "user_changed", f"{user.username}: {', '.join(changes)}")
+
+
+def end_sessions(session: Session, user: User, *, keep: str | None = None) -> int:
+    """Sign the account out everywhere: raise its session epoch (a session made under an
+    older one is refused, even one a sign-in in flight creates a moment later) and delete
+    its sessions. ``keep`` (a session id) stays signed in. Returns how many ended."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+    session.flush()
+    query = delete(SessionRow).where(SessionRow.user_id == user.id)
+    if keep is not None:
+        query = query.where(SessionRow.id != keep)
+        kept = session.get(SessionRow, keep)
+        if kept is not None and kept.user_id == user.id:
+            kept.epoch = user.session_epoch
+    ended = session.execute(query).rowcount or 0
+    session.flush()
+    return ended
 
 
 def _keep_an_admin(session: Session, user: User, *, losing: bool) -> None:

@@ -8,16 +8,19 @@ is fetched from anywhere else: the Content-Security-Policy says so to the browse
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+import anyio.to_thread
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clearance import __version__
 from clearance.explain_render import _sentence
@@ -44,10 +47,51 @@ def _templates() -> Jinja2Templates:
     return templates
 
 
+class SecurityHeaders:
+    """Puts the security headers on every answer, errors included (an ASGI middleware,
+    so streamed files and the answers of other middleware get them too)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response = Response(status_code=message["status"])
+                response.raw_headers = list(message.get("headers", []))
+                security_headers(response, report=path.endswith("/report.html"), https=https)
+                if path.startswith("/static/"):
+                    response.headers["Cache-Control"] = "private, max-age=3600"
+                message = {**message, "headers": response.raw_headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# The id columns are INTEGER: up to 2**31 - 1 on PostgreSQL (2**63 - 1 on SQLite).
+MAX_ID = 2**31 - 1
+
+
+async def _ids_in_range(request: Request) -> None:
+    """An id in a path beyond what the database holds is no page at all (404), not a
+    database error."""
+    for name, value in request.path_params.items():
+        digits = isinstance(value, str) and value.isdigit()
+        if name.endswith("_id") and digits and int(value) > MAX_ID:
+            raise StarletteHTTPException(404, "no such page")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The web app for a data directory (settings from the environment by default)."""
     settings = (settings or from_environment()).prepare()
-    engine = make_engine(settings.database)
+    # A connection for every worker thread, and two more (the run worker, start-up).
+    engine = make_engine(settings.database, pool_size=settings.threads + 2)
     sessions = session_factory(engine)
     worker = Worker(settings, sessions)
     web = Web(
@@ -57,10 +101,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens=Tokens(load_secret(settings.secret_file)),
         worker=worker,
         templates=_templates(),
+        hashing=threading.BoundedSemaphore(settings.hash_concurrency),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         if settings.run_worker:
             worker.start()
         try:
@@ -75,18 +121,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        dependencies=[Depends(_ids_in_range)],
     )
     app.state.web = web
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for router in ROUTERS:
         app.include_router(router)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next) -> Response:
-        response = await call_next(request)
-        security_headers(response, report=request.url.path.endswith("/report.html"))
-        if request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "private, max-age=3600"
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        """Anything unexpected: one line, no detail of the data, the security headers
+        still on (this answer comes from outside every other middleware; uvicorn logs
+        the exception itself)."""
+        response = PlainTextResponse(
+            f"internal error ({type(exc).__name__}); the server's log has the details",
+            status_code=500,
+        )
+        security_headers(response, https=request.url.scheme == "https")
         return response
 
     @app.exception_handler(SignInRequired)

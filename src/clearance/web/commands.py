@@ -7,6 +7,7 @@ stack: FastAPI, SQLAlchemy and argon2 are imported only when these commands run.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -22,6 +23,12 @@ def serve(
         None, "--tls-cert", help="TLS certificate (PEM); needed beyond loopback."
     ),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="TLS private key (PEM)."),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        "--forwarded-allow-ips",
+        help="Reverse proxies trusted for X-Forwarded-For, comma-separated "
+        "(default: $CLEARANCE_FORWARDED_ALLOW_IPS, else none).",
+    ),
 ) -> None:
     """Start the local web app: run, review with an audit trail, download (docs/web.md)."""
     from clearance.cli import fail, out
@@ -31,6 +38,8 @@ def serve(
 
     try:
         settings = from_environment(data_dir)
+        if forwarded_allow_ips is not None:
+            settings = replace(settings, forwarded_allow_ips=forwarded_allow_ips.strip())
         run_server(
             settings,
             host,
@@ -118,6 +127,8 @@ def users_list(
             lock = locked.get(name_key(user.username))
             if lock is not None:
                 state += f"\tlocked until {lock.until:%Y-%m-%d %H:%M} UTC"
+                if lock.address:
+                    state += f" from {lock.address}"
             out.print(f"{user.username}\t{user.role}\t{state}", markup=False, highlight=False)
 
 

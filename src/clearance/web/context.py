@@ -9,16 +9,18 @@ to the sign-in page (or to first-run setup while no account exists).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, Response
 
@@ -37,6 +39,7 @@ from clearance.web.settings import Settings
 from clearance.web.worker import Worker
 
 TEMPLATES = Path(__file__).parent / "templates"
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Web:
     tokens: Tokens
     worker: Worker
     templates: Jinja2Templates
+    # argon2 verifications at once (Settings.hash_concurrency): each takes 64 MB.
+    hashing: threading.BoundedSemaphore
 
 
 class SignInRequired(Exception):
@@ -130,8 +135,13 @@ def get_ctx(request: Request) -> Iterator[Ctx]:
             row = db.get(SessionRow, session_id(token))
             if row is not None and row.expires_at > utcnow():
                 user = db.get(User, row.user_id)
-                if user is not None and user.active:
+                # A new password, role or disabling raises the epoch: older sessions end.
+                if user is not None and user.active and row.epoch == user.session_epoch:
                     ctx.user, ctx.session_token = user, token
+        # Give the connection back while the request body arrives: a connection is held
+        # only by a thread that is using it, so the pool (sized to the thread pool) never
+        # runs dry while requests wait for the event loop (app.py).
+        db.commit()
         yield ctx
 
 
@@ -155,6 +165,21 @@ async def checked_form(ctx: Ctx) -> FormData:
     if not ctx.csrf_ok(token if isinstance(token, str) else None):
         raise HTTPException(403, "the form has expired; reload the page and try again")
     return form
+
+
+async def in_thread(ctx: Ctx, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a request's blocking work (database, argon2, files) in a worker thread, so the
+    event loop serves other requests meanwhile. Before the thread is given up, whatever
+    was not committed is dropped, as at the end of a request, and the database
+    connection goes back to the pool: connections are held only by working threads."""
+
+    def run() -> T:
+        try:
+            return work(ctx, *args, **kwargs)
+        finally:
+            ctx.db.rollback()
+
+    return await run_in_threadpool(run)
 
 
 def text(form: FormData, name: str) -> str:

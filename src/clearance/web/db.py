@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     select,
     text,
 )
@@ -60,6 +61,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Raised by a new password, a new role or disabling the account: every session made
+    # under an older epoch is over (accounts.end_sessions).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SessionRow(Base):
@@ -71,6 +75,7 @@ class SessionRow(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the user's
 
 
 class Upload(Base):
@@ -268,14 +273,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the URL, with the tables and the audit triggers in place."""
+# Columns added since the first release: a database made before them gains them on start.
+_ADDED_COLUMNS = (
+    ("users", "session_epoch", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "epoch", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table, column, declaration in _ADDED_COLUMNS:
+            if column not in {c["name"] for c in inspector.get_columns(table)}:
+                connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}"))
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for the URL, with the tables and the audit triggers in place.
+
+    ``pool_size`` connections are kept (and as many again may be opened for a moment):
+    the app sizes it to its thread pool, so a thread never waits for a connection."""
+    pool = {"pool_size": pool_size, "max_overflow": pool_size}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **pool)
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
     statements = {"sqlite": _SQLITE_TRIGGERS, "postgresql": _POSTGRES_TRIGGERS}.get(
         engine.dialect.name, []
     )

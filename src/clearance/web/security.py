@@ -123,8 +123,14 @@ def client_is_loopback(request: Request) -> bool:
     return request.client is not None and is_loopback_host(request.client.host)
 
 
-def security_headers(response: Response, *, report: bool = False) -> None:
+# Browsers that reached the app over HTTPS keep to HTTPS for a year.
+HSTS = "max-age=31536000"
+
+
+def security_headers(response: Response, *, report: bool = False, https: bool = False) -> None:
     response.headers["Content-Security-Policy"] = REPORT_CSP if report else CSP
+    if https:  # only over TLS (or from a trusted proxy that says so): RFC 6797
+        response.headers["Strict-Transport-Security"] = HSTS
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"

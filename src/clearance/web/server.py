@@ -6,7 +6,8 @@
 - Beyond loopback it needs TLS (``--tls-cert``/``--tls-key``): session cookies are
   ``Secure``, which browsers accept over plain HTTP only from the machine itself,
   and passwords must not cross the network in clear.
-Uvicorn's access log is off: request paths name people's subject ids.
+Uvicorn's access log is off: request paths name people's subject ids. Proxy
+headers are believed only from the proxies the settings name (``uvicorn_options``).
 """
 
 from __future__ import annotations
@@ -80,12 +81,30 @@ def serve(
     announce(f"clearance web app on {plan.url} (data in {settings.data_dir}); Ctrl+C stops it")
     if not accounts:
         announce(f"first run: open {plan.url}/setup to create the administrator")
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
-    )
+    uvicorn.run(app, **uvicorn_options(settings, host, port, tls_cert=tls_cert, tls_key=tls_key))
+
+
+def uvicorn_options(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> dict:
+    """How uvicorn serves the app. X-Forwarded-For and X-Forwarded-Proto are believed
+    only from the proxies ``Settings.forwarded_allow_ips`` names; by default from
+    nobody (uvicorn itself would believe any client on 127.0.0.1, so a program on the
+    server's machine could pose as any address, to lock others out or escape its own
+    lock)."""
+    proxies = settings.forwarded_allow_ips.strip()
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or "",
+        "ssl_certfile": str(tls_cert) if tls_cert else None,
+        "ssl_keyfile": str(tls_key) if tls_key else None,
+    }

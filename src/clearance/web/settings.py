@@ -17,6 +17,7 @@ from pathlib import Path
 HOME_ENV = "CLEARANCE_HOME"
 DATABASE_ENV = "CLEARANCE_DATABASE_URL"
 MAX_UPLOAD_ENV = "CLEARANCE_MAX_UPLOAD_MB"
+PROXY_ENV = "CLEARANCE_FORWARDED_ALLOW_IPS"
 
 DEFAULT_HOME = Path("~/.clearance")
 # A 10M-row county extract is about 4.3 GB; a statewide one is several times that.
@@ -48,6 +49,9 @@ class SignInLimits:
     address_failures: int = 20
     window: dt.timedelta = dt.timedelta(minutes=15)
     lockout: dt.timedelta = dt.timedelta(minutes=15)
+    # After an admin unlocks a name, failures lock it only from the failing address for
+    # this long, so nobody can keep an admin out by failing five times after each unlock.
+    unlock_grace: dt.timedelta = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,17 @@ class Settings:
     # The background worker that carries out runs (off only in tests of pages).
     run_worker: bool = True
     sign_in: SignInLimits = SignInLimits()
+    # Threads for blocking work (database, argon2, files): the event loop never waits on
+    # them. The connection pool holds as many connections, so no thread waits for one.
+    threads: int = 40
+    # argon2 verifications at once (64 MB and a third of a second each); more sign-ins
+    # wait their turn, up to ``hash_wait_seconds``, then are asked to try again (503).
+    hash_concurrency: int = 4
+    hash_wait_seconds: float = 20.0
+    # The reverse proxies trusted to give the browser's address in X-Forwarded-For (and
+    # the scheme in X-Forwarded-Proto): addresses or networks, comma-separated. Empty:
+    # the headers are ignored and the address is the connection's.
+    forwarded_allow_ips: str = ""
     # What time it is: sign-in throttling reads it (tests move it instead of sleeping).
     clock: Callable[[], dt.datetime] = field(default=utc_clock, compare=False)
 
@@ -110,4 +125,5 @@ def from_environment(data_dir: str | Path | None = None) -> Settings:
         data_dir=data_dir_from(data_dir),
         database_url=os.environ.get(DATABASE_ENV, "").strip(),
         max_upload_bytes=max_mb * 1024 * 1024,
+        forwarded_allow_ips=os.environ.get(PROXY_ENV, "").strip(),
     )

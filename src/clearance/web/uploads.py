@@ -91,7 +91,7 @@ async def receive(
     if declared and declared.isdigit():
         if int(declared) > limit + FORM_OVERHEAD:
             raise UploadError(_too_large(limit), 413)
-        free = shutil.disk_usage(folder).free
+        free = (await anyio.to_thread.run_sync(shutil.disk_usage, folder)).free
         if int(declared) + DISK_MARGIN > free:
             raise UploadError(
                 f"not enough disk space for this upload ({megabytes(free)} free)", 507
@@ -102,25 +102,29 @@ async def receive(
         async for chunk in request.stream():
             if chunk:
                 await anyio.to_thread.run_sync(_write, parser, chunk)
-        parser.finalize()
+        await anyio.to_thread.run_sync(parser.finalize)
         stream.finish()
         if not stream.files:
             raise UploadError("choose at least one extract file to upload")
         for received in stream.files:
             await anyio.to_thread.run_sync(check_file, received)
     except UploadError:
-        stream.discard()
+        await _discard(stream)
         raise
     except ClientDisconnect:
-        stream.discard()
+        await _discard(stream)
         raise UploadError("the upload was interrupted; nothing was stored") from None
     except MultipartParseError:
-        stream.discard()
+        await _discard(stream)
         raise UploadError("the upload could not be read (malformed form data)") from None
     except BaseException:
-        stream.discard()
+        stream.discard()  # cancelled: no await here, the files go at once
         raise
     return stream.files
+
+
+async def _discard(stream: _Stream) -> None:
+    await anyio.to_thread.run_sync(stream.discard)
 
 
 def _write(parser: MultipartParser, chunk: bytes) -> None:

@@ -7,14 +7,16 @@ import hashlib
 
 from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import func, select
+from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from clearance.filings import OfficeError
 from clearance.filings.office import office_from_mapping
 from clearance.law.yamlio import YAMLError, load_strict_yaml
 from clearance.web import accounts, exports, throttle
-from clearance.web.context import Ctx, checked_form, require, text
+from clearance.web.context import Ctx, checked_form, in_thread, require, text
 from clearance.web.db import ROLES, AuditEntry, SecurityEvent, User, audit_entry
+from clearance.web.security import session_id
 
 router = APIRouter()
 AUDIT_PAGE = 100
@@ -37,6 +39,10 @@ def users_page(ctx: Ctx = Depends(require("manage_users"))) -> Response:
 @router.post("/admin/users")
 async def add_user(ctx: Ctx = Depends(require("manage_users"))) -> Response:
     form = await checked_form(ctx)
+    return await in_thread(ctx, _add_user, form)
+
+
+def _add_user(ctx: Ctx, form: FormData) -> Response:
     username, role = text(form, "username"), text(form, "role")
     try:
         accounts.create_user(ctx.db, username, role, str(form.get("password") or ""), by=ctx.user)
@@ -50,6 +56,10 @@ async def add_user(ctx: Ctx = Depends(require("manage_users"))) -> Response:
 @router.post("/admin/users/{user_id}")
 async def change_user(user_id: int, ctx: Ctx = Depends(require("manage_users"))) -> Response:
     form = await checked_form(ctx)
+    return await in_thread(ctx, _change_user, form, user_id)
+
+
+def _change_user(ctx: Ctx, form: FormData, user_id: int) -> Response:
     user = ctx.db.get(User, user_id)
     if user is None:
         raise HTTPException(404, "no such user")
@@ -62,6 +72,7 @@ async def change_user(user_id: int, ctx: Ctx = Depends(require("manage_users")))
             role=text(form, "role") or None,
             active=None if not active else active == "yes",
             password=str(form.get("password") or "") or None,
+            keep_session=_own_session(ctx, user),
         )
     except accounts.AccountError as exc:
         ctx.db.rollback()
@@ -70,10 +81,22 @@ async def change_user(user_id: int, ctx: Ctx = Depends(require("manage_users")))
     return RedirectResponse("/admin/users", status_code=303)
 
 
+def _own_session(ctx: Ctx, user: User) -> str | None:
+    """The admin's own session, kept when they change their own account."""
+    assert ctx.user is not None
+    if ctx.session_token is None or ctx.user.id != user.id:
+        return None
+    return session_id(ctx.session_token)
+
+
 @router.post("/admin/users/{user_id}/unlock")
 async def unlock_user(user_id: int, ctx: Ctx = Depends(require("manage_users"))) -> Response:
     """Lift the sign-in lock on an account (logged in the security log)."""
     await checked_form(ctx)
+    return await in_thread(ctx, _unlock_user, user_id)
+
+
+def _unlock_user(ctx: Ctx, user_id: int) -> Response:
     user = ctx.db.get(User, user_id)
     if user is None:
         raise HTTPException(404, "no such user")
@@ -110,6 +133,10 @@ def security_page(ctx: Ctx = Depends(require("manage_users")), page: int = 1) ->
 async def unlock(ctx: Ctx = Depends(require("manage_users"))) -> Response:
     """Lift a lock on a user name (known or not) or on a client address."""
     form = await checked_form(ctx)
+    return await in_thread(ctx, _unlock, form)
+
+
+def _unlock(ctx: Ctx, form: FormData) -> Response:
     kind, value = text(form, "kind"), text(form, "value")
     if kind == "address":
         throttle.unlock_address(ctx.db, ctx.settings, value, by=ctx.user)
@@ -136,6 +163,10 @@ def office_page(ctx: Ctx = Depends(require("manage_users"))) -> Response:
 async def save_office(ctx: Ctx = Depends(require("manage_users"))) -> Response:
     """Validate the office file as `clearance filings --office` does, then keep it."""
     form = await checked_form(ctx)
+    return await in_thread(ctx, _save_office, form)
+
+
+def _save_office(ctx: Ctx, form: FormData) -> Response:
     content = str(form.get("office") or "").replace("\r\n", "\n")
     path = exports.office_path(ctx.settings)
     try:

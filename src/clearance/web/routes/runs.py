@@ -18,7 +18,7 @@ from clearance.policy import PolicyError, list_presets, load_policy, preset_name
 from clearance.run import RunError, check_as_of
 from clearance.sample import sample_path
 from clearance.web import exports, lifecycle, policy_form, results, reviews
-from clearance.web.context import Ctx, checked_form, require, text, users_by_id
+from clearance.web.context import Ctx, checked_form, in_thread, require, text, users_by_id
 from clearance.web.db import ACTIVE_STATES, Run, RunTombstone, Upload, audit_entry
 from clearance.web.uploads import ReceivedFile, UploadError, check_file, megabytes, receive
 from clearance.web.worker import output_dir
@@ -141,7 +141,10 @@ def policy_fragment(ctx: Ctx = Depends(require("run")), start: str = "statute") 
 
 @router.post("/uploads")
 async def upload(request: Request, ctx: Ctx = Depends(require("upload"))) -> Response:
-    """Stream the files to disk, check them, and store them (all or none)."""
+    """Stream the files to disk, check them, and store them (all or none).
+
+    The body arrives on the event loop; writing, checking and storing the files, and
+    every database call, run in worker threads."""
     folder = ctx.settings.uploads_dir
     ctx.db.commit()  # no transaction stays open while a large file arrives
     try:
@@ -153,9 +156,14 @@ async def upload(request: Request, ctx: Ctx = Depends(require("upload"))) -> Res
             raise HTTPException(403, str(exc)) from None
         if ctx.is_htmx or "text/html" not in request.headers.get("accept", ""):
             return Response(str(exc), status_code=exc.status, media_type="text/plain")
-        return _new_run_page(
-            ctx, selected=[], sample=False, status=exc.status, upload_error=str(exc)
-        )
+        page = {"selected": [], "sample": False, "status": exc.status, "upload_error": str(exc)}
+        return await in_thread(ctx, _new_run_page, **page)
+    return await in_thread(ctx, _store_uploads, received)
+
+
+def _store_uploads(ctx: Ctx, received: list[ReceivedFile]) -> Response:
+    """Record the checked files and move them into their folders (all or none)."""
+    folder = ctx.settings.uploads_dir
     assert ctx.user is not None
     stored: list[int] = []
     moved = []
@@ -193,6 +201,10 @@ async def upload(request: Request, ctx: Ctx = Depends(require("upload"))) -> Res
 @router.post("/uploads/{upload_id}/delete")
 async def delete_upload(upload_id: int, ctx: Ctx = Depends(require("upload"))) -> Response:
     await checked_form(ctx)
+    return await in_thread(ctx, _delete_upload, upload_id)
+
+
+def _delete_upload(ctx: Ctx, upload_id: int) -> Response:
     row = ctx.db.get(Upload, upload_id)
     if row is None:
         raise HTTPException(404, "no such upload")
