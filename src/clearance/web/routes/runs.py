@@ -11,6 +11,7 @@ from functools import cache
 import polars as pl
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import select
+from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from clearance.law import load_rulepack
@@ -221,7 +222,11 @@ def _delete_upload(ctx: Ctx, upload_id: int) -> Response:
 
 @router.post("/runs")
 async def create_run(ctx: Ctx = Depends(require("run"))) -> Response:
-    form = await checked_form(ctx)
+    form = await checked_form(ctx)  # the body is read on the loop, the work in a thread
+    return await in_thread(ctx, _create_run, form)
+
+
+def _create_run(ctx: Ctx, form: FormData) -> Response:
     selected = _ids([v for v in form.getlist("upload") if isinstance(v, str)])
     sample = form.get("sample") == "on"
     values = {
@@ -392,6 +397,10 @@ def progress_fragment(run_id: int, ctx: Ctx = Depends(require("read"))) -> Respo
 async def cancel_run(run_id: int, ctx: Ctx = Depends(require("run"))) -> Response:
     """Cancel a queued or running run (the worker stops at its next progress callback)."""
     await checked_form(ctx)
+    return await in_thread(ctx, _cancel_run, run_id)
+
+
+def _cancel_run(ctx: Ctx, run_id: int) -> Response:
     run = get_run(ctx, run_id)
     assert ctx.user is not None
     try:
@@ -407,6 +416,10 @@ async def cancel_run(run_id: int, ctx: Ctx = Depends(require("run"))) -> Respons
 async def delete_run(run_id: int, ctx: Ctx = Depends(require("delete_run"))) -> Response:
     """Delete a run's files for good, keeping a tombstone (admins only; lifecycle.py)."""
     form = await checked_form(ctx)
+    return await in_thread(ctx, _delete_run, run_id, form)
+
+
+def _delete_run(ctx: Ctx, run_id: int, form: FormData) -> Response:
     run = get_run(ctx, run_id)
     assert ctx.user is not None
     try:
