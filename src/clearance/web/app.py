@@ -59,6 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         templates=_templates(),
     )
 
+    with sessions() as db:
+        broken = web.audit.check(db)  # the whole chain, once, at start
+    if broken is not None:
+        log.error("%s; run `clearance audit verify`", broken.line())
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.run_worker:

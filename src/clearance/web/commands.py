@@ -190,3 +190,33 @@ def users_set(
             raise fail(str(exc)) from None
         session.commit()
     out.print(f"updated {name}", markup=False, highlight=False)
+
+
+audit_app = typer.Typer(help="Check the web app's audit log.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """Check the audit log's hash chain; name the first broken entry (exit 2 if broken)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from clearance.cli import fail, out
+    from clearance.web.audit import verify
+    from clearance.web.settings import SettingsError, from_environment
+
+    try:
+        settings = from_environment(data_dir)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    if not settings.database_url and not (settings.data_dir / "clearance.db").is_file():
+        raise fail(f"{settings.data_dir}: no database (clearance.db) in this data directory")
+    try:
+        with _session(data_dir) as session:
+            result = verify(session)
+    except SQLAlchemyError as exc:
+        raise fail(f"cannot read the audit log: {type(exc.orig or exc).__name__}") from None
+    if not result.whole:
+        raise fail(result.line())
+    out.print(result.line(), markup=False, highlight=False, soft_wrap=True)

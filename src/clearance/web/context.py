@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, Response
 
 from clearance.web.accounts import PERMISSIONS, can
+from clearance.web.audit import AuditWatch
 from clearance.web.db import SessionRow, User, any_user, utcnow
 from clearance.web.security import (
     CSRF_FIELD,
@@ -49,6 +50,7 @@ class Web:
     tokens: Tokens
     worker: Worker
     templates: Jinja2Templates
+    audit: AuditWatch = field(default_factory=AuditWatch)  # the audit log's hash chain
 
 
 class SignInRequired(Exception):
