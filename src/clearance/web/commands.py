@@ -199,8 +199,12 @@ audit_app = typer.Typer(help="Check the web app's audit log.", no_args_is_help=T
 def audit_verify(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
-    """Check the audit log's hash chain; name the first broken entry (exit 2 if broken)."""
+    """Check the audit log's hash chain; name the first broken entry (exit 2 if broken).
+
+    Reads only: the database is not changed (not even the triggers put back)."""
+    from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
 
     from clearance.cli import fail, out
     from clearance.web.audit import verify
@@ -212,11 +216,18 @@ def audit_verify(
         raise fail(str(exc)) from None
     if not settings.database_url and not (settings.data_dir / "clearance.db").is_file():
         raise fail(f"{settings.data_dir}: no database (clearance.db) in this data directory")
+    engine = create_engine(settings.database)
     try:
-        with _session(data_dir) as session:
+        with Session(engine) as session:
             result = verify(session)
     except SQLAlchemyError as exc:
-        raise fail(f"cannot read the audit log: {type(exc.orig or exc).__name__}") from None
+        raise fail(
+            f"cannot read the audit log of {settings.data_dir}: "
+            f"{type(getattr(exc, 'orig', None) or exc).__name__} (a database of an older "
+            "version is chained when `clearance serve` first opens it)"
+        ) from None
+    finally:
+        engine.dispose()
     if not result.whole:
         raise fail(result.line())
     out.print(result.line(), markup=False, highlight=False, soft_wrap=True)
