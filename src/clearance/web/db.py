@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -225,14 +226,30 @@ class AuditChainHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
 
 
+# Threads of one process that append wait for each other here, woken as soon as the
+# lock is free, rather than in SQLite's busy handler, which polls with sleeps of up to
+# 0.1 s and lets a newcomer in before a thread that has waited long.
+_APPENDING = threading.Lock()
+_APPEND_WAIT = 30.0  # then the thread goes on to wait in the database, as any writer
+
+
 def lock_audit(session: Session) -> None:
     """Take the audit log's write lock for the rest of the transaction (the head row):
     whoever appends next waits until this transaction ends, so what is read from the
     log after this call stays the latest until the commit."""
+    if not session.info.get("appending") and _APPENDING.acquire(timeout=_APPEND_WAIT):
+        session.info["appending"] = True
     session.execute(
         text(f"UPDATE {CHAIN_HEAD_TABLE} SET last_id = last_id WHERE id = 1"),
         execution_options={"synchronize_session": False},
     )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _appended(session: Session, transaction: Any) -> None:
+    """The transaction that appended has ended (committed or not): let the next one in."""
+    if transaction.parent is None and session.info.pop("appending", False):
+        _APPENDING.release()
 
 
 @event.listens_for(Session, "before_flush")
