@@ -79,6 +79,32 @@ def clearance(*args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
+ADD_USERS = """
+import sys
+from clearance.web.accounts import create_user
+from clearance.web.db import make_engine, session_factory
+from clearance.web.settings import Settings
+settings = Settings(data_dir=__import__("pathlib").Path(sys.argv[1])).prepare()
+with session_factory(make_engine(settings.database))() as db:
+    for line in sys.stdin:
+        name, role, password = line.rstrip("\\n").split("\\t")
+        create_user(db, name, role, password)
+    db.commit()
+"""
+
+
+def add_users(home: Path, names: list[tuple[str, str]]) -> None:
+    """The accounts, made in one process (as `clearance users add` makes each)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    lines = "".join(f"{name}\t{role}\t{PASSWORD}\n" for name, role in names)
+    done = subprocess.run(
+        [sys.executable, "-c", ADD_USERS, str(home)],
+        input=lines, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"cannot add the accounts: {done.stderr.strip()[-300:]}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -424,9 +450,7 @@ def main() -> None:
             + [(f"attorney{i}", "attorney") for i in range(1, args.attorneys + 1)]
             + [(f"analyst{i}", "analyst") for i in range(1, args.analysts + 1)]
         )
-        for name, role in names:
-            clearance("users", "add", name, "--role", role, "--data-dir", str(home),
-                      "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+        add_users(home, names)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -22,7 +23,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from clearance import __version__
 from clearance.explain_render import _sentence
 from clearance.web.context import TEMPLATES, SignInRequired, Web, fmt_time
-from clearance.web.db import make_engine, session_factory
+from clearance.web.db import POOL_OVERFLOW, POOL_SIZE, make_engine, session_factory
 from clearance.web.routes import admin, auth, results, runs
 from clearance.web.security import Tokens, load_secret, security_headers
 from clearance.web.settings import Settings, from_environment
@@ -30,6 +31,8 @@ from clearance.web.worker import Worker
 
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (auth.router, runs.router, results.router, admin.router)
+THREADS = 64  # the thread pool's size (anyio's default is 40)
+assert POOL_SIZE + POOL_OVERFLOW > THREADS + 1  # every thread, and the worker, connects
 log = logging.getLogger("clearance.web")
 
 
@@ -66,6 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Plain handlers, and the work handlers hand to threads, share one pool; it is
+        # made larger than the office's clients, and the database pool larger still.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, THREADS)
         if settings.run_worker:
             worker.start()
         try:

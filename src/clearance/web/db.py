@@ -426,11 +426,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-# Every request's work runs in the server's thread pool (40 threads) and holds one
+# Every request's work runs in the server's thread pool (app.THREADS) and holds one
 # connection; the pool is larger, so a thread never waits for a connection that
 # another thread holds while it waits for something else.
 POOL_SIZE = 20
-POOL_OVERFLOW = 40
+POOL_OVERFLOW = 60
 
 
 def make_engine(url: str) -> Engine:
