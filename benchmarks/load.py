@@ -438,6 +438,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
     args = parser.parse_args()
     readers = args.clients - args.attorneys - args.analysts
+    args.load_before = os.getloadavg()[0]
 
     with tempfile.TemporaryDirectory(prefix="clearance-load-") as tmp:
         home, folder = Path(tmp) / "home", Path(tmp)
@@ -571,7 +572,7 @@ def report(args, figures: Figures, elapsed, rows: int, decisions, verified: str)
     print("\n".join(lines))
     print(summary)
     if args.record:
-        record(lines, summary)
+        record(lines, summary, args.load_before)
 
 
 def _count(items: list[str]) -> dict[str, int]:
@@ -581,18 +582,17 @@ def _count(items: list[str]) -> dict[str, int]:
     return counts
 
 
-def record(lines: list[str], summary: str) -> None:
+def record(lines: list[str], summary: str, before: float) -> None:
     sys.path.insert(0, str(HERE))
     from bench import machine  # the same description of the machine as the other figures
 
-    load = os.getloadavg()[0]
+    after = os.getloadavg()[0]
     text = RESULTS.read_text()
     section = (
         f"\n## The web app under load (issue 15)\n\n"
         f"Measured {dt.date.today().isoformat()} with `python benchmarks/load.py --record` "
-        f"on: {machine()}. One-minute load average before the report: {load:.1f}.\n\n"
-        + "\n".join(lines)
-        + f"\n\n{summary}\n"
+        f"on: {machine()}. One-minute load average: {before:.1f} before, {after:.1f} "
+        "after.\n\n" + "\n".join(lines) + f"\n\n{summary}\n"
     )
     RESULTS.write_text(text.rstrip("\n") + "\n" + section)
 
