@@ -11,7 +11,9 @@ overwritten.
 - a person-page view and a download are entries (who, when, which run, person, file);
 - a decision posted twice (the same form, or a retry) is recorded once; a decision
   made after another attorney's, on a page shown before it, is refused with 409 and
-  the other decision shown, also when two attorneys post at the same instant.
+  the other decision shown, also when two attorneys post at the same instant;
+- a person page reads only the person's rows, a results page only its people's
+  review state.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import polars as pl
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -31,6 +34,7 @@ from typer.testing import CliRunner
 
 from clearance.cli import app as cli_app
 from clearance.web import accounts
+from clearance.web import reviews as reviews_module
 from clearance.web.app import create_app
 from clearance.web.db import AuditEntry, entry_digest, make_engine, session_factory
 from clearance.web.routes import results as results_routes
@@ -384,3 +388,42 @@ def test_review_decision_results_person_and_download_handlers_run_off_the_event_
         "/runs/{run_id}/download/{name}",
     }
     assert [r.path for r in routes if inspect.iscoroutinefunction(r.endpoint)] == []
+
+
+# Pages read only what they show
+
+
+def test_a_person_page_reads_only_that_persons_rows(finished, monkeypatch):  # noqa: F811
+    """No whole-file read of the run's Parquet files: each is scanned with the person's
+    filter pushed down (a whole history.parquet was read for every person page)."""
+    client, run_id = finished
+    sign_in(client, "ana")
+    subject, _ = review_rows(client, run_id)[0]
+
+    def whole_file(*_args, **_kwargs):
+        raise AssertionError("a whole Parquet file was read for one person")
+
+    monkeypatch.setattr(pl, "read_parquet", whole_file)
+    page = client.get(f"/runs/{run_id}/people/{subject}")
+    assert page.status_code == 200 and "conviction-" in page.text
+
+
+def test_a_results_page_reads_the_review_state_of_its_own_people_only(finished, monkeypatch):  # noqa: F811
+    client, run_id = finished
+    sign_in(client, "ana")
+    asked: list = []
+    real = reviews_module.review_frame
+
+    def spy(session, run, subjects=None):
+        asked.append(None if subjects is None else list(subjects))
+        return real(session, run, subjects)
+
+    monkeypatch.setattr(reviews_module, "review_frame", spy)
+    page = client.get(f"/runs/{run_id}/results?page=1").text
+    shown = set(re.findall(r"/people/(\d+)#", page))
+    assert len(asked) == 1 and asked[0] is not None
+    assert set(asked[0]) == shown and len(shown) <= 50
+    # A filter on the decision needs every reviewed conviction of the run.
+    asked.clear()
+    client.get(f"/runs/{run_id}/results?review=pending")
+    assert asked == [None]
