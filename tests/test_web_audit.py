@@ -23,6 +23,7 @@ import inspect
 import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import polars as pl
@@ -34,6 +35,7 @@ from typer.testing import CliRunner
 
 from clearance.cli import app as cli_app
 from clearance.web import accounts
+from clearance.web import results as results_module
 from clearance.web import reviews as reviews_module
 from clearance.web.app import create_app
 from clearance.web.db import AuditEntry, entry_digest, make_engine, session_factory
@@ -427,3 +429,39 @@ def test_a_results_page_reads_the_review_state_of_its_own_people_only(finished, 
     asked.clear()
     client.get(f"/runs/{run_id}/results?review=pending")
     assert asked == [None]
+
+
+def test_two_people_opening_one_conviction_at_once_open_it_once(finished, monkeypatch):  # noqa: F811
+    """Both read "not open" before either writes (the read is slowed to make sure):
+    the check made again under the audit log's lock lets one through."""
+    client, run_id = finished
+    slow_read = results_module.conviction
+
+    def conviction(*args):
+        time.sleep(0.3)
+        return slow_read(*args)
+
+    monkeypatch.setattr(results_module, "conviction", conviction)
+    sign_in(client, "ana")
+    output = client.app.state.web.settings.runs_dir / str(run_id) / "output"
+    engine = pl.read_parquet(output / "determinations.parquet")
+    row = engine.filter(pl.col("determination") == "dismiss").row(-1, named=True)
+    subject, cnt = row["subject_id"], row["cnt_order"]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def post(name: str) -> None:
+        other = TestClient(client.app, base_url="https://testserver", follow_redirects=False)
+        token = sign_in(other, name)
+        data = {"subject_id": subject, "cnt_order": cnt, "note": f"{name}: check the priors"}
+        barrier.wait()
+        response = other.post(f"/runs/{run_id}/reviews/open", data={**data, "csrf_token": token})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=post, args=(name,)) for name in ("ana", "atty")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(statuses) == [303, 400]
+    assert len(entries(client, action="review_opened", subject_id=subject, cnt_order=cnt)) == 1

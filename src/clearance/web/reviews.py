@@ -269,12 +269,17 @@ def open_review(
     cnt_order: str,
     note: str,
 ) -> AuditEntry:
-    """Send a conviction the engine decided to a person (any signed-in reader may)."""
+    """Send a conviction the engine decided to a person (any signed-in reader may); checked
+    again under the audit log's lock, so two people opening it at once open it once."""
     if not can(user, "open_review"):
         raise ReviewError("your role cannot open a review", 403)
-    current = state(session, run, determinations, subject_id, cnt_order)
-    if current.reviewable:
-        raise ReviewError("this conviction is already open for review")
+    required_text(note, "note", "say why", ReviewError, MAX_NOTE)
+    for locked in (False, True):
+        if locked:
+            lock_audit(session)
+        current = state(session, run, determinations, subject_id, cnt_order)
+        if current.reviewable:
+            raise ReviewError("this conviction is already open for review")
     return _record(session, user, OPENED, run, current, subject_id, cnt_order, note)
 
 
