@@ -534,11 +534,13 @@ def policies_show(
 
 
 # The local web app (docs/web.md); the web stack is imported only when these run.
+from clearance.web.commands import audit_app as _audit_app  # noqa: E402
 from clearance.web.commands import serve as _serve  # noqa: E402
 from clearance.web.commands import users_app as _users_app  # noqa: E402
 
 app.command("serve")(_serve)
 app.add_typer(_users_app, name="users")
+app.add_typer(_audit_app, name="audit")
 
 
 def run_cli() -> None:  # pragma: no cover - console entry point helper

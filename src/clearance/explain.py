@@ -174,15 +174,18 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
         provenance = json.loads((run_dir / "run.json").read_text())
     except FileNotFoundError:
         raise ExplainError(f"{run_dir} is not a run folder (no run.json)") from None
-    decided = pl.read_parquet(run_dir / "determinations.parquet").filter(
-        pl.col("subject_id") == subject_id
+    # Only the person's rows are read: the filter is pushed to the scan, which skips
+    # every row group whose subject_id statistics exclude the person.
+    person = pl.col("subject_id") == subject_id
+    decided, history, people = pl.collect_all(
+        [
+            pl.scan_parquet(run_dir / "determinations.parquet").filter(person),
+            pl.scan_parquet(run_dir / "history.parquet")
+            .filter(person)
+            .sort("event_date", "cnt_order", nulls_last=True),
+            pl.scan_parquet(run_dir / "people.parquet").filter(person),
+        ]
     )
-    history = (
-        pl.read_parquet(run_dir / "history.parquet")
-        .filter(pl.col("subject_id") == subject_id)
-        .sort("event_date", "cnt_order", nulls_last=True)
-    )
-    people = pl.read_parquet(run_dir / "people.parquet").filter(pl.col("subject_id") == subject_id)
     if people.is_empty():
         raise ExplainError(f"subject {subject_id} has no determination in this run")
     policy = provenance["policy"]

@@ -104,9 +104,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hashing=threading.BoundedSemaphore(settings.hash_concurrency),
     )
 
+    with sessions() as db:
+        broken = web.audit.check(db)  # the whole chain, once, at start
+    if broken is not None:
+        log.error("%s; run `clearance audit verify`", broken.line())
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        # Plain handlers, and the work handlers hand to threads, share one pool of
+        # Settings.threads; the database pool is larger (make_engine above).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.threads)
         if settings.run_worker:
             worker.start()
         try:

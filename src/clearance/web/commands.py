@@ -201,3 +201,44 @@ def users_set(
             raise fail(str(exc)) from None
         session.commit()
     out.print(f"updated {name}", markup=False, highlight=False)
+
+
+audit_app = typer.Typer(help="Check the web app's audit log.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """Check the audit log's hash chain; name the first broken entry (exit 2 if broken).
+
+    Reads only: the database is not changed (not even the triggers put back)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
+
+    from clearance.cli import fail, out
+    from clearance.web.audit import verify
+    from clearance.web.settings import SettingsError, from_environment
+
+    try:
+        settings = from_environment(data_dir)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    if not settings.database_url and not (settings.data_dir / "clearance.db").is_file():
+        raise fail(f"{settings.data_dir}: no database (clearance.db) in this data directory")
+    engine = create_engine(settings.database)
+    try:
+        with Session(engine) as session:
+            result = verify(session)
+    except SQLAlchemyError as exc:
+        raise fail(
+            f"cannot read the audit log of {settings.data_dir}: "
+            f"{type(getattr(exc, 'orig', None) or exc).__name__} (a database of an older "
+            "version is chained when `clearance serve` first opens it)"
+        ) from None
+    finally:
+        engine.dispose()
+    if not result.whole:
+        raise fail(result.line())
+    out.print(result.line(), markup=False, highlight=False, soft_wrap=True)

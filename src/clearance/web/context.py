@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, Response
 
 from clearance.web.accounts import PERMISSIONS, can
+from clearance.web.audit import AuditWatch
 from clearance.web.db import SessionRow, User, any_user, utcnow
 from clearance.web.security import (
     CSRF_FIELD,
@@ -54,6 +55,7 @@ class Web:
     templates: Jinja2Templates
     # argon2 verifications at once (Settings.hash_concurrency): each takes 64 MB.
     hashing: threading.BoundedSemaphore
+    audit: AuditWatch = field(default_factory=AuditWatch)  # the audit log's hash chain
 
 
 class SignInRequired(Exception):

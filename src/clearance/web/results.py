@@ -10,6 +10,7 @@ is joined in, so the table always shows the current decisions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -126,14 +127,44 @@ def _filtered(path: Path, reviews: pl.DataFrame, query: Query) -> pl.LazyFrame:
     return frame
 
 
-def page(path: Path, reviews: pl.DataFrame, query: Query) -> Page:
-    """One page of the table for the query (rows in the file's order: person, count)."""
-    frame = _filtered(path, reviews, query)
-    total = frame.select(pl.len()).collect().item()
+# The review state of some people (a list of subject ids), or of everyone (None).
+Reviews = Callable[[Sequence[str] | None], pl.DataFrame]
+
+
+def page(path: Path, reviews: pl.DataFrame | Reviews, query: Query) -> Page:
+    """One page of the table for the query (rows in the file's order: person, count).
+
+    ``reviews`` is the review frame, or a function giving it for some people: then a
+    query that does not filter on the decision reads the review state of the page's
+    people only.
+    """
+    if isinstance(reviews, pl.DataFrame):
+        frame, lookup = reviews, None
+    elif query.determination or query.review:
+        frame, lookup = reviews(None), None
+    else:
+        frame, lookup = empty_reviews(), reviews
+    filtered = _filtered(path, frame, query)
+    total = filtered.select(pl.len()).collect().item()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     number = min(max(1, query.page), pages)
-    rows = frame.slice((number - 1) * PAGE_SIZE, PAGE_SIZE).collect().to_dicts()
-    return Page(rows=rows, total=total, page=number, pages=pages)
+    chosen = filtered.slice((number - 1) * PAGE_SIZE, PAGE_SIZE).collect()
+    if lookup is not None:
+        # The page's rows first, then their review state, joined as _filtered does.
+        subjects = chosen["subject_id"].unique().to_list()
+        found = lookup(subjects).select(list(REVIEW_SCHEMA))
+        chosen = (
+            chosen.drop("opened", "review_decision", "reviewed_by", "determination")
+            .rename({"engine_determination": "determination"})
+            .join(found, on=["subject_id", "cnt_order"], how="left", maintain_order="left")
+            .with_columns(
+                engine_determination=pl.col("determination"),
+                determination=pl.coalesce("review_decision", "determination"),
+                opened=pl.col("opened").fill_null(False),
+            )
+            .select(chosen.columns)
+        )
+    return Page(rows=chosen.to_dicts(), total=total, page=number, pages=pages)
 
 
 def conviction(path: Path, subject_id: str, cnt_order: str) -> dict | None:

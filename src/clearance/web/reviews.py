@@ -8,22 +8,35 @@ when and why. Who may do what is checked here as well as in the routes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clearance.web import results
 from clearance.web.accounts import can
-from clearance.web.db import REVIEW_DECISIONS, AuditEntry, Run, User, audit_entry
+from clearance.web.db import (
+    REVIEW_DECISIONS,
+    AuditEntry,
+    Run,
+    User,
+    audit_entry,
+    lock_audit,
+    utcnow,
+)
 from clearance.web.reviewed import ReviewDecision
 
 OPENED = "review_opened"
 DECIDED = "review_decided"
 MAX_NOTE = 4000
+MAX_KEY = 64
+# A decision equal to the latest one on its conviction (same attorney, decision and
+# note) made this soon after it is a retry, recorded once.
+RETRY_WINDOW = dt.timedelta(minutes=2)
 
 
 class ReviewError(ValueError):
@@ -34,6 +47,21 @@ class ReviewError(ValueError):
         self.status = status
 
 
+class DecisionConflict(ReviewError):
+    """Another decision was recorded on the conviction after the form was shown."""
+
+    def __init__(self, other: AuditEntry) -> None:
+        when = other.at.strftime("%Y-%m-%d %H:%M UTC")
+        label = (other.decision or "").replace("_", " ")
+        super().__init__(
+            f"{other.username} recorded a decision on this conviction ({label}, {when}) "
+            "after this page was shown; yours was not recorded. Read it below, then "
+            "decide again if you still disagree.",
+            409,
+        )
+        self.other = other
+
+
 @dataclass
 class ReviewState:
     """Where one conviction stands: the engine's determination, opened, decided."""
@@ -41,25 +69,30 @@ class ReviewState:
     engine_determination: str
     opened: bool
     decision: ReviewDecision | None
+    last_decision_id: int = 0  # the audit entry of ``decision`` (0: none)
 
     @property
     def reviewable(self) -> bool:
         return self.engine_determination == "review" or self.opened
 
 
-def _entries(session: Session, run_id: int, *actions: str):
-    return session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.run_id == run_id, AuditEntry.action.in_(actions))
-        .order_by(AuditEntry.id)
-    ).all()
+def _latest_decided_ids(run_id: int):
+    """The id of the latest decision on each decided conviction of a run (a subquery
+    the index ``ix_audit_log_run_action`` answers without reading other runs)."""
+    return (
+        select(func.max(AuditEntry.id))
+        .where(AuditEntry.run_id == run_id, AuditEntry.action == DECIDED)
+        .group_by(AuditEntry.subject_id, AuditEntry.cnt_order)
+    )
 
 
 def latest_decisions(session: Session, run_id: int) -> list[ReviewDecision]:
     """The current decision on each decided conviction (the latest entry wins)."""
-    latest: dict[tuple[str, str], ReviewDecision] = {}
-    for e in _entries(session, run_id, DECIDED):
-        latest[(e.subject_id, e.cnt_order)] = ReviewDecision(
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.id.in_(_latest_decided_ids(run_id)))
+    ).all()
+    decisions = [
+        ReviewDecision(
             subject_id=e.subject_id or "",
             cnt_order=e.cnt_order or "",
             decision=e.decision or "",
@@ -67,19 +100,44 @@ def latest_decisions(session: Session, run_id: int) -> list[ReviewDecision]:
             reviewed_by=e.username,
             reviewed_at=e.at,
         )
-    return [latest[k] for k in sorted(latest)]
+        for e in entries
+    ]
+    return sorted(decisions, key=lambda d: (d.subject_id, d.cnt_order))
+
+
+def decided_count(session: Session, run_id: int) -> int:
+    """How many convictions of the run have a decision."""
+    return session.scalar(select(func.count()).select_from(_latest_decided_ids(run_id).subquery()))
 
 
 def last_decision_id(session: Session, run_id: int) -> int:
     """The id of the run's latest decision entry (0 if none): what a reviewed folder reflects."""
-    entries = _entries(session, run_id, DECIDED)
-    return entries[-1].id if entries else 0
+    found = session.scalar(
+        select(func.max(AuditEntry.id)).where(
+            AuditEntry.run_id == run_id, AuditEntry.action == DECIDED
+        )
+    )
+    return found or 0
 
 
-def review_frame(session: Session, run_id: int) -> pl.DataFrame:
-    """Opened and decided convictions of a run, to join onto the determinations."""
-    opened = {(e.subject_id, e.cnt_order) for e in _entries(session, run_id, OPENED)}
-    decided = {(d.subject_id, d.cnt_order): d for d in latest_decisions(session, run_id)}
+def review_frame(
+    session: Session, run_id: int, subjects: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Opened and decided convictions of a run (of ``subjects`` only, when given), to join
+    onto the determinations: a few columns of the review entries, read by index."""
+    opened_query = select(AuditEntry.subject_id, AuditEntry.cnt_order).where(
+        AuditEntry.run_id == run_id, AuditEntry.action == OPENED
+    )
+    decided_query = select(
+        AuditEntry.subject_id, AuditEntry.cnt_order, AuditEntry.decision, AuditEntry.username
+    ).where(AuditEntry.id.in_(_latest_decided_ids(run_id)))
+    if subjects is not None:
+        if not subjects:
+            return results.empty_reviews()
+        opened_query = opened_query.where(AuditEntry.subject_id.in_(list(subjects)))
+        decided_query = decided_query.where(AuditEntry.subject_id.in_(list(subjects)))
+    opened = {tuple(row) for row in session.execute(opened_query)}
+    decided = {(row[0], row[1]): (row[2], row[3]) for row in session.execute(decided_query)}
     keys = sorted(opened | set(decided))
     if not keys:
         return results.empty_reviews()
@@ -88,11 +146,61 @@ def review_frame(session: Session, run_id: int) -> pl.DataFrame:
             "subject_id": [k[0] for k in keys],
             "cnt_order": [k[1] for k in keys],
             "opened": [k in opened for k in keys],
-            "review_decision": [decided[k].decision if k in decided else None for k in keys],
-            "reviewed_by": [decided[k].reviewed_by if k in decided else None for k in keys],
+            "review_decision": [decided[k][0] if k in decided else None for k in keys],
+            "reviewed_by": [decided[k][1] if k in decided else None for k in keys],
         },
         schema=results.REVIEW_SCHEMA,
     )
+
+
+def reviews_of(run_id: int, session: Session):
+    """``review_frame`` for ``results.page``: all reviews (None) or some people's."""
+    return lambda subjects: review_frame(session, run_id, subjects)
+
+
+def history(session: Session, run_id: int, subject_id: str) -> list[AuditEntry]:
+    """Every review entry about one person in a run, oldest first (by index)."""
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.run_id == run_id,
+                AuditEntry.subject_id == subject_id,
+                AuditEntry.action.in_((OPENED, DECIDED)),
+            )
+            .order_by(AuditEntry.id)
+        )
+    )
+
+
+def state_from(engine_determination: str, entries: Sequence[AuditEntry]) -> ReviewState:
+    """The review state of one conviction from its review entries (oldest first)."""
+    decided = [e for e in entries if e.action == DECIDED]
+    decision = None
+    if decided:
+        e = decided[-1]
+        decision = ReviewDecision(
+            e.subject_id or "", e.cnt_order or "", e.decision or "", e.note, e.username, e.at
+        )
+    return ReviewState(
+        engine_determination=engine_determination,
+        opened=any(e.action == OPENED for e in entries),
+        decision=decision,
+        last_decision_id=decided[-1].id if decided else 0,
+    )
+
+
+def person_states(
+    session: Session, run_id: int, subject_id: str, engine: dict[str, str]
+) -> tuple[dict[str, ReviewState], list[AuditEntry]]:
+    """The review state of each of a person's convictions (``engine``: cnt_order to the
+    engine's determination) and the person's review history, in one indexed query."""
+    entries = history(session, run_id, subject_id)
+    states = {
+        cnt: state_from(det, [e for e in entries if e.cnt_order == cnt])
+        for cnt, det in engine.items()
+    }
+    return states, entries
 
 
 def state(session: Session, run: Run, determinations: Path, subject_id: str, cnt_order: str):
@@ -100,26 +208,17 @@ def state(session: Session, run: Run, determinations: Path, subject_id: str, cnt
     row = results.conviction(determinations, subject_id, cnt_order)
     if row is None:
         raise ReviewError("this run has no such conviction", 404)
-    entries = [
-        e
-        for e in _entries(session, run.id, OPENED, DECIDED)
-        if e.subject_id == subject_id and e.cnt_order == cnt_order
-    ]
-    decided = [e for e in entries if e.action == DECIDED]
-    decision = None
-    if decided:
-        e = decided[-1]
-        decision = ReviewDecision(subject_id, cnt_order, e.decision or "", e.note, e.username, e.at)
-    return ReviewState(
-        engine_determination=row["determination"],
-        opened=any(e.action == OPENED for e in entries),
-        decision=decision,
-    )
-
-
-def history(session: Session, run_id: int, subject_id: str) -> list[AuditEntry]:
-    """Every review entry about one person in a run, oldest first."""
-    return [e for e in _entries(session, run_id, OPENED, DECIDED) if e.subject_id == subject_id]
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.run_id == run.id,
+            AuditEntry.subject_id == subject_id,
+            AuditEntry.cnt_order == cnt_order,
+            AuditEntry.action.in_((OPENED, DECIDED)),
+        )
+        .order_by(AuditEntry.id)
+    ).all()
+    return state_from(row["determination"], entries)
 
 
 def required_text(
@@ -170,12 +269,17 @@ def open_review(
     cnt_order: str,
     note: str,
 ) -> AuditEntry:
-    """Send a conviction the engine decided to a person (any signed-in reader may)."""
+    """Send a conviction the engine decided to a person (any signed-in reader may); checked
+    again under the audit log's lock, so two people opening it at once open it once."""
     if not can(user, "open_review"):
         raise ReviewError("your role cannot open a review", 403)
-    current = state(session, run, determinations, subject_id, cnt_order)
-    if current.reviewable:
-        raise ReviewError("this conviction is already open for review")
+    required_text(note, "note", "say why", ReviewError, MAX_NOTE)
+    for locked in (False, True):
+        if locked:
+            lock_audit(session)
+        current = state(session, run, determinations, subject_id, cnt_order)
+        if current.reviewable:
+            raise ReviewError("this conviction is already open for review")
     return _record(session, user, OPENED, run, current, subject_id, cnt_order, note)
 
 
@@ -188,13 +292,63 @@ def decide(
     cnt_order: str,
     decision: str,
     note: str,
+    *,
+    seen: int | None = None,
+    request_key: str = "",
 ) -> AuditEntry:
-    """Record an attorney's decision on a conviction that is open for review."""
+    """Record an attorney's decision on a conviction that is open for review.
+
+    ``seen`` is the id of the decision the form was shown with (0: none); if another
+    decision has been recorded since, DecisionConflict (409) and nothing is recorded.
+    ``request_key`` is the form's idempotency token: a form posted again, or the same
+    decision, note and attorney within ``RETRY_WINDOW`` of the latest one, returns the
+    entry already recorded instead of recording another. The checks and the new entry
+    are made under the audit log's write lock, so two attorneys deciding at once are
+    told apart, one after the other.
+    """
     if not can(user, "decide_review"):
         raise ReviewError("only an attorney can decide a review", 403)
     if decision not in REVIEW_DECISIONS:
         raise ReviewError("choose dismiss, reduce or not eligible")
+    if len(request_key) > MAX_KEY:
+        raise ReviewError("the form's request key is too long; reload the page")
+    note = required_text(note, "note", "say why", ReviewError, MAX_NOTE)
     current = state(session, run, determinations, subject_id, cnt_order)
     if not current.reviewable:
         raise ReviewError("open this conviction for review before deciding it")
-    return _record(session, user, DECIDED, run, current, subject_id, cnt_order, note, decision)
+    lock_audit(session)  # from here to the commit, nobody else appends
+    if request_key:
+        earlier = session.scalar(select(AuditEntry).where(AuditEntry.request_key == request_key))
+        if earlier is not None:
+            same = (earlier.user_id, earlier.run_id, earlier.subject_id, earlier.cnt_order) == (
+                user.id,
+                run.id,
+                subject_id,
+                cnt_order,
+            )
+            if same and (earlier.decision, earlier.note) == (decision, note):
+                return earlier  # the same form posted again: recorded once
+            raise ReviewError("this form was already used for another decision; reload the page")
+    latest = session.scalar(
+        select(AuditEntry)
+        .where(
+            AuditEntry.run_id == run.id,
+            AuditEntry.subject_id == subject_id,
+            AuditEntry.cnt_order == cnt_order,
+            AuditEntry.action == DECIDED,
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    if latest is not None:
+        if (latest.user_id, latest.decision, latest.note) == (
+            user.id,
+            decision,
+            note,
+        ) and utcnow() - latest.at <= RETRY_WINDOW:
+            return latest  # a retry of the decision just recorded
+        if seen is not None and latest.id > seen:
+            raise DecisionConflict(latest)
+    entry = _record(session, user, DECIDED, run, current, subject_id, cnt_order, note, decision)
+    entry.request_key = request_key or None
+    return entry

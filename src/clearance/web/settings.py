@@ -67,7 +67,7 @@ class Settings:
     sign_in: SignInLimits = SignInLimits()
     # Threads for blocking work (database, argon2, files): the event loop never waits on
     # them. The connection pool holds as many connections, so no thread waits for one.
-    threads: int = 40
+    threads: int = 64
     # argon2 verifications at once (64 MB and a third of a second each); more sign-ins
     # wait their turn, up to ``hash_wait_seconds``, then are asked to try again (503).
     hash_concurrency: int = 4

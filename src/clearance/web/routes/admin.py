@@ -14,6 +14,7 @@ from clearance.filings import OfficeError
 from clearance.filings.office import office_from_mapping
 from clearance.law.yamlio import YAMLError, load_strict_yaml
 from clearance.web import accounts, exports, throttle
+from clearance.web.audit import verify_entries
 from clearance.web.context import Ctx, checked_form, in_thread, require, text
 from clearance.web.db import ROLES, AuditEntry, SecurityEvent, User, audit_entry
 from clearance.web.security import session_id
@@ -204,6 +205,11 @@ def audit_page(
     entries = ctx.db.scalars(
         query.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE)
     ).all()
+    # The chain, cheaply: the entries shown, and those written since the last check.
+    bad = verify_entries(ctx.db, list(entries))
+    if bad is not None:
+        ctx.web.audit.saw_broken(bad)
+    ctx.web.audit.check(ctx.db)
     return ctx.render(
         "audit.html", entries=entries, run_id=run, page=page, pages=pages, total=total
     )

@@ -1,18 +1,28 @@
-"""Results: the determinations table, a person's page, review decisions, downloads."""
+"""Results: the determinations table, a person's page, review decisions, downloads.
+
+Every handler here is a plain ``def``: FastAPI runs it in its thread pool, so the
+database (a decision waits for the audit log's write lock) and the Parquet files are
+never read on the event loop. A POST's form is read by an async dependency
+(``posted``) before the handler runs, and its CSRF token checked in the handler.
+Person-page views and downloads are written to the audit log (who, when, which run,
+person or file).
+"""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.datastructures import FormData
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from clearance.explain import ExplainError, explain
 from clearance.filings import FilingsError
 from clearance.report import ReportError
 from clearance.web import results, reviews
-from clearance.web.context import Ctx, checked_form, require, text
-from clearance.web.db import REVIEW_DECISIONS, Run
+from clearance.web.context import Ctx, require, text
+from clearance.web.db import REVIEW_DECISIONS, Run, audit_entry
 from clearance.web.exports import (
     DOWNLOADS,
     RunGone,
@@ -21,9 +31,35 @@ from clearance.web.exports import (
     ensure_reviewed,
 )
 from clearance.web.routes.runs import get_run
+from clearance.web.security import CSRF_FIELD, CSRF_HEADER
 from clearance.web.worker import output_dir
 
 router = APIRouter()
+VIEWED = "person_viewed"
+DOWNLOADED = "downloaded"
+
+
+async def posted(request: Request) -> FormData:
+    """The posted form, read on the event loop (its CSRF token is checked by ``csrf``)."""
+    return await request.form()
+
+
+def csrf(ctx: Ctx, form: FormData) -> FormData:
+    """The form, after its CSRF token (field or header) is checked."""
+    token = ctx.request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
+    if not ctx.csrf_ok(token if isinstance(token, str) else None):
+        raise HTTPException(403, "the form has expired; reload the page and try again")
+    return form
+
+
+def _seen(form: FormData) -> int | None:
+    """The decision the form was shown with (``seen``: an audit entry id, 0 for none)."""
+    value = text(form, "seen")
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise HTTPException(400, "the form is damaged; reload the page")
+    return int(value)
 
 
 def finished_run(ctx: Ctx, run_id: int) -> Run:
@@ -53,7 +89,7 @@ def results_page(
     run = finished_run(ctx, run_id)
     query = results.Query(q, determination, reason, section, court, race, review, page)
     path = _determinations(ctx, run)
-    found = results.page(path, reviews.review_frame(ctx.db, run.id), query)
+    found = results.page(path, reviews.reviews_of(run.id, ctx.db), query)
     values = {"run": run, "query": query, "found": found, "options": results.options(path)}
     if ctx.is_htmx and ctx.request.headers.get("hx-target") == "results-table":
         return ctx.render("_results_table.html", **values)
@@ -65,30 +101,31 @@ def _person_values(ctx: Ctx, run: Run, subject_id: str) -> dict:
         explanation = explain(output_dir(ctx.settings, run.id), subject_id)
     except ExplainError as exc:
         raise HTTPException(404, str(exc)) from None
-    path = _determinations(ctx, run)
-    states = {
-        d.conviction["cnt_order"]: reviews.state(
-            ctx.db, run, path, subject_id, d.conviction["cnt_order"]
-        )
-        for d in explanation.decisions
-    }
+    engine = {d.conviction["cnt_order"]: d.conviction["determination"] for d in
+              explanation.decisions}  # fmt: skip
+    states, history = reviews.person_states(ctx.db, run.id, subject_id, engine)
     return {
         "run": run,
         "explanation": explanation,
         "states": states,
-        "history": reviews.history(ctx.db, run.id, subject_id),
+        "history": history,
         "decisions": REVIEW_DECISIONS,
+        # A fresh idempotency token for each decision form on the page.
+        "request_key": lambda: secrets.token_hex(16),
     }
 
 
 @router.get("/runs/{run_id}/people/{subject_id}")
 def person_page(run_id: int, subject_id: str, ctx: Ctx = Depends(require("read"))) -> Response:
     run = finished_run(ctx, run_id)
-    return ctx.render("person.html", **_person_values(ctx, run, subject_id))
+    values = _person_values(ctx, run, subject_id)
+    ctx.db.add(audit_entry(ctx.user, VIEWED, run_id=run.id, subject_id=subject_id))
+    ctx.db.commit()
+    return ctx.render("person.html", **values)
 
 
-async def _review_action(ctx: Ctx, run_id: int, action: str) -> Response:
-    form = await checked_form(ctx)
+def _review_action(ctx: Ctx, form: FormData, run_id: int, action: str) -> Response:
+    csrf(ctx, form)
     run = finished_run(ctx, run_id)
     subject_id, cnt_order = text(form, "subject_id"), text(form, "cnt_order")
     note = str(form.get("note") or "")
@@ -110,6 +147,8 @@ async def _review_action(ctx: Ctx, run_id: int, action: str) -> Response:
                 cnt_order,
                 text(form, "decision"),
                 note,
+                seen=_seen(form),
+                request_key=text(form, "request_key"),
             )
         ctx.db.commit()
     except reviews.ReviewError as exc:
@@ -141,13 +180,17 @@ async def _review_action(ctx: Ctx, run_id: int, action: str) -> Response:
 
 
 @router.post("/runs/{run_id}/reviews/open")
-async def open_review(run_id: int, ctx: Ctx = Depends(require("open_review"))) -> Response:
-    return await _review_action(ctx, run_id, "open")
+def open_review(
+    run_id: int, ctx: Ctx = Depends(require("open_review")), form: FormData = Depends(posted)
+) -> Response:
+    return _review_action(ctx, form, run_id, "open")
 
 
 @router.post("/runs/{run_id}/reviews/decide")
-async def decide_review(run_id: int, ctx: Ctx = Depends(require("decide_review"))) -> Response:
-    return await _review_action(ctx, run_id, "decide")
+def decide_review(
+    run_id: int, ctx: Ctx = Depends(require("decide_review")), form: FormData = Depends(posted)
+) -> Response:
+    return _review_action(ctx, form, run_id, "decide")
 
 
 def _made(ctx: Ctx, run: Run, name: str) -> Path:
@@ -170,8 +213,11 @@ def download(run_id: int, name: str, ctx: Ctx = Depends(require("read"))) -> Res
     run = finished_run(ctx, run_id)
     if name not in DOWNLOADS:
         raise HTTPException(404, "no such download")
+    path = _made(ctx, run, name)
+    ctx.db.add(audit_entry(ctx.user, DOWNLOADED, run_id=run.id, note=name))
+    ctx.db.commit()
     return FileResponse(
-        _made(ctx, run, name),
+        path,
         media_type=DOWNLOADS[name],
         filename=f"run-{run.id}-reviewed-{name}",
     )
