@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from clearance.extract import model as model_
-from clearance.extract.reader import buckets_for, read_extracts
+from clearance.extract.reader import buckets_for, input_bytes, read_extracts
 from clearance.law import load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
@@ -109,7 +109,7 @@ def compare(
     policies = [load_policy(spec).with_county(county) for spec in specs]
     work = Path(tempfile.mkdtemp(prefix=".clearance-compare-", dir=work_dir))
     try:
-        buckets = buckets_for(sum(f.stat().st_size for f in files))
+        buckets = buckets_for(input_bytes(files))
         read = read_extracts(files, work, progress=progress, buckets=buckets)
         _check_hashes(provenance["inputs"], read.files)
         file_order = [f.name for f in read.files]
