@@ -85,7 +85,7 @@ _QUOTED_FIELD = r'(^|,)"(?:[^"]|"")*"'
 _FIELD = r'(?:"(?:[^"]|"")*"|[^,"][^,]*|)'
 _WELL_FORMED = rf"^{_FIELD}(?:,{_FIELD})*$"
 # One field at a position: quoted (group 1, "" inside) or unquoted (group 2, maybe empty).
-_ONE_FIELD = re.compile(r'"((?:[^"]|"")*)"|([^,"][^,]*|)')
+_ONE_FIELD = re.compile(r'"([^"]*(?:""[^"]*)*)"|([^,"][^,]*|)')
 # A carriage return that does not end a line (CRLF, or a last line ending in CR).
 _LONE_CR = re.compile(rb"\r(?!\n|\Z)")
 
@@ -551,25 +551,22 @@ def input_bytes(paths: Iterable[Path | str]) -> int:
     return total
 
 
-def open_text(path: Path) -> io.RawIOBase | io.BufferedIOBase:
-    """The file's bytes, decompressed when it is gzip or zstd (for a quick look at its
-    start, as the web upload's check does). Raises ExtractError as the reader would."""
+def read_start(path: Path, size: int) -> tuple[bytes, bool]:
+    """Up to ``size`` bytes from the start of the file's text (decompressed when it is
+    gzip or zstd), and whether more follow: a quick look, as the web upload's check
+    takes. Raises ExtractError as the reader would."""
     kind = compression_of(path)
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise ExtractError(f"{path}: cannot open ({exc.strerror or exc})") from exc
-    return _decompressed(handle, kind) if kind else handle
-
-
-def read_start(path: Path, size: int) -> tuple[bytes, bool]:
-    """Up to ``size`` bytes from the start of the file's text, and whether more follow."""
-    with open_text(path) as handle:
+    with handle:
+        text = _decompressed(handle, kind) if kind else handle
         try:
-            head = _read_fully(handle, size)
-            more = bool(handle.read(1))
+            head = _read_fully(text, size)
+            more = bool(text.read(1))
         except (OSError, EOFError, ValueError, _arrow_errors()) as exc:
-            raise ExtractError(_unreadable(path, compression_of(path), None, exc)) from None
+            raise ExtractError(_unreadable(path, kind, None, exc)) from None
     return head, more
 
 
