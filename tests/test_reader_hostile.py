@@ -266,3 +266,26 @@ def test_parquet_bytes_that_are_not_text_are_refused(tmp_path):
     table = table.set_column(at, "PRI_NAME", pa.array([b"\xff\xfe" + SECRET.encode()] * 5))
     pq.write_table(table, tmp_path / "bytes.parquet")
     one_line_exit_2(cli("inspect", tmp_path / "bytes.parquet"), "bytes.parquet, row 1")
+
+
+# --- files that are not lines ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [3, 400])
+def test_a_file_whose_lines_end_in_cr_only_is_refused_by_name(write, tmp_path, size):
+    """Old Mac line endings: one endless line, once held whole in memory and rejected."""
+    path = write(("\r".join(lines(size)) + "\r").encode(), "mac.dat")
+    with pytest.raises(ExtractError, match=r"mac\.dat: its lines end in a carriage return only"):
+        read(path, tmp_path, chunk_bytes=4096)
+    one_line_exit_2(cli("inspect", path), "mac.dat", "carriage return only")
+
+
+def test_a_line_without_end_is_refused_before_memory_grows(write, tmp_path, monkeypatch):
+    """A file with no line break (binary data, a dump) stops at MAX_LINE_BYTES, naming
+    the line, instead of being held whole in memory."""
+    from clearance.extract import reader
+
+    monkeypatch.setattr(reader, "MAX_LINE_BYTES", 100_000)
+    path = write(("\n".join(lines(3)) + "\n").encode() + b"A" * 300_000, "dump.dat")
+    with pytest.raises(ExtractError, match=r"dump\.dat, line 4: no line break in"):
+        read(path, tmp_path, chunk_bytes=8192)

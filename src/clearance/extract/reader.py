@@ -460,11 +460,20 @@ def _read_file(
                 cut = block.rfind(b"\n")
                 if cut < 0:
                     carry += block
+                    if first and b"\r" in carry[:PEEK_BYTES] and len(carry) >= PEEK_BYTES:
+                        raise ExtractError(f"{path}: {CR_ONLY}")
+                    if len(carry) > MAX_LINE_BYTES:  # memory must not grow with the file
+                        raise ExtractError(
+                            f"{path}, line {next_line}: no line break in "
+                            f"{MAX_LINE_BYTES // (1024 * 1024)} MB; is this a DOJ extract?"
+                        )
                     continue
                 # One copy: the carried start of a line, then this block's whole lines.
                 lines_blob, carry = carry + memoryview(block)[: cut + 1], block[cut + 1 :]
             if first:
                 first = False
+                if b"\r" in lines_blob and b"\n" not in lines_blob[:PEEK_BYTES]:
+                    raise ExtractError(f"{path}: {CR_ONLY}")
                 if lines_blob.startswith(BOM):
                     lines_blob = lines_blob[len(BOM) :]
                     fs.warnings.append("starts with a UTF-8 byte-order mark (ignored)")
@@ -500,6 +509,14 @@ def _read_file(
     if fs.rows_read and not fs.rows_used:
         fs.warnings.append("no line of the file could be used")
 
+
+# A line longer than this is no extract line (about 500 bytes): the file is refused
+# rather than held in memory whole while the reader looks for the line's end.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+CR_ONLY = (
+    "its lines end in a carriage return only (old Mac line endings); "
+    "save it with LF or CRLF line endings"
+)
 
 # Extracts sent compressed are read as they are decompressed, never unpacked on disk.
 # gzip with ISA-L (already used for the workbook; twice as fast as zlib), zstd with
