@@ -156,7 +156,7 @@ def extract_file(draw) -> tuple[bytes, str]:
         lines.insert(draw(st.integers(0, len(lines))), b"")
     if draw(st.booleans()):
         lines.insert(0, header().encode())
-    ending = draw(st.sampled_from([b"\n", b"\r\n"]))
+    ending = draw(st.sampled_from([b"\n"] * 5 + [b"\r\n"] * 4 + [b"\r"]))
     data = ending.join(lines) + draw(st.sampled_from([ending, b""]))
     if draw(st.booleans()):
         data = b"\xef\xbb\xbf" + data
