@@ -41,6 +41,7 @@ from clearance.extract.reader import (
     ReadResult,
     buckets_for,
     in_one_order,
+    input_bytes,
     person_batches,
     read_extracts,
     staged_schema,
@@ -200,9 +201,7 @@ def run(
                 evaluation, read = _evaluate_stream(inputs, decide, progress)
         if evaluation is None:
             # Spark partitions by person itself; the local engine takes a bucket at a time.
-            buckets = (
-                1 if engine == "spark" else buckets_for(sum(Path(p).stat().st_size for p in inputs))
-            )
+            buckets = 1 if engine == "spark" else buckets_for(input_bytes(inputs))
             read = read_extracts(inputs, work, progress=progress, buckets=buckets)
             lap("read")
             file_order = [f.name for f in read.files]

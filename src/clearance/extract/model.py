@@ -18,6 +18,7 @@ are sorted by subject id.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
@@ -157,6 +158,14 @@ def _count_id(*, grouped: bool = False) -> pl.Expr:
     return (person * (1 << 32) + code("cnt_order")).alias("_count")
 
 
+# The last day a date holds (Python's, and so explain's and the web app's): a sentence
+# that would end later (99999 Y; parts adding up to thousands of years) has no end
+# that can be computed, and counts as a sentence whose length cannot be read
+# (docs/model.md, "Model tables").
+LAST_SENTENCE_END = dt.date(9999, 12, 31)
+_MAX_YEARS = 10_000  # each step's cap: past LAST_SENTENCE_END from any event date
+
+
 def counts(rows: pl.LazyFrame, *, in_order: bool = False, grouped: bool = False) -> pl.LazyFrame:
     rows = rows.with_columns(_count_id(grouped=grouped))
     # Only lines with a sentence part add to a count's sentence: the others (most
@@ -185,13 +194,16 @@ def counts(rows: pl.LazyFrame, *, in_order: bool = False, grouped: bool = False)
         in_order=in_order,
     ).select("_count", *COUNT_KEY, *COUNT_ATTRIBUTES, "row_order", "n_rows")
     # Years, then months, then days, each a calendar step (prop64.md, "Dates"):
-    # 2016-02-29 + 1 year + 1 month is 2017-03-28.
+    # 2016-02-29 + 1 year + 1 month is 2017-03-28. The steps are capped (each at most
+    # about 10,000 years) so that no length overflows the date arithmetic; an end past
+    # LAST_SENTENCE_END is no real end, and is unknown (below).
     end = (
         pl.col("event_date")
-        .dt.offset_by(pl.format("{}y", pl.col("sent_years")))
-        .dt.offset_by(pl.format("{}mo", pl.col("sent_months")))
-        .dt.offset_by(pl.format("{}d", pl.col("sent_days")))
+        .dt.offset_by(pl.format("{}y", pl.col("sent_years").clip(0, _MAX_YEARS)))
+        .dt.offset_by(pl.format("{}mo", pl.col("sent_months").clip(0, 12 * _MAX_YEARS)))
+        .dt.offset_by(pl.format("{}d", pl.col("sent_days").clip(0, 366 * _MAX_YEARS)))
     )
+    impossible = (end > pl.lit(LAST_SENTENCE_END)).fill_null(False)
     # Input order, not sorted: every step keeps it, so the result is deterministic,
     # and sorting two million counts by two text keys would cost more than the rest.
     return (
@@ -201,6 +213,7 @@ def counts(rows: pl.LazyFrame, *, in_order: bool = False, grouped: bool = False)
             pl.col("sent_days", "sent_months", "sent_years").fill_null(0),
             pl.col("sent_unknown", "has_sentence").fill_null(False),
         )
+        .with_columns(sent_unknown=pl.col("sent_unknown") | impossible)
         .with_columns(sentence_end=pl.when(pl.col("sent_unknown")).then(None).otherwise(end))
     )
 

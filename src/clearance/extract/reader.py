@@ -13,6 +13,9 @@ therefore depends on the chunk size, never on the size of the file.
 Line checks, in order (the first that fails names the reason):
 
 - ``repeated_header``  a second header line inside the file (files concatenated);
+- ``carriage_return``  a carriage return (CR) that does not end the line: a line
+  break typed into a value, which a CSV parser would read as the end of a line
+  (or as part of the value, depending on the parser);
 - ``unbalanced_quote`` a quoted value that is never closed on its line (a CSV
   parser would run on into the following lines);
 - ``stray_quote``      text after the closing quote of a quoted value.
@@ -33,10 +36,10 @@ position, because lines hold personal data.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -81,6 +84,10 @@ _QUOTED_FIELD = r'(^|,)"(?:[^"]|"")*"'
 # A whole line of fields, each quoted, unquoted (not starting with a quote), or empty.
 _FIELD = r'(?:"(?:[^"]|"")*"|[^,"][^,]*|)'
 _WELL_FORMED = rf"^{_FIELD}(?:,{_FIELD})*$"
+# One field at a position: quoted (group 1, "" inside) or unquoted (group 2, maybe empty).
+_ONE_FIELD = re.compile(r'"([^"]*(?:""[^"]*)*)"|([^,"][^,]*|)')
+# A carriage return that does not end a line (CRLF, or a last line ending in CR).
+_LONE_CR = re.compile(rb"\r(?!\n|\Z)")
 
 
 class ExtractError(Exception):
@@ -342,8 +349,11 @@ def _not_after(a: str, b: str) -> bool:
 
 def _first_and_last_subject(path: Path) -> tuple[str, str] | None:
     """SUBJECT_ID of the first and the last data line of a text extract, if cheap to tell."""
-    if _is_parquet(path):
-        return None
+    try:
+        if _is_parquet(path) or compression_of(path):
+            return None
+    except ExtractError:
+        return None  # refused when read
     try:
         with path.open("rb") as handle:
             head = handle.read(PEEK_BYTES)
@@ -363,7 +373,7 @@ def _first_and_last_subject(path: Path) -> tuple[str, str] | None:
     top = head_lines[0].decode("latin-1").strip("\r") if head_lines else ""
     if _is_header(top):
         names = _header_names(top)
-        if "SUBJECT_ID" not in names:
+        if names is None or "SUBJECT_ID" not in names:
             return None
         position = names.index("SUBJECT_ID")
         head_lines = head_lines[1:]
@@ -378,7 +388,9 @@ def _subject_of(lines: Iterable[bytes], position: int) -> str | None:
         text = raw.decode("latin-1").strip("\r")
         if not text.strip():
             continue
-        fields = next(csv.reader([text]), [])
+        fields = _fields(text)
+        if fields is None:  # a defect the reader will report: no guess from this file
+            return None
         value = fields[position].strip(PADDING) if position < len(fields) else ""
         return value or None
     return None
@@ -399,18 +411,30 @@ def _read_file(
     chunk_bytes: int,
     progress: Callable[[int], None] | None,
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    kind = compression_of(path)
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise ExtractError(f"{path}: cannot open ({exc.strerror or exc})") from exc
     digest = hashlib.sha256()
+    raw = _Counted(handle, digest)
+    text = _decompressed(raw, kind) if kind else None
+    if kind:
+        fs.warnings.append(
+            f"{COMPRESSED[kind]}-compressed: read as it is decompressed "
+            "(its size and SHA-256 are of the compressed file)"
+        )
 
-    def read_block() -> bytes:
-        # Reading and hashing release the GIL: done on a thread while the previous
-        # block is parsed.
-        block = handle.read(chunk_bytes)
-        digest.update(block)
-        return block
+    def read_block() -> tuple[bytes, int]:
+        # Reading, hashing and decompressing release the GIL: done on a thread while
+        # the previous block is parsed. Returns the block and the file bytes it took.
+        if text is None:
+            block = handle.read(chunk_bytes)
+            digest.update(block)
+            return block, len(block)
+        before = raw.consumed
+        block = _read_fully(text, chunk_bytes)
+        return block, raw.consumed - before
 
     with handle, ThreadPoolExecutor(max_workers=1) as prefetch:
         layout: _Layout | None = None
@@ -419,12 +443,15 @@ def _read_file(
         first = True
         pending = prefetch.submit(read_block)
         while True:
-            block = pending.result()
+            try:
+                block, taken = pending.result()
+            except (OSError, EOFError, ValueError, _arrow_errors()) as exc:
+                raise ExtractError(_unreadable(path, kind, next_line, exc)) from None
             if block:
                 pending = prefetch.submit(read_block)
-                fs.size_bytes += len(block)
-                if progress:
-                    progress(len(block))
+            fs.size_bytes += taken
+            if progress and taken:
+                progress(taken)
             if not block:
                 if not carry:
                     break
@@ -433,11 +460,20 @@ def _read_file(
                 cut = block.rfind(b"\n")
                 if cut < 0:
                     carry += block
+                    if first and b"\r" in carry[:PEEK_BYTES] and len(carry) >= PEEK_BYTES:
+                        raise ExtractError(f"{path}: {CR_ONLY}")
+                    if len(carry) > MAX_LINE_BYTES:  # memory must not grow with the file
+                        raise ExtractError(
+                            f"{path}, line {next_line}: no line break in "
+                            f"{MAX_LINE_BYTES // (1024 * 1024)} MB; is this a DOJ extract?"
+                        )
                     continue
                 # One copy: the carried start of a line, then this block's whole lines.
                 lines_blob, carry = carry + memoryview(block)[: cut + 1], block[cut + 1 :]
             if first:
                 first = False
+                if b"\r" in lines_blob and b"\n" not in lines_blob[:PEEK_BYTES]:
+                    raise ExtractError(f"{path}: {CR_ONLY}")
                 if lines_blob.startswith(BOM):
                     lines_blob = lines_blob[len(BOM) :]
                     fs.warnings.append("starts with a UTF-8 byte-order mark (ignored)")
@@ -447,7 +483,10 @@ def _read_file(
                     next_line = 2
             assert layout is not None
             body, n_lines = _marked(lines_blob)
-            parsed = _parse_clean_block(body, n_lines, layout)
+            # A carriage return inside a line would be read as part of a value: such a
+            # block goes through the line checks, which reject its line.
+            lone_cr = b"\r" in lines_blob and _LONE_CR.search(lines_blob) is not None
+            parsed = None if lone_cr else _parse_clean_block(body, n_lines, layout)
             del body
             if parsed is not None:
                 fs.rows_read += n_lines
@@ -459,11 +498,155 @@ def _read_file(
             next_line += n_lines
             if not block:
                 break
+        if text is not None:
+            # The digest is of the file as stored: read to its end, past the data.
+            while raw.read(CHUNK_BYTES):
+                pass
+            fs.size_bytes = raw.consumed
     fs.sha256 = digest.hexdigest()
     if fs.size_bytes == 0:
         fs.warnings.append("the file is empty")
     if fs.rows_read and not fs.rows_used:
         fs.warnings.append("no line of the file could be used")
+
+
+# A line longer than this is no extract line (about 500 bytes): the file is refused
+# rather than held in memory whole while the reader looks for the line's end.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+CR_ONLY = (
+    "its lines end in a carriage return only (old Mac line endings); "
+    "save it with LF or CRLF line endings"
+)
+
+# Extracts sent compressed are read as they are decompressed, never unpacked on disk.
+# gzip with ISA-L (already used for the workbook; twice as fast as zlib), zstd with
+# Arrow's codec (pyarrow is already required): no new dependency.
+COMPRESSED = {"gzip": "gzip", "zstd": "zstd"}
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+# Other formats a file might be in by mistake: refused by name, with what to do.
+_REFUSED: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive (or an Excel workbook): unzip it, or save the sheet as CSV"),
+    (b"BZh", "bzip2-compressed: decompress it (bunzip2), or send it gzip- or zstd-compressed"),
+    (b"\xfd7zXZ\x00", "xz-compressed: decompress it (unxz), or send it gzip- or zstd-compressed"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive: unpack it first"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook: save the sheet as CSV"),
+)
+# How many times its size a compressed extract is taken to hold, to choose the number
+# of person buckets before reading (synthetic extracts compress 16 times; more buckets
+# than needed only cost a little time).
+COMPRESSED_RATIO = 16
+
+
+def compression_of(path: Path) -> str | None:
+    """``gzip`` or ``zstd`` for a compressed extract, None for text (or Parquet).
+
+    Raises ExtractError for an archive or another format that is not an extract.
+    """
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(8)
+    except OSError:
+        return None  # _read_file reports why it cannot be opened
+    for magic, kind in _MAGIC:
+        if start.startswith(magic):
+            return kind
+    for magic, what in _REFUSED:
+        if start.startswith(magic) and not (magic == b"BZh" and start[3:4] not in b"123456789"):
+            raise ExtractError(f"{path}: {what}")
+    return None
+
+
+def input_bytes(paths: Iterable[Path | str]) -> int:
+    """The bytes of text the files hold, compressed ones estimated (COMPRESSED_RATIO)."""
+    total = 0
+    for p in paths:
+        size = Path(p).stat().st_size
+        total += size * COMPRESSED_RATIO if compression_of(Path(p)) else size
+    return total
+
+
+def read_start(path: Path, size: int) -> tuple[bytes, bool]:
+    """Up to ``size`` bytes from the start of the file's text (decompressed when it is
+    gzip or zstd), and whether more follow: a quick look, as the web upload's check
+    takes. Raises ExtractError as the reader would."""
+    kind = compression_of(path)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ExtractError(f"{path}: cannot open ({exc.strerror or exc})") from exc
+    with handle:
+        text = _decompressed(handle, kind) if kind else handle
+        try:
+            head = _read_fully(text, size)
+            more = bool(text.read(1))
+        except (OSError, EOFError, ValueError, _arrow_errors()) as exc:
+            raise ExtractError(_unreadable(path, kind, None, exc)) from None
+    return head, more
+
+
+class _Counted(io.RawIOBase):
+    """A file read through, hashed and counted on the way (for a decompressor)."""
+
+    def __init__(self, handle: io.BufferedReader, digest: hashlib._Hash) -> None:
+        self._handle = handle
+        self._digest = digest
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        n = self._handle.readinto(buffer)
+        if n:
+            self._digest.update(memoryview(buffer)[:n])
+            self.consumed += n
+        return n or 0
+
+
+def _decompressed(handle, kind: str):
+    if kind == "gzip":
+        from isal import igzip
+
+        return igzip.IGzipFile(fileobj=handle, mode="rb")
+    import pyarrow as pa
+
+    return pa.CompressedInputStream(pa.PythonFile(handle, mode="r"), "zstd")
+
+
+def _read_fully(stream, size: int) -> bytes:
+    """``size`` bytes, fewer only at the end (a decompressor may return less)."""
+    block = stream.read(size)
+    if len(block) < size and block:
+        pieces = [block]
+        got = len(block)
+        while got < size:
+            more = stream.read(size - got)
+            if not more:
+                break
+            pieces.append(more)
+            got += len(more)
+        block = b"".join(pieces)
+    return bytes(block)
+
+
+def _arrow_errors() -> type[Exception]:
+    import pyarrow as pa
+
+    return pa.ArrowException
+
+
+def _unreadable(path: Path, kind: str | None, line: int | None, exc: BaseException) -> str:
+    where = f"{path}, after line {line - 1}" if line and line > 1 else str(path)
+    if kind:
+        return (
+            f"{where}: the {COMPRESSED[kind]}-compressed data is damaged or cut short "
+            f"({type(exc).__name__})"
+        )
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    return f"{where}: cannot read ({reason})"
 
 
 PARQUET_MAGIC = b"PAR1"
@@ -506,14 +689,37 @@ def _read_parquet(
     _check_names(names, fs, where=str(path), what="the Parquet file")
     by_name = dict(zip(names, columns, strict=True))
     wanted = {by_name[f]: USED[f] for f in USED if f in by_name}
+    nested = [
+        n
+        for n in names
+        if n in USED and pa.types.is_nested(parquet.schema_arrow.field(by_name[n]).type)
+    ]
+    if nested:
+        several = len(nested) > 1
+        raise ExtractError(
+            f"{path}: the Parquet column{'s' if several else ''} {', '.join(nested)} "
+            f"{'hold' if several else 'holds'} lists or structures, "
+            "not one value a row as the DOJ layout has"
+        )
     total_rows = max(parquet.metadata.num_rows, 1)
     fs.size_bytes = path.stat().st_size
     fs.sha256 = file_sha256(path, CHUNK_BYTES)
     first = 1
-    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=list(wanted)):
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        frame = frame.select(_as_text(c, wanted[c], frame.schema[c]) for c in wanted)
+    batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=list(wanted))
+    while True:
+        try:
+            batch = next(batches, None)
+            if batch is None:
+                break
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            frame = frame.select(_as_text(c, wanted[c], frame.schema[c]) for c in wanted)
+        except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
+            # A damaged page, or a value that is not text (bytes that are not UTF-8).
+            raise ExtractError(
+                f"{path}, row {first}: the rows from here cannot be read as the extract's "
+                f"text (a damaged Parquet file?) ({type(exc).__name__})"
+            ) from None
         fs.rows_read += frame.height
         yield _stage(frame, _line_numbers(first, frame.height), fs)
         first += frame.height
@@ -540,9 +746,30 @@ def _is_header(text: str) -> bool:
     return text.lstrip().lstrip('"').upper().startswith("RECORD_ID")
 
 
-def _header_names(text: str) -> list[str]:
-    """The column names of a header line, trimmed and upper case."""
-    return [n.strip().upper() for n in next(csv.reader([text]))]
+def _header_names(text: str) -> list[str] | None:
+    """The column names of a header line, trimmed and upper case; None when a quote
+    in it is unbalanced or stray, or a carriage return is inside it."""
+    fields = None if "\r" in text else _fields(text)
+    return None if fields is None else [n.strip().upper() for n in fields]
+
+
+def _fields(text: str) -> list[str] | None:
+    """The values of one line, RFC 4180 as Python's csv module reads them (a quote
+    inside an unquoted value is a character), or None when a quote is unbalanced or
+    stray. No limit on a value's length, and no error but None."""
+    values = []
+    at = 0
+    while True:
+        match = _ONE_FIELD.match(text, at)
+        assert match is not None  # the second alternative matches the empty string
+        quoted, plain = match.groups()
+        values.append(quoted.replace('""', '"') if quoted is not None else plain)
+        at = match.end()
+        if at == len(text):
+            return values
+        if text[at] != ",":
+            return None
+        at += 1
 
 
 def _layout(path: Path, blob: bytes, fs: FileStats) -> tuple[_Layout, int]:
@@ -555,6 +782,11 @@ def _layout(path: Path, blob: bytes, fs: FileStats) -> tuple[_Layout, int]:
 
     fs.header = True
     names = _header_names(text)
+    if names is None:
+        raise ExtractError(
+            f"{path}, line 1: the header has an unbalanced or stray quote, "
+            "or a carriage return inside it"
+        )
     while names and names[-1] == "":
         names.pop()
         fs.warnings.append("the header line ends with an extra comma (ignored)")
@@ -637,6 +869,8 @@ def _process_chunk(
                 text.str.strip_chars_start().str.strip_chars_start('"').str.starts_with("RECORD_ID")
             )
             .then(pl.lit("repeated_header"))
+            .when(text.str.contains("\r", literal=True))
+            .then(pl.lit("carriage_return"))
             .when((pl.col("quotes") > 0) & ~text.str.contains(_WELL_FORMED))
             .then(
                 pl.when(pl.col("quotes") % 2 == 1)
@@ -680,7 +914,10 @@ def _process_chunk(
 
 def _read_lines_one_by_one(lines: list[str], layout: _Layout) -> pl.DataFrame:
     names = sorted(layout.positions, key=layout.positions.__getitem__)
-    values = [[row[layout.positions[n]] for n in names] for row in csv.reader(lines)]
+    rows = [_fields(text) for text in lines]  # well formed: checked by _process_chunk
+    values = [[row[layout.positions[n]] for n in names] for row in rows if row is not None]
+    if len(values) != len(lines):
+        raise AssertionError("a line checked as well formed could not be split")
     return pl.DataFrame(values, schema=dict.fromkeys(names, pl.String), orient="row")
 
 

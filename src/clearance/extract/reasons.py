@@ -8,6 +8,7 @@ from __future__ import annotations
 
 REJECT_REASONS: dict[str, str] = {
     "repeated_header": "a header line inside the file",
+    "carriage_return": "a carriage return inside the line (a line break typed into a value?)",
     "unbalanced_quote": "unbalanced quote (a quoted value is not closed on its line)",
     "stray_quote": "text after the closing quote of a quoted value",
     "wrong_field_count": "wrong number of fields",

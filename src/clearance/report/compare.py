@@ -25,7 +25,7 @@ import polars as pl
 
 from clearance._folders import make_temp, private_dir, write_private, writing
 from clearance.extract import model as model_
-from clearance.extract.reader import buckets_for, read_extracts
+from clearance.extract.reader import buckets_for, input_bytes, read_extracts
 from clearance.law import load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
@@ -116,7 +116,7 @@ def compare(
         else Path(tempfile.mkdtemp(prefix=".clearance-compare-"))
     )
     try:
-        buckets = buckets_for(sum(f.stat().st_size for f in files))
+        buckets = buckets_for(input_bytes(files))
         read = read_extracts(files, work, progress=progress, buckets=buckets)
         _check_hashes(provenance["inputs"], read.files)
         file_order = [f.name for f in read.files]

@@ -29,13 +29,14 @@ from starlette.requests import ClientDisconnect, Request
 
 from clearance.extract import inspect as inspect_
 from clearance.extract import model as model_
-from clearance.extract.reader import ExtractError, read_extracts
+from clearance.extract.reader import ExtractError, read_extracts, read_start
 from clearance.web.security import CSRF_FIELD, CSRF_HEADER
 
 # The first bytes of each file are read with the real reader to check it and to offer
 # its counties; a smaller file is read whole.
 HEAD_BYTES = 8 * 1024 * 1024
 SUFFIXES = (".dat", ".csv", ".txt")
+COMPRESSED_SUFFIXES = (".gz", ".zst")  # extract.dat.gz: read as it is decompressed
 MAX_FIELD_BYTES = 64 * 1024  # ordinary form fields (the CSRF token)
 FORM_OVERHEAD = 1024 * 1024  # boundaries and part headers beyond the files' bytes
 DISK_MARGIN = 256 * 1024 * 1024  # keep this much disk free after an upload
@@ -207,9 +208,10 @@ class _Stream:
             if not self.authorised:
                 raise UploadError("the form has expired; reload the page and try again", 403)
         name = safe_name(filename.decode("utf-8", "replace"))
-        if not name.lower().endswith(SUFFIXES):
+        if not _extract_name(name):
             raise UploadError(
-                f"{name}: not an extract file; upload the DOJ extract as .dat, .csv or .txt"
+                f"{name}: not an extract file; upload the DOJ extract as .dat, .csv or .txt "
+                "(or compressed, as .dat.gz or .dat.zst)"
             )
         path = self.folder / f"{PARTIAL_PREFIX}{secrets.token_hex(8)}"
         self._file = ReceivedFile(filename=name, path=path)
@@ -265,14 +267,16 @@ def check_file(received: ReceivedFile) -> None:
     name = received.filename
     if received.size == 0:
         raise UploadError(f"{name}: the file is empty")
-    with received.path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
+    try:  # a gzip or zstd file is checked on its first megabytes of text, as it is read
+        head, more = read_start(received.path, HEAD_BYTES)
+    except ExtractError as exc:
+        raise UploadError(str(exc).replace(str(received.path), name)) from None
     if b"\x00" in head:
         raise UploadError(
             f"{name}: not a text file (it holds binary data); the DOJ extract is text, "
             "one record a line"
         )
-    if received.size > HEAD_BYTES:
+    if more:
         cut = head.rfind(b"\n")
         if cut < 0:
             raise UploadError(f"{name}: no line break in the first {megabytes(HEAD_BYTES)}")
@@ -296,12 +300,19 @@ def check_file(received: ReceivedFile) -> None:
     if rows["used"] == 0:
         first = figures["first_rejects"][0] if figures["first_rejects"] else None
         why = f" (line {first['line']}: {first['reason']})" if first else ""
-        part = "the file" if received.size <= HEAD_BYTES else "its first part"
+        part = "its first part" if more else "the file"
         raise UploadError(
             f"{name}: no line of {part} is a DOJ extract record{why}; "
             "is this the bulk extract file?"
         )
     received.counties = _counties(figures)
+
+
+def _extract_name(name: str) -> bool:
+    lower = name.lower()
+    for suffix in COMPRESSED_SUFFIXES:
+        lower = lower.removesuffix(suffix)
+    return lower.endswith(SUFFIXES)
 
 
 def _counties(figures: dict) -> list[dict]:
