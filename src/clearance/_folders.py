@@ -309,6 +309,21 @@ def make_temp(out: Path, tag: str = "partial") -> Path:
     return tmp
 
 
+def start(
+    out: Path, kind: OutputKind, inputs: Iterable[Path] = (), error: type[Exception] = FolderError
+) -> Path:
+    """What every command that writes a folder begins with: ``out`` checked
+    (``check_destination``) and the temporary folder to build it in made (``make_temp``).
+    A problem raises ``error`` (the command's own class) with one line."""
+    try:
+        check_destination(out, kind, inputs)
+        return make_temp(out)
+    except FolderError as exc:
+        raise error(str(exc)) from None
+    except OSError as exc:
+        raise error(disk_error_line(exc, out) or f"{out}: cannot be written") from None
+
+
 def make_private(folder: Path) -> None:
     """Every folder under ``folder`` (itself included) ``0o700``, every file ``0o600``."""
     os.chmod(folder, FOLDER_MODE)

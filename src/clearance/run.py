@@ -27,12 +27,10 @@ import polars as pl
 from clearance import __version__
 from clearance._ahead import made_ahead
 from clearance._folders import (
-    FolderError,
     OutputKind,
-    check_destination,
     disk_error_line,
-    make_temp,
     move_into_place,
+    start,
 )
 from clearance.extract import model as model_
 from clearance.extract.reader import (
@@ -166,13 +164,7 @@ def run(
     check_as_of(as_of, law)
     # The only place a run reads the clock: to warn of an as-of date still to come.
     ahead = future_as_of(as_of, dt.date.today())
-    try:
-        check_destination(out, RUN_FOLDER, inputs)
-        tmp = make_temp(out)
-    except FolderError as exc:
-        raise RunError(str(exc)) from None
-    except OSError as exc:
-        raise RunError(disk_error_line(exc, out) or f"{out}: cannot be written") from None
+    tmp = start(out, RUN_FOLDER, inputs, RunError)
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}  # this process's CPU time, all threads: steadier than wall time
     started = clock = time.perf_counter()

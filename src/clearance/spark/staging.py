@@ -28,12 +28,10 @@ from pathlib import Path
 
 from clearance import __version__
 from clearance._folders import (
-    FolderError,
     OutputKind,
-    check_destination,
     disk_error_line,
-    make_temp,
     move_into_place,
+    start,
 )
 from clearance.extract.reader import read_extracts, staged_schema
 from clearance.run import RunError, _json
@@ -84,13 +82,7 @@ def stage(
 ) -> dict:
     """Write a stage folder for ``inputs``; returns the manifest."""
     out = Path(out)
-    try:
-        check_destination(out, STAGE_FOLDER, inputs)
-        tmp = make_temp(out)
-    except FolderError as exc:
-        raise RunError(str(exc)) from None
-    except OSError as exc:
-        raise RunError(disk_error_line(exc, out) or f"{out}: cannot be written") from None
+    tmp = start(out, STAGE_FOLDER, inputs, RunError)
     try:
         read = read_extracts(inputs, tmp, progress=progress)  # writes tmp/staged
         write_csv(read.rejects.rename({"source_file": "file"}), tmp / REJECTS)
