@@ -23,6 +23,32 @@ class ExplainError(Exception):
     """The run folder or the person cannot be found."""
 
 
+class PackMismatch(ExplainError):
+    """The run was decided under another rule pack than the one installed."""
+
+
+def check_pack(provenance: dict, law) -> None:
+    """Refuse a run whose rule pack is not the installed one (product.md, "rule pack").
+
+    An explanation walks the installed rules beside the tests the run stored: under
+    another pack it could name a rule, an order or a citation the run never applied.
+    A run that recorded only the pack's version (made before the digest was recorded)
+    is compared by version.
+    """
+    recorded = provenance.get("rule_pack") or {}
+    digest, version = recorded.get("sha256"), recorded.get("version")
+    if digest == law.sha256 or (digest is None and version == law.version):
+        return
+    made = f"rule pack {recorded.get('name', law.name)} {version or '(version not recorded)'}"
+    if digest:
+        made += f" (SHA-256 {digest[:12]}…)"
+    raise PackMismatch(
+        f"this run was decided under the {made}, not the one installed ({law.name} "
+        f"{law.version}, SHA-256 {law.sha256[:12]}…): explain it with the clearance that "
+        "made it, or run the extract again"
+    )
+
+
 @dataclass
 class Check:
     """One rule as walked for one conviction."""
@@ -174,6 +200,8 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
         provenance = json.loads((run_dir / "run.json").read_text())
     except FileNotFoundError:
         raise ExplainError(f"{run_dir} is not a run folder (no run.json)") from None
+    law = load_rulepack()
+    check_pack(provenance, law)
     # Only the person's rows are read: the filter is pushed to the scan, which skips
     # every row group whose subject_id statistics exclude the person.
     person = pl.col("subject_id") == subject_id
@@ -190,7 +218,6 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
         raise ExplainError(f"subject {subject_id} has no determination in this run")
     policy = provenance["policy"]
     as_of = provenance["as_of"]
-    law = load_rulepack()
     rules = law.rules_by_reason()
     decisions = []
     for row in decided.iter_rows(named=True):

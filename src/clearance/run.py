@@ -220,7 +220,7 @@ def run(
             evaluation, read, tmp, policy=policy, county=county, as_of=as_of
         )
         lap("outputs")
-        provenance = _provenance(read, policy, law.version, county, as_of, as_of_source, timings)
+        provenance = _provenance(read, policy, law, county, as_of, as_of_source, timings)
         provenance["cpu_seconds"] = cpu
         provenance["environment"].update(evaluation.environment)
         provenance["warnings"] = warnings
@@ -540,7 +540,7 @@ def _write_history(evaluation: Evaluation, published: pl.DataFrame, out: Path) -
 def _provenance(
     read: ReadResult,
     policy: Policy,
-    rulepack_version: str,
+    law: RulePack,
     county: str,
     as_of: dt.date,
     as_of_source: str,
@@ -548,7 +548,9 @@ def _provenance(
 ) -> dict:
     return {
         "tool": {"name": "clearance", "version": __version__},
-        "rule_pack": {"version": rulepack_version},
+        # Name, version and a SHA-256 of the pack's files: explain refuses a run whose
+        # pack is not the one installed (product.md, "rule pack").
+        "rule_pack": law.provenance(),
         "policy": policy.to_dict(),
         "county": county,
         "as_of": as_of.isoformat(),

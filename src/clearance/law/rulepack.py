@@ -39,9 +39,10 @@ still find it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -185,6 +186,7 @@ class CannabisWords:
 
 @dataclass(frozen=True, eq=False)
 class RulePack:
+    name: str
     version: str
     effective_date: dt.date
     effective_date_citation: str
@@ -198,6 +200,22 @@ class RulePack:
     disqualifiers: Mapping[str, Disqualifier]
     rules: Mapping[str, Rule]  # by reason, in prop64.md's order of evaluation
     lists: Mapping[str, OffenseList]
+    files: Mapping[str, str] = field(default_factory=dict)  # file name -> SHA-256 of its bytes
+
+    @property
+    def sha256(self) -> str:
+        """One digest of every file of the pack: a value changed anywhere changes it."""
+        lines = "".join(f"{name} {digest}\n" for name, digest in sorted(self.files.items()))
+        return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+    def provenance(self) -> dict[str, Any]:
+        """What a run records of the pack it was decided under (run.json ``rule_pack``)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "files": dict(sorted(self.files.items())),
+        }
 
     @property
     def cannabis_sections(self) -> tuple[str, ...]:
@@ -349,8 +367,7 @@ def _entries_expr(entries: Sequence[OffenseEntry], enhancement_columns: tuple[st
 def load_rulepack() -> RulePack:
     """The rule pack shipped with the package (read and validated once)."""
     folder = resources.files("clearance.law")
-    texts = {name: (folder / name).read_text("utf-8") for name in _file_names()}
-    return _build(texts)
+    return _build({name: (folder / name).read_bytes() for name in _file_names()})
 
 
 def read_rulepack(directory: str | Path) -> RulePack:
@@ -361,7 +378,7 @@ def read_rulepack(directory: str | Path) -> RulePack:
         path = directory / name
         if not path.is_file():
             raise RulePackError(f"{path}: rule-pack file not found")
-        texts[name] = path.read_text("utf-8")
+        texts[name] = path.read_bytes()
     return _build(texts)
 
 
@@ -437,9 +454,17 @@ def _parse(file: str, text: str) -> Any:
         raise RulePackError(f"{file}: {exc}") from None
 
 
-def _build(texts: Mapping[str, str]) -> RulePack:
+def _build(files: Mapping[str, bytes]) -> RulePack:
+    texts = {}
+    for name, data in files.items():
+        try:
+            texts[name] = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RulePackError(f"{name}: not UTF-8 text (byte {exc.start})") from None
     lists = {name: _read_list(name, file, texts[file]) for name, file in LIST_FILES.items()}
-    return _read_prop64(texts[RULEPACK_FILE], lists)
+    pack = _read_prop64(texts[RULEPACK_FILE], lists)
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    return replace(pack, files=MappingProxyType(digests))
 
 
 def _read_list(name: str, file: str, text: str) -> OffenseList:
@@ -508,6 +533,7 @@ def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
         _parse(RULEPACK_FILE, text),
         "",
         required=(
+            "name",
             "version",
             "effective_date",
             "conviction_cutoff",
@@ -520,6 +546,7 @@ def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
             "rules",
         ),
     )
+    name = r.text(doc["name"], "name", "name")
     version = r.text(doc["version"], "version", "version")
 
     dates = {}
@@ -666,6 +693,7 @@ def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
             raise r.fail("rules", f"no rule for reason {reason!r}")
 
     return RulePack(
+        name=name,
         version=version,
         effective_date=dates["effective_date"][0],
         effective_date_citation=dates["effective_date"][1],

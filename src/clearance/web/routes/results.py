@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.datastructures import FormData
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from clearance.explain import ExplainError, explain
+from clearance.explain import ExplainError, PackMismatch, explain
 from clearance.filings import FilingsError
 from clearance.report import ReportError
 from clearance.web import results, reviews
@@ -99,6 +99,8 @@ def results_page(
 def _person_values(ctx: Ctx, run: Run, subject_id: str) -> dict:
     try:
         explanation = explain(output_dir(ctx.settings, run.id), subject_id)
+    except PackMismatch as exc:  # the run's law is not the one installed
+        raise HTTPException(409, str(exc)) from None
     except ExplainError as exc:
         raise HTTPException(404, str(exc)) from None
     engine = {d.conviction["cnt_order"]: d.conviction["determination"] for d in
