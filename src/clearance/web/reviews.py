@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from clearance.web import results
@@ -203,20 +203,23 @@ def person_states(
     return states, entries
 
 
+def _conviction_entries(run_id: int, subject_id: str, cnt_order: str, *actions: str) -> Select:
+    """The audit entries of these ``actions`` on one conviction of a run (a query)."""
+    return select(AuditEntry).where(
+        AuditEntry.run_id == run_id,
+        AuditEntry.subject_id == subject_id,
+        AuditEntry.cnt_order == cnt_order,
+        AuditEntry.action.in_(actions),
+    )
+
+
 def state(session: Session, run: Run, determinations: Path, subject_id: str, cnt_order: str):
     """The review state of one conviction, or ReviewError 404 if the run has no such one."""
     row = results.conviction(determinations, subject_id, cnt_order)
     if row is None:
         raise ReviewError("this run has no such conviction", 404)
     entries = session.scalars(
-        select(AuditEntry)
-        .where(
-            AuditEntry.run_id == run.id,
-            AuditEntry.subject_id == subject_id,
-            AuditEntry.cnt_order == cnt_order,
-            AuditEntry.action.in_((OPENED, DECIDED)),
-        )
-        .order_by(AuditEntry.id)
+        _conviction_entries(run.id, subject_id, cnt_order, OPENED, DECIDED).order_by(AuditEntry.id)
     ).all()
     return state_from(row["determination"], entries)
 
@@ -330,13 +333,7 @@ def decide(
                 return earlier  # the same form posted again: recorded once
             raise ReviewError("this form was already used for another decision; reload the page")
     latest = session.scalar(
-        select(AuditEntry)
-        .where(
-            AuditEntry.run_id == run.id,
-            AuditEntry.subject_id == subject_id,
-            AuditEntry.cnt_order == cnt_order,
-            AuditEntry.action == DECIDED,
-        )
+        _conviction_entries(run.id, subject_id, cnt_order, DECIDED)
         .order_by(AuditEntry.id.desc())
         .limit(1)
     )
