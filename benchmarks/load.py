@@ -224,12 +224,22 @@ def sign_in(browser: Browser, name: str, figures: Figures) -> bool:
     return True
 
 
-def reader(base: str, name: str, run_id: int, phase: Phase, ramp: float, figures: Figures):
+def arrive(base: str, name: str, phase: Phase, ramp: float, figures: Figures):
+    """A client's start: its own random sequence, a moment in the ramp, then signing in.
+
+    Returns (rng, browser), or None when the sign-in failed (the client then stops)."""
     rng = random.Random(name)
     browser = Browser(base)
     time.sleep(rng.uniform(0, ramp))
     if not phase.signed_in(sign_in(browser, name, figures)):
+        return None
+    return rng, browser
+
+
+def reader(base: str, name: str, run_id: int, phase: Phase, ramp: float, figures: Figures):
+    if (started := arrive(base, name, phase, ramp, figures)) is None:
         return
+    rng, browser = started
     until = phase.until
     people: list[str] = []
     pages = 1
@@ -269,11 +279,9 @@ def reader(base: str, name: str, run_id: int, phase: Phase, ramp: float, figures
 
 
 def attorney(base: str, name: str, run_id: int, phase: Phase, ramp: float, figures: Figures):
-    rng = random.Random(name)
-    browser = Browser(base)
-    time.sleep(rng.uniform(0, ramp))
-    if not phase.signed_in(sign_in(browser, name, figures)):
+    if (started := arrive(base, name, phase, ramp, figures)) is None:
         return
+    rng, browser = started
     until = phase.until
     number = 0
     while time.monotonic() < until:
@@ -328,11 +336,9 @@ def attorney(base: str, name: str, run_id: int, phase: Phase, ramp: float, figur
 def analyst(
     base: str, name: str, extract: bytes, phase: Phase, ramp: float, figures: Figures
 ) -> None:
-    rng = random.Random(name)
-    browser = Browser(base)
-    time.sleep(rng.uniform(0, ramp))
-    if not phase.signed_in(sign_in(browser, name, figures)):
+    if (started := arrive(base, name, phase, ramp, figures)) is None:
         return
+    rng, browser = started
     until = phase.until
     while time.monotonic() < until:
         files = [("files", (f"{name}.dat", extract, "application/octet-stream"))]
