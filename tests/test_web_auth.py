@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import re
 import threading
 import time
@@ -36,9 +35,10 @@ from clearance.web import accounts, server, throttle
 from clearance.web.app import create_app
 from clearance.web.db import AuditEntry, SecurityEvent, SessionRow, Upload, User
 from clearance.web.server import uvicorn_options
-from clearance.web.settings import utc_clock
 from test_web_api import (
     PASSWORD,
+    WRONG,
+    Clock,
     csrf_of,
     free_port,
     make_app,
@@ -204,19 +204,6 @@ def test_a_session_made_under_an_older_epoch_is_refused(decided):
 
 
 # Lockout: counted before the password is checked; a grace period after an unlock
-
-WRONG = "not the password at all"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = utc_clock()
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **span: float) -> None:
-        self.now += dt.timedelta(**span)
 
 
 def attempt(client, name: str, password: str = WRONG):
