@@ -29,7 +29,6 @@ import pytest
 
 from clearance.extract.columns import FIELDS
 from clearance.policy import load_policy
-from clearance.rules.prop64 import DISQUALIFIER_REASONS
 from clearance.run import run
 
 WORKBOOK = "configurable_flow.xlsx"  # in ../shared/peers/gogen (the `gogen` fixture)
@@ -181,7 +180,7 @@ def _cause_holds(cause: str, row: dict) -> bool:
         }
         return (
             ours == "not_eligible"
-            and reason in DISQUALIFIER_REASONS
+            and reason in reported
             and reported[reason]  # gogen saw the disqualifier and reported it
             and gogen in ("dismiss", "reduce")
         )

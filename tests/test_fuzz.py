@@ -353,7 +353,7 @@ def yaml_document(keys: list[str], base: str):
     return st.one_of(dumped, edited(), st.sampled_from(RAW_YAML), st.text(max_size=200))
 
 
-STATUTE = (REPO / "src/clearance/policy/presets/statute.yaml").read_text()
+STATUTE = (REPO / "src/clearance/packs/prop64/presets/statute.yaml").read_text()
 OFFICE = (REPO / "examples/office.yaml").read_text()
 
 

@@ -8,22 +8,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
-from importlib import resources
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from clearance.law import (
-    RulePackError,
-    excluded_subsection,
-    load_rulepack,
-    offense_in,
-    read_rulepack,
-)
+from clearance.law import RulePackError, load_rulepack, read_rulepack
 
-LAW = Path(str(resources.files("clearance.law")))
 RULEPACK = load_rulepack()
+PACK = RULEPACK.folder
+offense_in = RULEPACK.offense_in
+excluded_subsection = RULEPACK.excluded_subsection
 
 
 # ---------------------------------------------------------------- dates, sections
@@ -35,20 +30,42 @@ def test_dates_and_sections_in_scope():
     assert RULEPACK.conviction_cutoff_citation == "HS 11361.8(a), (e)"
     assert RULEPACK.cannabis_sections == ("11357", "11358", "11359", "11360")
     assert RULEPACK.disqualifier_sections == ("11358", "11359", "11360")
-    assert RULEPACK.attempt.citation == "PC 664"
+    assert RULEPACK.data["attempt"].citation == "PC 664"
+    assert RULEPACK.data["attempt"].value.section == "664"
     assert RULEPACK.version
 
 
 def test_disqualifiers_cite_the_subsection_of_each_section():
-    subsections = {r: dict(d.subsections) for r, d in RULEPACK.disqualifiers.items()}
-    assert subsections == {
-        "prior_superstrike": {"11358": "(d)(1)", "11359": "(c)(1)", "11360": "(a)(3)(a)"},
-        "prior_pc290": {"11358": "(d)(1)", "11359": "(c)(1)", "11360": "(a)(3)(a)"},
-        "two_priors": {"11358": "(d)(2)", "11359": "(c)(2)", "11360": "(a)(3)(b)"},
+    pinpoints = {
+        reason: {
+            s: RULEPACK.pinpoint(reason, s, None) for s in ("11357", "11358", "11359", "11360")
+        }
+        for reason in ("prior_superstrike", "prior_pc290", "two_priors")
     }
-    assert RULEPACK.disqualifiers["prior_superstrike"].list_name == "superstrikes"
-    assert RULEPACK.disqualifiers["prior_pc290"].list_name == "pc290"
-    assert RULEPACK.disqualifiers["two_priors"].min_priors == 2
+    assert pinpoints == {
+        "prior_superstrike": {
+            "11357": None,
+            "11358": "HS 11358(d)(1); PC 667(e)(2)(C)(iv)",
+            "11359": "HS 11359(c)(1); PC 667(e)(2)(C)(iv)",
+            "11360": "HS 11360(a)(3)(A); PC 667(e)(2)(C)(iv)",
+        },
+        "prior_pc290": {
+            "11357": None,
+            "11358": "HS 11358(d)(1); PC 290(c)",
+            "11359": "HS 11359(c)(1); PC 290(c)",
+            "11360": "HS 11360(a)(3)(A); PC 290(c)",
+        },
+        "two_priors": {
+            "11357": None,
+            "11358": "HS 11358(d)(2)",
+            "11359": "HS 11359(c)(2)",
+            "11360": "HS 11360(a)(3)(B)",
+        },
+    }
+    assert RULEPACK.step("prior_superstrike").arguments == {"list": "superstrikes", "min_priors": 1}
+    assert RULEPACK.step("prior_pc290").arguments == {"list": "pc290", "min_priors": 1}
+    assert RULEPACK.step("two_priors").arguments == {"min_priors": 2}
+    assert RULEPACK.pinpoint("excluded_subsection", "11360", "(a)(3)(d)") == "HS 11360(a)(3)(D)"
 
 
 # ------------------------------------------------------------------- rules table
@@ -270,9 +287,8 @@ def test_excluded_subsections():
 
 @pytest.fixture
 def law_copy(tmp_path):
-    """A writable copy of the rule-pack files; returns a function to edit one."""
-    for name in ("prop64.yaml", "superstrikes.yaml", "pc290.yaml"):
-        shutil.copy(LAW / name, tmp_path / name)
+    """A writable copy of the rule pack's folder; returns a function to edit one file."""
+    shutil.copytree(PACK, tmp_path, dirs_exist_ok=True)
 
     def edit(name: str, old: str, new: str) -> Path:
         path = tmp_path / name
@@ -285,64 +301,68 @@ def law_copy(tmp_path):
 
 
 def test_a_copy_of_the_files_reads_the_same(law_copy, tmp_path):
-    assert read_rulepack(tmp_path).rules == RULEPACK.rules
+    copy = read_rulepack(tmp_path)
+    assert copy.rules == RULEPACK.rules
+    assert copy.steps == RULEPACK.steps
+    assert copy.sha256 == RULEPACK.sha256
+    assert not copy.installed and RULEPACK.installed
 
 
 BROKEN = [
     (
-        "pc290.yaml",
+        "lists/pc290.yaml",
         '- {section: "266c"',
         '- {section: "266z"',
-        "pc290.yaml: entries[N] (section 266z): section '266z' has a letter but is not in "
+        "lists/pc290.yaml: entries[N] (section 266z): section '266z' has a letter but is not in "
         "extract/sections.yaml",
     ),
     (
-        "superstrikes.yaml",
+        "lists/superstrikes.yaml",
         '{section: "37", citation: "PC 667(e)(2)(C)(iv)(VIII)", note: treason}',
         '{section: "37", note: treason}',
-        "superstrikes.yaml: entries[N] (section 37): missing 'citation'",
+        "lists/superstrikes.yaml: entries[N] (section 37): missing 'citation'",
     ),
     (
-        "pc290.yaml",
+        "lists/pc290.yaml",
         '{section: "285", citation: "PC 290(c)", note: incest}',
         '{section: "285", citation: "PC 290(c)", note: incest, subsection: "(a)"}',
-        "pc290.yaml: entries[N] (section 285): unknown key 'subsection'",
+        "lists/pc290.yaml: entries[N] (section 285): unknown key 'subsection'",
     ),
     (
-        "pc290.yaml",
+        "lists/pc290.yaml",
         '{section: "311.10", citation',
         "{section: 311.10, citation",
-        "pc290.yaml: entries[N]: 'section' must be text (quote it",
+        "lists/pc290.yaml: entries[N]: 'section' must be text (quote it",
     ),
     (
-        "superstrikes.yaml",
+        "lists/superstrikes.yaml",
         'subsections: ["(d)(3)"]',
         'subsections: ["d3"]',
-        "superstrikes.yaml: entries[N] (section 245): subsection 'd3' is not of the form",
+        "lists/superstrikes.yaml: entries[N] (section 245): subsection 'd3' is not of the form",
     ),
     (
-        "prop64.yaml",
-        '    citation: "HS 11359(c)(3)"\n',
+        "pack.yaml",
+        '        citation: "HS 11359(c)(3)"\n',
         "",
-        "prop64.yaml: excluded_subsections[0]: missing 'citation'",
+        "pack.yaml: data.excluded_subsections.entries[N]: missing 'citation'",
     ),
     (
-        "prop64.yaml",
+        "pack.yaml",
         "    determination: not_eligible\n    basis: statute",
         "    determination: ineligible\n    basis: statute",
-        "prop64.yaml: rules[2] (after_prop64): 'determination' must be one or a list of",
+        "pack.yaml: rules[2] (after_prop64): 'determination' must be one of dismiss, reduce",
     ),
     (
-        "prop64.yaml",
+        "pack.yaml",
         "version:",
         "versoin:",
-        "prop64.yaml: unknown key 'versoin'",
+        "pack.yaml: unknown key 'versoin'",
     ),
     (
-        "prop64.yaml",
-        "  value: 2016-11-08",
-        "  value: 2016-11-08\n  value: 2016-11-09",
-        "prop64.yaml: line N: key 'value' appears twice",
+        "pack.yaml",
+        "    value: 2016-11-08",
+        "    value: 2016-11-08\n    value: 2016-11-09",
+        "pack.yaml: line N: key 'value' appears twice",
     ),
 ]
 

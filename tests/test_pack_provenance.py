@@ -20,25 +20,31 @@ from clearance.cli import app
 from clearance.explain import PackMismatch, explain
 from clearance.law import load_rulepack, read_rulepack
 
-LAW = Path(__file__).resolve().parents[1] / "src" / "clearance" / "law"
+LAW = Path(__file__).resolve().parents[1] / "src" / "clearance" / "packs" / "prop64"
 runner = CliRunner()
 
 
 def test_run_json_names_the_pack_its_version_and_the_hash_of_its_files(demo):
     recorded = json.loads((demo / "run.json").read_text())["rule_pack"]
-    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in LAW.glob("*.yaml")}
+    files = {
+        p.relative_to(LAW).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in LAW.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     assert recorded["files"] == files
+    assert {"pack.yaml", "lists/superstrikes.yaml", "presets/statute.yaml"} <= set(files)
+    assert recorded["source"] == "installed"
     assert (recorded["name"], recorded["version"]) == ("prop64", load_rulepack().version)
     assert recorded["sha256"] == load_rulepack().sha256
 
 
 def test_a_value_changed_in_a_copy_of_the_pack_changes_its_hash(tmp_path):
     copy = shutil.copytree(LAW, tmp_path / "law")
-    text = (copy / "prop64.yaml").read_text()
-    (copy / "prop64.yaml").write_text(text.replace("min_priors: 2", "min_priors: 3", 1))
+    text = (copy / "pack.yaml").read_text()
+    (copy / "pack.yaml").write_text(text.replace("min_priors: 2", "min_priors: 3", 1))
     changed = read_rulepack(copy)
-    assert changed.files["prop64.yaml"] != load_rulepack().files["prop64.yaml"]
-    assert changed.files["pc290.yaml"] == load_rulepack().files["pc290.yaml"]
+    assert changed.files["pack.yaml"] != load_rulepack().files["pack.yaml"]
+    assert changed.files["lists/pc290.yaml"] == load_rulepack().files["lists/pc290.yaml"]
     assert changed.sha256 != load_rulepack().sha256
 
 
@@ -59,7 +65,7 @@ def test_explain_refuses_a_run_decided_under_another_pack(demo, tmp_path):
         explain(other, subject)
     result = runner.invoke(app, ["explain", "--run", str(other), subject])
     assert result.exit_code == 2
-    assert "not the one installed" in result.output and len(result.output.splitlines()) == 1
+    assert "not the one available" in result.output and len(result.output.splitlines()) == 1
 
 
 def test_a_run_that_recorded_only_the_version_is_compared_by_version(demo, tmp_path):
@@ -71,7 +77,7 @@ def test_a_run_that_recorded_only_the_version_is_compared_by_version(demo, tmp_p
     assert explain(older, subject).decisions
     provenance["rule_pack"] = {"version": "2026.11.2"}
     (older / "run.json").write_text(json.dumps(provenance))
-    older_pack = re.escape("rule pack prop64 2026.11.2, not the one installed")
+    older_pack = re.escape("rule pack prop64 2026.11.2, not the one available")
     with pytest.raises(PackMismatch, match=older_pack):
         explain(older, subject)
 

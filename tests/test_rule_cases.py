@@ -1,6 +1,7 @@
 """Rule cases: a history in, determinations out, written as YAML a lawyer can read.
 
-Each file in tests/rules/ holds cases on one theme; tests/rules/README.md explains
+Each file in the rule pack's cases/ folder (src/clearance/packs/prop64/cases/) holds
+cases on one theme; its README.md explains
 the format. Every case becomes one pytest item named after the case. The history is
 turned into real 95-field extract lines (conftest.line) and goes through the whole
 pipeline: `clearance.run.run` reads the file, builds the model, applies the rules
@@ -27,7 +28,7 @@ from clearance.policy import Policy, load_policy, policy_from_mapping, preset_na
 from clearance.run import run
 from conftest import header, line
 
-RULES = Path(__file__).parent / "rules"
+RULES = load_rulepack().cases_folder
 
 CASE_KEYS = {"name", "cite", "note", "policy", "as_of", "county", "person", "history", "expect"}
 PERSON_KEYS = {"dob", "race", "gender", "name"}
@@ -222,7 +223,7 @@ def case_policy(case: Case) -> Policy:
             base[key] = {**base.get(key, {}), **value}
         else:
             base[key] = value
-    return policy_from_mapping(base, source=f"tests/rules/{case.file}.yaml: {case.name}")
+    return policy_from_mapping(base, source=f"cases/{case.file}.yaml: {case.name}")
 
 
 # --------------------------------------------------------------------- the runs

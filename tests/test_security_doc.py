@@ -17,7 +17,11 @@ def test_every_test_the_security_doc_names_exists():
     sources = {p.relative_to(ROOT).as_posix(): p.read_text("utf-8") for p in
                (ROOT / "tests").rglob("*.py")}  # fmt: skip
     every = "\n".join(sources.values())
-    named = set(re.findall(r"`(?:(tests/[\w/]+\.(?:py|yaml))(?:::)?)?(test_\w+)?`", text))
+    named = set(
+        re.findall(
+            r"`(?:((?:tests|src/clearance/packs)/[\w/]+\.(?:py|yaml))(?:::)?)?(test_\w+)?`", text
+        )
+    )
     assert len(named) > 40, "the doc names its tests in backquotes"
     missing = []
     for path, test in named:

@@ -26,12 +26,12 @@ from clearance._folders import WRITE_ERRNOS, disk_error_line
 from clearance.explain import ExplainError
 from clearance.extract.reader import ExtractError
 from clearance.filings.errors import FilingsError
-from clearance.law import RulePackError, load_rulepack
+from clearance.law import RulePackError, installed_packs, load_pack, load_rulepack
 from clearance.policy import PolicyError
 from clearance.report.figures import ReportError
 from clearance.run import RunError, check_as_of
 from clearance.screen import Screen
-from clearance.textsafe import shown
+from clearance.textsafe import shown, terminal_safe
 
 # Piped or redirected, Rich would lay tables out in 80 columns (cutting dates and
 # citations short): there, lines are as wide as their content, up to this.
@@ -265,7 +265,7 @@ def synth(
     )
 
 
-def _as_of(value: str | None) -> tuple[dt.date, str]:
+def _as_of(value: str | None, law=None) -> tuple[dt.date, str]:
     """The as-of date: an argument, or today's date recorded as such (product.md).
 
     A date before the law took effect is refused here, before any file is read; one
@@ -278,7 +278,7 @@ def _as_of(value: str | None) -> tuple[dt.date, str]:
     except ValueError:
         raise fail(f"--as-of {value!r} is not a date of the form YYYY-MM-DD") from None
     try:
-        check_as_of(date, label="--as-of")
+        check_as_of(date, law, label="--as-of")
     except RunError as exc:
         raise fail(str(exc)) from None
     return date, "argument"
@@ -292,12 +292,17 @@ def _run(
     out_dir: Path,
     engine: str = "local",
     spark_master: str | None = None,
+    law_spec: str | None = None,
 ):
     from clearance.policy import load_policy
     from clearance.run import run
 
     _check_inputs(inputs)
-    date, source = _as_of(as_of)
+    try:
+        law = load_pack(law_spec)
+    except RulePackError as exc:
+        raise fail(f"--law: {exc}") from None
+    date, source = _as_of(as_of, law)
     if engine == "spark":
         from clearance.spark import INSTALL_HINT, pyspark_available
 
@@ -317,6 +322,7 @@ def _run(
                 progress=advance,
                 engine=engine,
                 spark_master=spark_master,
+                law=law,
             )
 
 
@@ -366,9 +372,15 @@ def run(
         "--spark-master",
         help="Spark master URL for --engine spark; default spark-submit's, else local[*].",
     ),
+    law: str | None = typer.Option(
+        None,
+        "--law",
+        help="The rule pack: an installed pack's name (clearance laws) or a pack's folder; "
+        "default prop64.",
+    ),
 ) -> None:
-    """Decide every cannabis conviction in the county and write the output folder."""
-    _print_run(_run(inputs, county, policy, as_of, out_dir, engine.value, spark_master))
+    """Decide every conviction the rule pack covers in the county; write the output folder."""
+    _print_run(_run(inputs, county, policy, as_of, out_dir, engine.value, spark_master, law))
 
 
 @app.command()
@@ -486,6 +498,42 @@ def compare(
     for line in comparing.headline(comparison):
         out.print(line, highlight=False, markup=False)
     out.print("Wrote " + ", ".join(str(p) for p in paths), highlight=False, markup=False)
+
+
+laws_app = typer.Typer(
+    help="List the rule packs, or show one's rules.", invoke_without_command=True
+)
+app.add_typer(laws_app, name="laws")
+
+
+@laws_app.callback()
+def laws(ctx: typer.Context) -> None:
+    """List the rule packs shipped with clearance (docs/rule-packs.md)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from clearance.law.describe import pack_row
+
+    table = Table(title="Rule packs")
+    for column in ("name", "version", "rules", "citation", "title"):
+        table.add_column(column)
+    with user_errors():
+        for name in installed_packs():
+            table.add_row(*pack_row(load_pack(name)))
+    out.print(table)
+
+
+@laws_app.command("show")
+def laws_show(
+    name: str = typer.Argument(..., help="An installed pack's name, or a pack's folder."),
+) -> None:
+    """Every rule of a pack in order, with its citation and the statute's words."""
+    from clearance.law.describe import pack_lines
+
+    with user_errors():
+        law = load_pack(name)
+        text = "\n".join(pack_lines(law))
+    # Written as is: the statute's words must not be re-wrapped or styled.
+    sys.stdout.write(terminal_safe(text, lines=True) + "\n")
 
 
 policies_app = typer.Typer(

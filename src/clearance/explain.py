@@ -9,14 +9,15 @@ decided again here, so the explanation cannot drift from the decision.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from clearance.law import load_rulepack
-from clearance.rules.prop64 import DISQUALIFIER_REASONS, RELIEF_REASONS, STEP_ORDER
+from clearance.law import RulePack, RulePackError, load_pack, load_rulepack
+from clearance.law.describe import test_call
+from clearance.law.wording import evaluate, render
+from clearance.rules.engine import enabled
 
 
 class ExplainError(Exception):
@@ -27,10 +28,10 @@ class PackMismatch(ExplainError):
     """The run was decided under another rule pack than the one installed."""
 
 
-def check_pack(provenance: dict, law) -> None:
-    """Refuse a run whose rule pack is not the installed one (product.md, "rule pack").
+def check_pack(provenance: dict, law: RulePack) -> None:
+    """Refuse a run whose rule pack is not ``law`` (product.md, "rule pack").
 
-    An explanation walks the installed rules beside the tests the run stored: under
+    An explanation walks the pack's rules beside the tests the run stored: under
     another pack it could name a rule, an order or a citation the run never applied.
     A run that recorded only the pack's version (made before the digest was recorded)
     is compared by version.
@@ -43,10 +44,34 @@ def check_pack(provenance: dict, law) -> None:
     if digest:
         made += f" (SHA-256 {digest[:12]}…)"
     raise PackMismatch(
-        f"this run was decided under the {made}, not the one installed ({law.name} "
-        f"{law.version}, SHA-256 {law.sha256[:12]}…): explain it with the clearance that "
-        "made it, or run the extract again"
+        f"this run was decided under the {made}, not the one available ({law.name} "
+        f"{law.version}, SHA-256 {law.sha256[:12]}…): explain it with the clearance and "
+        "rule pack that made it, or run the extract again"
     )
+
+
+def pack_for_run(provenance: dict) -> RulePack:
+    """The rule pack a run was decided under, or `PackMismatch` if it is not available.
+
+    A run under an installed pack is explained by that pack; a run under a pack
+    folder (`--law DIR`) by the folder it recorded, if it still holds the same files.
+    """
+    recorded = provenance.get("rule_pack") or {}
+    source = recorded.get("source", "installed")
+    name = recorded.get("name")
+    try:
+        law = (
+            load_pack(name)
+            if source == "installed" and name
+            else (load_rulepack() if source == "installed" else load_pack(Path(source)))
+        )
+    except RulePackError as exc:
+        raise PackMismatch(
+            f"this run was decided under the rule pack {name or '(unnamed)'} from {source}, "
+            f"which is not available: {exc}"
+        ) from None
+    check_pack(provenance, law)
+    return law
 
 
 @dataclass
@@ -58,6 +83,7 @@ class Check:
     status: str  # applies | does not apply | not tested | not used by policy | not reached
     detail: str
     citation: str
+    test: str = ""  # the rule's test as the pack writes it: two_priors' prior_same_section(...)
 
 
 @dataclass
@@ -74,18 +100,7 @@ class Explanation:
     decisions: list[Decision]
     policy: dict
     as_of: str
-
-
-def _policy_uses(reason: str, policy: dict) -> bool:
-    relief = policy.get("additional_relief", {})
-    review = policy.get("review", {})
-    if reason in RELIEF_REASONS:
-        return bool(relief.get(reason))
-    if reason in ("comment_charge", "still_serving"):
-        return bool(review.get(reason))
-    if reason == "misdemeanor":
-        return policy.get("misdemeanors") is not None
-    return True
+    pack: dict | None = None  # run.json's rule_pack: name, version, sha256, source
 
 
 NOTATION_WORDS = {
@@ -118,76 +133,32 @@ def evidence(row: dict) -> list[tuple[str, str]]:
     return items
 
 
-def _before_birth(row: dict) -> bool:
-    """The conviction is dated on or before the date of birth (both real dates)."""
-    date, dob = row.get("conviction_date") or "", row.get("dob") or ""
-    iso = r"\d{4}-\d{2}-\d{2}"
-    return bool(re.fullmatch(iso, date) and re.fullmatch(iso, dob) and date <= dob)
-
-
-def _comment_detail(row: dict) -> str:
-    """What the comment_charge rule read: where the charge came from, what the comment names."""
-    section, named = row.get("section"), row.get("comment_cannabis_section")
-    comment = row.get("comment_text")
-    if row.get("charge_source") == "comment":
-        return f"charge read from the comment text, which names HS {section}: “{comment}”"
-    if named and named != section:
-        return f"offense field reads HS {section}; the comment names HS {named}: “{comment}”"
-    if comment:
-        return f"charge read from the offense field (HS {section}); the comment names no other"
-    return f"charge read from the offense field (HS {section}); no comment"
-
-
-def _detail(reason: str, test: str, row: dict, policy: dict, as_of: str, law) -> str:
-    """Why the rule did or did not apply, from the facts it read."""
-    date = row["conviction_date"]
-    relief = policy.get("additional_relief", {})
-    section = row["section"]
-    details = {
-        "invalid_date": f"conviction date as recorded: {date or 'missing'}"
-        + (f", on or before the date of birth ({row.get('dob')})" if _before_birth(row) else ""),
-        "unparsed_charge": f"section read: HS {section}"
-        if section
-        else f"names cannabis, but no code section could be read from “{row.get('offense')}”"
-        + (f" or the comment “{row['comment_text']}”" if row.get("comment_text") else ""),
-        "after_prop64": f"convicted {date}; relief covers convictions on or before "
-        f"{law.last_conviction_date}",
-        "excluded_subsection": f"HS {section}{row.get('subsection') or ''}",
-        "prior_superstrike": "super-strike convictions: " + (row.get("superstrikes") or "none"),
-        "prior_pc290": "PC 290 convictions: "
-        + (row.get("pc290_convictions") or "none")
-        + ("; registered under PC 290" if row.get("registered_290") else "; no registration"),
-        "two_priors": f"{row.get('prior_same_section', 0)} earlier conviction case(s) "
-        f"under HS {section}",
-        "undated_disqualifier": "a disqualifier above could not be dated"
-        if any(row.get(f"t_{r}") is None for r in DISQUALIFIER_REASONS)
-        else "every disqualifier found is dated",
-        "comment_charge": _comment_detail(row),
-        "still_serving": f"sentence ends {row.get('sentence_end') or 'unknown'}; as of {as_of}",
-        "misdemeanor": f"severity {row.get('severity') or 'unknown'}",
-        "baseline_dismiss": f"policy dismisses {', '.join(map(str, policy.get('dismiss', [])))}",
-        "under_21": f"age at conviction {_age(row.get('age_at_conviction'))}",
-        "age_threshold": f"age on {as_of}: {_age(row.get('age_as_of'))}; threshold "
-        f"{relief.get('age_threshold')}",
-        "conviction_age": f"{_age(row.get('years_since_conviction'))} years since conviction; "
-        f"threshold {relief.get('conviction_age')}",
-        "crime_free": f"{_age(row.get('years_since_any_conviction'))} years since the latest "
-        f"conviction; threshold {relief.get('crime_free')}",
-        "only_prop64": f"{row.get('n_convictions')} conviction(s) in all; cannabis: "
-        f"{row.get('cannabis_convictions') or 'none'}",
-        "deceased": "death recorded" if row.get("deceased") else "no death recorded",
-        "sentence_completed": f"sentence ends {row.get('sentence_end') or 'unknown'}; "
-        f"as of {as_of}",
-        "baseline_reduce": f"policy reduces {', '.join(map(str, policy.get('reduce', [])))}",
-        "no_policy": f"the policy names no outcome for HS {section}",
+def _detail(law: RulePack, step_id: str, row: dict, tests: dict, policy: dict, as_of: str) -> str:
+    """Why the rule did or did not apply, in the pack's words, from the facts it read."""
+    context = {
+        **row,
+        "t": tests,
+        "policy": policy,
+        "as_of": as_of,
+        "data": {name: _shown(d.value) for name, d in law.data.items()},
+        "step": step_id,
     }
-    if section is None and test not in ("invalid_date", "unparsed_charge", "after_prop64"):
-        return "no section was read from the charge"
-    if test in (*DISQUALIFIER_REASONS, "undated_disqualifier") and section not in (
-        law.disqualifier_sections
-    ):
-        return f"HS {section} has no such disqualifier"
-    return details[test]
+    for guard in law.guards:
+        applies = (
+            step_id in guard.only if guard.only is not None else (step_id not in guard.except_)
+        )
+        if applies and evaluate(guard.when, context):
+            return render(guard.says, context)
+    return render(law.step(step_id).explain, context)
+
+
+def _shown(value):
+    """A datum as templates read it: dates as YYYY-MM-DD, entries as plain mappings."""
+    if isinstance(value, tuple):
+        return [dict(v) if not isinstance(v, str) else v for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
 
 
 def _age(value) -> str:
@@ -200,8 +171,7 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
         provenance = json.loads((run_dir / "run.json").read_text())
     except FileNotFoundError:
         raise ExplainError(f"{run_dir} is not a run folder (no run.json)") from None
-    law = load_rulepack()
-    check_pack(provenance, law)
+    law = pack_for_run(provenance)
     # Only the person's rows are read: the filter is pushed to the scan, which skips
     # every row group whose subject_id statistics exclude the person.
     person = pl.col("subject_id") == subject_id
@@ -223,9 +193,10 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
     for row in decided.iter_rows(named=True):
         checks: list[Check] = []
         decided_at = None
-        for i, (reason, test) in enumerate(STEP_ORDER, start=1):
-            value = row.get(f"t_{test}")
-            if not _policy_uses(reason, policy):
+        tests = {step.id: row.get(f"t_{step.id}") for step in law.steps}
+        for i, step in enumerate(law.steps, start=1):
+            value = tests[step.id]
+            if not enabled(law, policy, step.id):
                 status = "not used by policy"
             elif decided_at is not None:
                 status = "not reached"
@@ -240,12 +211,13 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
             checks.append(
                 Check(
                     step=i,
-                    reason=reason,
+                    reason=step.reason,
                     status=status,
                     detail=""
                     if status == "not used by policy"
-                    else _detail(reason, test, row, policy, as_of, law),
-                    citation=rules[reason].citation,
+                    else _detail(law, step.id, row, tests, policy, as_of),
+                    citation=rules[step.reason].citation,
+                    test=test_call(step),
                 )
             )
         decisions.append(Decision(conviction=row, checks=checks, evidence=evidence(row)))
@@ -255,4 +227,5 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
         decisions=decisions,
         policy=policy,
         as_of=as_of,
+        pack=provenance.get("rule_pack"),
     )

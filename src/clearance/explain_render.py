@@ -54,6 +54,15 @@ def render(explanation: Explanation, console: Console) -> None:
         highlight=False,
         markup=False,
     )
+    if explanation.pack:
+        pack = explanation.pack
+        where = "" if pack.get("source", "installed") == "installed" else f" from {pack['source']}"
+        console.print(
+            f"Rule pack: {pack.get('name')} {pack.get('version')} "
+            f"(SHA-256 {str(pack.get('sha256'))[:12]}…){where}",
+            highlight=False,
+            markup=False,
+        )
 
     timeline = Table(title="History", show_lines=False)
     for column in ("date", "event", "court or agency", "county", "charge", "disposition", "sev",
@@ -95,13 +104,14 @@ def render(explanation: Explanation, console: Console) -> None:
         for what, value in decision.evidence:
             console.print(f"  {what}: {value}", highlight=False, markup=False)
         rules = Table(show_header=True, box=None, pad_edge=False)
-        for column in ("#", "rule", "result", "facts", "citation"):
+        for column in ("#", "rule", "test", "result", "facts", "citation"):
             rules.add_column(column)
         for check in decision.checks:
             style = STATUS_STYLE[check.status]
             rules.add_row(
                 str(check.step),
                 check.reason,
+                shown(check.test),
                 f"[{style}]{check.status}[/]" if style else check.status,
                 shown(check.detail),
                 shown(check.citation),

@@ -48,7 +48,7 @@ from clearance.law import RulePack, load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
 from clearance.policy import Policy
-from clearance.rules.prop64 import determine
+from clearance.rules.engine import determine
 from clearance.textsafe import write_csv
 
 if TYPE_CHECKING:  # imported when history is written: pyarrow takes 0.2 s to import
@@ -149,18 +149,20 @@ def run(
     engine: str = "local",
     spark_master: str | None = None,
     report: bool = True,
+    law: RulePack | None = None,
 ) -> RunResult:
     """Read, decide and write the output folder.
 
     ``engine`` is ``local`` (Polars in this process) or ``spark`` (the same engine
     code on each partition of the extract, by person; docs/spark.md). The files
-    written are the same either way.
+    written are the same either way. ``law`` is the rule pack (default: the
+    installed Prop 64 pack; ``clearance.law.load_pack`` reads another).
     """
     if engine not in ENGINES:
         raise RunError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
     county = county.strip().upper()
     out = Path(out)
-    law = load_rulepack()
+    law = law or load_rulepack()
     check_as_of(as_of, law)
     # The only place a run reads the clock: to warn of an as-of date still to come.
     ahead = future_as_of(as_of, dt.date.today())

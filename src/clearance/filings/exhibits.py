@@ -14,7 +14,6 @@ and for Exhibit B the ground with the narrowest provision the rule pack gives.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +66,6 @@ COLUMNS: Mapping[str, tuple[Column, ...]] = {
 }
 
 _ISO_DATE = r"^(\d{4})-(\d{2})-(\d{2})$"
-_CITED_SECTION = re.compile(r"(?:HS\s+)?(11\d{3}(?:\([0-9A-Za-z]+\))*)")
 
 
 @dataclass(frozen=True)
@@ -106,21 +104,11 @@ def provision(
     """The narrowest provision the rule pack gives for a ground and a section.
 
     `prior_superstrike` on an HS 11359 conviction cites `HS 11359(c)(1); PC
-    667(e)(2)(C)(iv)`, not the rule's citation for all three sections; an excluded
-    subsection cites that subsection. Otherwise the row's own citation.
+    667(e)(2)(C)(iv)` (the rule's `pinpoints`), not the rule's citation for all
+    three sections; an excluded subsection cites that subsection. Otherwise the
+    row's own citation.
     """
-    if reason in law.disqualifiers and section:
-        rule_citation = law.disqualifiers[reason].citation
-        own, _, lists = rule_citation.partition(";")
-        for match in _CITED_SECTION.finditer(own):
-            if match.group(1).startswith(section + "("):
-                narrow = "HS " + match.group(1)
-                return f"{narrow}; {lists.strip()}" if lists.strip() else narrow
-    if reason == "excluded_subsection" and section and subsection:
-        for excluded in law.excluded_subsections:
-            if excluded.section == section and subsection.lower().startswith(excluded.subsection):
-                return excluded.citation
-    return citation or ""
+    return law.pinpoint(reason, section, subsection) or citation or ""
 
 
 def _ground(row: Mapping[str, Any], law: RulePack, labels: Mapping[str, Any]) -> str:

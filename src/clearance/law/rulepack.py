@@ -1,39 +1,21 @@
-"""The rule pack: Prop 64's legal facts, read from the YAML files beside this module.
+"""Rule packs: a law as a folder of data, read and checked before anything is decided.
 
-- `prop64.yaml`: version, dates, sections in scope, excluded subsections,
-  disqualifiers, and the `rules` table (reason -> rule id, determination,
-  citation, description) that every determination cites.
-- `superstrikes.yaml`, `pc290.yaml`: the offense lists of PC 667(e)(2)(C)(iv)
-  and PC 290(c).
+A pack is a folder (docs/rule-packs.md; `src/clearance/packs/prop64` is the
+worked example):
 
-Files are validated when read: an unknown key, a missing citation or a value
-of the wrong form raises `RulePackError` naming the file and the entry.
+- `pack.yaml`: the pack's name and version, the statute's words, the law's
+  data (dates, thresholds, section lists, each with its citation and the day it
+  took effect), the scope and facts functions, the rules in their order of
+  evaluation, how `explain` words each, and the policy's settings;
+- the files it names: offense lists (`lists/*.yaml`), policy presets
+  (`presets/*.yaml`) and readable cases (`cases/*.yaml`).
 
-Offense matching is vectorised: `RulePack.offense_in("superstrikes")` is a
-Polars expression, true on the rows of a frame whose `code`, `section` and
-`subsection` columns name a listed offense.  The rules (prop64.md, "Super-
-strike and PC 290 offense lists"):
-
-- the section is anchored: `37` never matches `137` or `37.5`; `288` never
-  matches `288.5` or `288a` (sections compare whole, lower case);
-- a listed subsection narrows: `245(d)(3)` matches a count whose subsection is
-  `(d)(3)` or deeper (`(d)(3)(a)`), not `(d)(1)` and not a count with none;
-  subsections compare case-insensitively;
-- an entry without subsections matches the section with any subsection or none;
-- the code label must match (`PC` unless the entry says otherwise, `MV` for
-  Military and Veterans Code 1672(a));
-- the `attempt` flag is not consulted: an attempt of a listed offense matches
-  (PC 667(e)(2)(C)(iv)(IV) names attempted homicide expressly; for the other
-  entries this is the reading that errs toward review by a person, since a
-  match only ever removes relief and is shown with its citation).
-
-Limits of the gang-enhancement entries (`requires_enhancement: 186.22(b)(4)`):
-the enhancement is looked for as text ("186.22(b)(4)", spacing and case free)
-in the columns named by `enhancement_columns` of the same row, by default the
-count's `charge` and `offense_qualifiers`.  An enhancement recorded only on a
-separate count of the same case, or written another way ("GANG ENHANCEMENT"),
-is not seen, so such a prior is missed; a reviewer reading the history can
-still find it.
+Everything is checked when read: an unknown key, a missing citation, a rule
+whose test function does not exist or takes other arguments, a template that
+does not parse, a policy setting no rule knows: each raises `RulePackError`
+naming the file and the entry.  The pack's code is never read from the folder:
+`functions` names a library registered in `clearance.rules`, so a pack folder
+holds data only and `--law DIR` runs nothing but the installed engine.
 """
 
 from __future__ import annotations
@@ -41,96 +23,123 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import polars as pl
 
-from clearance.extract.normalize import lettered_sections
-from clearance.law.yamlio import YAMLError, load_strict_yaml
+from clearance.law.offenses import (
+    DEFAULT_ENHANCEMENT_COLUMNS,
+    OffenseList,
+    any_true,
+    offense_in,
+    read_list,
+    subsection_in,
+)
+from clearance.law.registry import library
+from clearance.law.validate import Reader, RulePackError, non_empty_list, parse
+from clearance.law.wording import check_expression, check_template
 
 __all__ = [
+    "BASES",
     "DETERMINATIONS",
-    "LIST_FILES",
-    "Attempt",
-    "CannabisSection",
-    "CannabisWords",
-    "Disqualifier",
-    "ExcludedSubsection",
-    "OffenseEntry",
-    "OffenseList",
+    "PACKS",
+    "Datum",
     "Rule",
     "RulePack",
     "RulePackError",
+    "Setting",
+    "Step",
+    "installed_packs",
+    "load_pack",
     "load_rulepack",
     "read_rulepack",
 ]
 
 DETERMINATIONS: tuple[str, ...] = ("dismiss", "reduce", "not_eligible", "review")
 BASES: tuple[str, ...] = ("statute", "policy", "data")
-RULEPACK_FILE = "prop64.yaml"
-LIST_FILES: Mapping[str, str] = MappingProxyType(
-    {"superstrikes": "superstrikes.yaml", "pc290": "pc290.yaml"}
-)
-DEFAULT_ENHANCEMENT_COLUMNS: tuple[str, ...] = ("charge", "offense_qualifiers")
-
-_SECTION_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[a-z]*$")
-_SUBSECTION_RE = re.compile(r"^(\([0-9a-z]+\))+$")
-_CODE_RE = re.compile(r"^[A-Z]{2,3}$")
-
-
-class RulePackError(ValueError):
-    """A rule-pack file is missing, malformed, or an entry breaks the schema."""
+PACK_FILE = "pack.yaml"
+PACKS = Path(__file__).resolve().parent.parent / "packs"  # the installed packs
+DEFAULT_PACK = "prop64"
+DATA_KINDS = ("date", "years", "sections", "subsections", "offense", "patterns")
+SETTING_KINDS = ("sections", "choice", "flag", "age", "years")
+# A pack file larger than this is refused before it is read (the largest is ~40 kB).
+MAX_FILE_BYTES = 2_000_000
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 # --------------------------------------------------------------------------- types
 
 
+class Entry(Mapping):
+    """One entry of a datum's list, read as a mapping or by attribute (`entry.section`)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("rule-pack entries are read-only")
+
+    def __repr__(self) -> str:
+        return f"Entry({self._values!r})"
+
+
 @dataclass(frozen=True)
-class CannabisSection:
-    section: str
+class Datum:
+    """One value of the law's data, with where it comes from and when it took effect."""
+
     name: str
+    kind: str
+    value: Any  # a date, a number, a tuple of entries (mappings), a mapping, or patterns
     citation: str
-    disqualifiers_apply: bool
-
-
-@dataclass(frozen=True)
-class ExcludedSubsection:
-    section: str
-    subsection: str  # lower case, e.g. "(a)(3)(c)"
-    citation: str
+    since: dt.date | None
     description: str
 
-
-@dataclass(frozen=True)
-class Disqualifier:
-    reason: str
-    list_name: str | None  # None: the rule counts priors under the same section
-    min_priors: int
-    citation: str
-    subsections: Mapping[str, str]  # cannabis section -> where it states the rule
-
-
-@dataclass(frozen=True)
-class Attempt:
-    code: str
-    section: str
-    citation: str
-    description: str
+    def shown(self) -> str:
+        """The value as a line of text (`clearance laws show`)."""
+        if self.kind == "sections":
+            return ", ".join(f"{e['section']} ({e['name']})" for e in self.value)
+        if self.kind == "subsections":
+            return ", ".join(e["citation"] for e in self.value)
+        if self.kind == "offense":
+            return f"{self.value['code']} {self.value['section']}"
+        if self.kind == "patterns":
+            return ", ".join(self.value)
+        return str(self.value)
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A reason code as determinations carry it: the rule id, citation and words."""
+
     reason: str
     id: str
     determinations: tuple[str, ...]  # what the rule can produce
     basis: str  # statute | policy | data
     citation: str
+    statute: tuple[str, ...]  # keys of the pack's `statutes`
     description: str
 
     @property
@@ -147,60 +156,66 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class OffenseEntry:
-    code: str
-    section: str
-    subsections: tuple[str, ...]  # lower case; empty means any subsection
-    with_decimals: bool
-    requires_enhancement: str | None
-    citation: str
-    note: str | None = None
+class Step:
+    """One rule in the order of evaluation: its test, its outcome, its wording."""
 
-    @property
-    def label(self) -> str:
-        """The entry as a lawyer writes it: `PC 245(d)(3)`, `PC 286(c)(1)/(c)(2)`."""
-        text = f"{self.code} {self.section}"
-        if self.with_decimals:
-            text += " and " + self.section + ".x"
-        if self.subsections:
-            text += "/".join(self.subsections)
-        if self.requires_enhancement:
-            text += f" with {self.code} {self.requires_enhancement}"
-        return text
+    id: str  # the test column is t_<id>
+    reason: str
+    determination: str | None  # None: the policy setting `policy_determination` chooses
+    policy_determination: str | None
+    function: str
+    arguments: Mapping[str, Any]
+    enabled_by: str | None  # a policy setting; the rule is not used when it is off
+    unknown_recorded: bool  # an unknown test is listed in `not_tested`
+    pinpoints: Mapping[str, str]  # section -> narrower citation
+    explain: str  # a Jinja template
 
 
 @dataclass(frozen=True)
-class OffenseList:
-    name: str
-    title: str
-    citation: str
-    entries: tuple[OffenseEntry, ...]
+class Setting:
+    """One key of the pack's policy schema."""
 
-
-@dataclass(frozen=True)
-class CannabisWords:
-    patterns: tuple[str, ...]  # regular expressions, matched upper case
-    citation: str
+    key: str  # dotted: additional_relief.age_threshold
+    kind: str  # sections | choice | flag | age | years
     description: str
+    choices: tuple[str, ...] = ()
+    range: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Guard:
+    when: str  # a Jinja expression over the row
+    says: str  # a Jinja template
+    only: tuple[str, ...] | None  # step ids it applies to (None: all but `except_`)
+    except_: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)
 class RulePack:
     name: str
+    title: str
     version: str
-    effective_date: dt.date
-    effective_date_citation: str
-    conviction_cutoff: dt.date
-    conviction_cutoff_citation: str
-    oldest_age: int  # years: an older age is impossible (a placeholder birth date)
-    sections: Mapping[str, CannabisSection]
-    attempt: Attempt
-    cannabis_words: CannabisWords
-    excluded_subsections: tuple[ExcludedSubsection, ...]
-    disqualifiers: Mapping[str, Disqualifier]
-    rules: Mapping[str, Rule]  # by reason, in prop64.md's order of evaluation
+    citation: str
+    summary: str
+    functions: str  # the registered function library (clearance.rules)
+    determinations: tuple[str, ...]
+    statutes: Mapping[str, str]  # provision -> its words
+    data: Mapping[str, Datum]
     lists: Mapping[str, OffenseList]
-    files: Mapping[str, str] = field(default_factory=dict)  # file name -> SHA-256 of its bytes
+    scope_function: str
+    scope_citation: str
+    scope_description: str
+    facts: tuple[tuple[str, Mapping[str, Any]], ...]  # (function, arguments), in order
+    steps: tuple[Step, ...]
+    rules: Mapping[str, Rule]  # by reason, in order of first use
+    guards: tuple[Guard, ...]
+    settings: Mapping[str, Setting]
+    default_policy: str
+    folder: Path
+    installed: bool
+    files: Mapping[str, str] = field(default_factory=dict)  # relative path -> SHA-256
+
+    # ---------------------------------------------------------------- provenance
 
     @property
     def sha256(self) -> str:
@@ -214,8 +229,59 @@ class RulePack:
             "name": self.name,
             "version": self.version,
             "sha256": self.sha256,
+            "source": "installed" if self.installed else str(self.folder),
             "files": dict(sorted(self.files.items())),
         }
+
+    @property
+    def presets_folder(self) -> Path:
+        return self.folder / "presets"
+
+    @property
+    def cases_folder(self) -> Path:
+        return self.folder / "cases"
+
+    # ---------------------------------------------------------------------- data
+
+    def value(self, name: str) -> Any:
+        """The value of the datum `name` (a date, a number, entries...)."""
+        try:
+            return self.data[name].value
+        except KeyError:
+            raise RulePackError(
+                f"rule pack {self.name} has no datum {name!r} (it has: {', '.join(self.data)})"
+            ) from None
+
+    @property
+    def effective_date(self) -> dt.date:
+        """The day the law took effect: no as-of date before it is accepted."""
+        return self.value("effective_date")
+
+    @property
+    def effective_date_citation(self) -> str:
+        return self.data["effective_date"].citation
+
+    @property
+    def conviction_cutoff(self) -> dt.date:
+        return self.value("conviction_cutoff")
+
+    @property
+    def conviction_cutoff_citation(self) -> str:
+        return self.data["conviction_cutoff"].citation
+
+    @property
+    def last_conviction_date(self) -> dt.date:
+        """Alias of `conviction_cutoff`: the last conviction date in scope."""
+        return self.conviction_cutoff
+
+    @property
+    def oldest_age(self) -> int:
+        return self.value("oldest_age")
+
+    @cached_property
+    def sections(self) -> Mapping[str, Mapping[str, Any]]:
+        """The sections decided (datum `sections`), by section number."""
+        return MappingProxyType({e["section"]: e for e in self.value("sections")})
 
     @property
     def cannabis_sections(self) -> tuple[str, ...]:
@@ -223,13 +289,14 @@ class RulePack:
 
     @property
     def disqualifier_sections(self) -> tuple[str, ...]:
-        """The sections the statutory disqualifiers apply to (11358-11360)."""
-        return tuple(s for s, info in self.sections.items() if info.disqualifiers_apply)
+        """The sections the statutory disqualifiers apply to (`disqualifiers_apply`)."""
+        return tuple(s for s, e in self.sections.items() if e.get("disqualifiers_apply"))
 
     @property
-    def last_conviction_date(self) -> dt.date:
-        """Alias of `conviction_cutoff`: the last conviction date in scope (2016-11-08)."""
-        return self.conviction_cutoff
+    def excluded_subsections(self) -> tuple[Mapping[str, Any], ...]:
+        return self.value("excluded_subsections")
+
+    # --------------------------------------------------------------------- rules
 
     def rules_by_reason(self) -> Mapping[str, Rule]:
         """The rules table by reason code, in the order of evaluation."""
@@ -242,6 +309,12 @@ class RulePack:
             known = ", ".join(self.rules)
             raise KeyError(f"no rule for reason {reason!r}; known reasons: {known}") from None
 
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(f"no rule {step_id!r} in rule pack {self.name}")
+
     def rules_frame(self) -> pl.DataFrame:
         """One row per rule (`reason`, `rule_id`, `citation`, `description`), to join on."""
         return pl.DataFrame(
@@ -253,464 +326,532 @@ class RulePack:
             }
         )
 
+    def pinpoint(
+        self, reason: str | None, section: str | None, subsection: str | None
+    ) -> str | None:
+        """The narrowest citation the pack gives for a reason and a conviction's section.
+
+        A rule's `pinpoints` name the subsection where each section states it
+        (`prior_superstrike` on HS 11359 is HS 11359(c)(1)); a rule testing
+        subsections cites the listed subsection the conviction falls under.
+        None when the pack gives nothing narrower than the rule's citation.
+        """
+        for step in self.steps:
+            if step.reason != reason or not section:
+                continue
+            if section in step.pinpoints:
+                return step.pinpoints[section]
+            listed = step.arguments.get("subsections")
+            if isinstance(listed, str) and subsection and listed in self.data:
+                for entry in self.value(listed):
+                    if entry["section"] == section and subsection.lower().startswith(
+                        entry["subsection"]
+                    ):
+                        return entry["citation"]
+        return None
+
+    # ------------------------------------------------------------------ matching
+
     def offense_in(
         self,
         list_name: str,
         *,
-        enhancement_columns: Sequence[str] = DEFAULT_ENHANCEMENT_COLUMNS,
+        enhancement_columns: tuple[str, ...] | list[str] = DEFAULT_ENHANCEMENT_COLUMNS,
     ) -> pl.Expr:
-        """Boolean expression: the row's offense is on the list (`superstrikes`, `pc290`).
-
-        Reads the columns `code`, `section`, `subsection`, and, for entries that
-        require an enhancement, the text columns in `enhancement_columns`
-        (pass `()` when the frame has none: those entries then never match).
-        Never null: a row with no code or section is false.
-        """
+        """Boolean expression: the row's offense is on the named list (see law.offenses)."""
         try:
             offenses = self.lists[list_name]
         except KeyError:
             raise KeyError(
                 f"no offense list {list_name!r}; known lists: {', '.join(self.lists)}"
             ) from None
-        return _entries_expr(offenses.entries, tuple(enhancement_columns)).alias(f"in_{list_name}")
+        return offense_in(offenses, tuple(enhancement_columns))
 
-    def names_cannabis(self, *columns: str) -> pl.Expr:
-        """Boolean expression: one of the text ``columns`` names cannabis (``cannabis_words``).
+    def matches(self, datum: str, *columns: str) -> pl.Expr:
+        """Boolean expression: a text column matches one of the datum's patterns (upper case).
 
         Never null: a row whose columns are all empty is false.
         """
-        pattern = "|".join(f"(?:{p})" for p in self.cannabis_words.patterns)
-        return _any(pl.col(c).str.to_uppercase().str.contains(pattern) for c in columns)
+        pattern = "|".join(f"(?:{p})" for p in self.value(datum))
+        return any_true(pl.col(c).str.to_uppercase().str.contains(pattern) for c in columns)
 
-    def excluded_subsection(self) -> pl.Expr:
-        """Boolean expression over `cannabis_section` and `subsection`: an excluded subsection.
+    def names_cannabis(self, *columns: str) -> pl.Expr:
+        """`matches("cannabis_words", ...)`: the text names cannabis."""
+        return self.matches("cannabis_words", *columns)
 
-        HS 11359(c)(3), 11359(d), 11360(a)(3)(C), 11360(a)(3)(D), each also
-        covering deeper subsections.  Never null.
+    def subsection_in(self, datum: str, section_column: str = "cannabis_section") -> pl.Expr:
+        """Boolean expression: the row's section and subsection fall under a listed subsection.
+
+        Each entry of the `subsections` datum also covers deeper subsections.  Never null.
         """
-        section = pl.col("cannabis_section").cast(pl.String)
+        section = pl.col(section_column).cast(pl.String)
         subsection = pl.col("subsection").cast(pl.String)
         terms = [
-            (section == item.section) & _subsection_in(subsection, (item.subsection,))
-            for item in self.excluded_subsections
+            (section == item["section"]) & subsection_in(subsection, (item["subsection"],))
+            for item in self.value(datum)
         ]
-        return _any(terms).alias("excluded_subsection")
+        return any_true(terms).alias(datum)
+
+    def excluded_subsection(self) -> pl.Expr:
+        """`subsection_in("excluded_subsections")`."""
+        return self.subsection_in("excluded_subsections").alias("excluded_subsection")
 
 
-# ----------------------------------------------------------------------- matching
+# ------------------------------------------------------------------------ loading
 
 
-def _any(terms: Iterable[pl.Expr]) -> pl.Expr:
-    terms = [t.fill_null(False) for t in terms]
-    if not terms:
-        return pl.lit(False)
-    return pl.any_horizontal(terms)
-
-
-def _subsection_in(column: pl.Expr, subsections: Sequence[str]) -> pl.Expr:
-    """The column's subsection is one of `subsections` or lies under one of them."""
-    sub = column.str.to_lowercase()
-    return _any(
-        [(sub == s) | sub.str.starts_with(s + "(") for s in subsections],
-    )
-
-
-def _enhancement_pattern(enhancement: str) -> str:
-    """Regex for `186.22(b)(4)` written with any case or spacing, not inside a longer number."""
-    match = re.fullmatch(r"([0-9.]+[a-z]*)((?:\([0-9a-z]+\))*)", enhancement.lower())
-    if match is None:  # validated on load; kept as a guard
-        raise RulePackError(f"cannot read enhancement {enhancement!r}")
-    section, groups = match.groups()
-    parts = [re.escape(section)]
-    parts += [rf"\s*\(\s*{re.escape(g)}\s*\)" for g in re.findall(r"\(([0-9a-z]+)\)", groups)]
-    return r"(?i)(?:^|[^0-9.])" + "".join(parts)
-
-
-def _entries_expr(entries: Sequence[OffenseEntry], enhancement_columns: tuple[str, ...]) -> pl.Expr:
-    # Cast: a column that is all null in a small frame has the Null type.
-    code = pl.col("code").cast(pl.String).str.to_uppercase()
-    section = pl.col("section").cast(pl.String).str.to_lowercase()
-    subsection = pl.col("subsection").cast(pl.String)
-
-    terms: list[pl.Expr] = []
-    # Plain entries (a whole section, any subsection) become one is_in per code.
-    plain: dict[str, list[str]] = {}
-    for entry in entries:
-        if entry.subsections or entry.with_decimals or entry.requires_enhancement:
-            continue
-        plain.setdefault(entry.code, []).append(entry.section)
-    for code_label, sections in plain.items():
-        terms.append((code == code_label) & section.is_in(sorted(set(sections))))
-
-    for entry in entries:
-        if not (entry.subsections or entry.with_decimals or entry.requires_enhancement):
-            continue
-        same_section = section == entry.section
-        if entry.with_decimals:
-            same_section = same_section | section.str.starts_with(entry.section + ".")
-        term = (code == entry.code) & same_section
-        if entry.subsections:
-            term = term & _subsection_in(subsection, entry.subsections)
-        if entry.requires_enhancement:
-            pattern = _enhancement_pattern(entry.requires_enhancement)
-            term = term & _any(
-                pl.col(c).cast(pl.String).str.contains(pattern) for c in enhancement_columns
-            )
-        terms.append(term)
-    return _any(terms)
-
-
-# ------------------------------------------------------------------------ reading
+def installed_packs() -> tuple[str, ...]:
+    """The names of the packs shipped with clearance, the default first."""
+    names = sorted(p.name for p in PACKS.iterdir() if (p / PACK_FILE).is_file())
+    return tuple(sorted(names, key=lambda n: n != DEFAULT_PACK))
 
 
 @cache
+def _installed(name: str) -> RulePack:
+    return _read_folder(PACKS / name, installed=True)
+
+
+def load_pack(name_or_dir: str | Path | None = None) -> RulePack:
+    """A pack by installed name (`prop64`) or from a folder (`--law DIR`).
+
+    Installed packs are read once; a folder is read every time (it may change).
+    """
+    if name_or_dir is None:
+        return _installed(DEFAULT_PACK)
+    text = str(name_or_dir)
+    if isinstance(name_or_dir, str) and _NAME_RE.match(text) and text in installed_packs():
+        return _installed(text)
+    path = Path(name_or_dir)
+    if path.is_dir():
+        return _read_folder(path, installed=False)
+    if isinstance(name_or_dir, str) and _NAME_RE.match(text):
+        raise RulePackError(
+            f"{text}: no such rule pack (installed: {', '.join(installed_packs())}; "
+            "or give the folder of a pack)"
+        )
+    raise RulePackError(f"{path}: not a rule-pack folder (no such folder)")
+
+
 def load_rulepack() -> RulePack:
-    """The rule pack shipped with the package (read and validated once)."""
-    folder = resources.files("clearance.law")
-    return _build({name: (folder / name).read_bytes() for name in _file_names()})
+    """The default pack shipped with the package (Prop 64), read and checked once."""
+    return _installed(DEFAULT_PACK)
 
 
 def read_rulepack(directory: str | Path) -> RulePack:
-    """A rule pack from another folder holding the same files (not cached)."""
-    directory = Path(directory)
-    texts = {}
-    for name in _file_names():
-        path = directory / name
-        if not path.is_file():
-            raise RulePackError(f"{path}: rule-pack file not found")
-        texts[name] = path.read_bytes()
-    return _build(texts)
+    """A rule pack from a folder (not cached)."""
+    return _read_folder(Path(directory), installed=False)
 
 
-def _file_names() -> list[str]:
-    return [RULEPACK_FILE, *LIST_FILES.values()]
-
-
-class _Reader:
-    """Validation helpers that know which file and entry they are reading."""
-
-    def __init__(self, file: str):
-        self.file = file
-
-    def fail(self, where: str, problem: str) -> RulePackError:
-        return RulePackError(
-            f"{self.file}: {where}: {problem}" if where else f"{self.file}: {problem}"
-        )
-
-    def mapping(
-        self,
-        value: Any,
-        where: str,
-        *,
-        required: Iterable[str] = (),
-        optional: Iterable[str] = (),
-    ) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"expected a mapping, found {type(value).__name__}")
-        required, optional = list(required), list(optional)
-        unknown = [k for k in value if k not in required and k not in optional]
-        if unknown:
-            allowed = ", ".join(required + optional)
-            raise self.fail(where, f"unknown key {unknown[0]!r} (allowed: {allowed})")
-        missing = [k for k in required if k not in value]
-        if missing:
-            raise self.fail(where, f"missing {missing[0]!r}")
-        return value
-
-    def text(self, value: Any, where: str, key: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(where, f"{key!r} must be non-empty text, found {value!r}")
-        return value.strip()
-
-    def citation(self, mapping: dict, where: str) -> str:
-        if "citation" not in mapping or mapping["citation"] in (None, ""):
-            raise self.fail(where, "missing 'citation'")
-        return self.text(mapping["citation"], where, "citation")
-
-    def section(self, value: Any, where: str, key: str = "section") -> str:
-        if not isinstance(value, str):
-            hint = f' (quote it: {key}: "{value}")' if isinstance(value, int | float) else ""
-            raise self.fail(where, f"{key!r} must be text{hint}, found {value!r}")
-        section = value.strip().lower()
-        if not _SECTION_RE.match(section):
-            raise self.fail(where, f"{key!r} {value!r} is not a code section number")
-        return section
-
-    def subsection(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not _SUBSECTION_RE.match(value.strip().lower()):
-            raise self.fail(where, f"subsection {value!r} is not of the form (a)(1)(A)")
-        return value.strip().lower()
-
-    def date(self, value: Any, where: str) -> dt.date:
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return value
-        raise self.fail(where, f"expected a date (YYYY-MM-DD), found {value!r}")
-
-
-def _parse(file: str, text: str) -> Any:
-    try:
-        return load_strict_yaml(text)
-    except YAMLError as exc:
-        raise RulePackError(f"{file}: {exc}") from None
-
-
-def _build(files: Mapping[str, bytes]) -> RulePack:
-    texts = {}
-    for name, data in files.items():
+def _read_folder(folder: Path, *, installed: bool) -> RulePack:
+    folder = folder.resolve()
+    main = folder / PACK_FILE
+    if not main.is_file():
+        raise RulePackError(f"{main}: rule-pack file not found")
+    raw: dict[str, bytes] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if any(part.startswith(".") or part == "__pycache__" for part in Path(relative).parts):
+            continue
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise RulePackError(f"{relative}: larger than {MAX_FILE_BYTES:,} bytes")
+        raw[relative] = path.read_bytes()
+    texts: dict[str, str] = {}
+    for name, data in raw.items():
+        if not name.endswith((".yaml", ".yml", ".md")):
+            continue
         try:
             texts[name] = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RulePackError(f"{name}: not UTF-8 text (byte {exc.start})") from None
-    lists = {name: _read_list(name, file, texts[file]) for name, file in LIST_FILES.items()}
-    pack = _read_prop64(texts[RULEPACK_FILE], lists)
-    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    return replace(pack, files=MappingProxyType(digests))
+    pack = _read_pack(texts, folder, installed)
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in raw.items()}
+    object.__setattr__(pack, "files", MappingProxyType(digests))
+    return pack
 
 
-def _read_list(name: str, file: str, text: str) -> OffenseList:
-    r = _Reader(file)
-    doc = r.mapping(_parse(file, text), "", required=("name", "title", "citation", "entries"))
-    if doc["name"] != name:
-        raise r.fail("name", f"expected {name!r}, found {doc['name']!r}")
-    if not isinstance(doc["entries"], list) or not doc["entries"]:
-        raise r.fail("entries", "expected a non-empty list")
-    entries = []
-    for i, raw in enumerate(doc["entries"]):
-        where = f"entries[{i}]"
-        if isinstance(raw, dict) and isinstance(raw.get("section"), str):
-            where += f" (section {raw['section']})"
-        raw = r.mapping(
-            raw,
-            where,
-            required=("section", "citation"),
-            optional=("code", "subsections", "with_decimals", "requires_enhancement", "note"),
-        )
-        code = raw.get("code", "PC")
-        if not isinstance(code, str) or not _CODE_RE.match(code):
-            raise r.fail(where, f"'code' must be an upper-case code label like PC, found {code!r}")
-        subsections = raw.get("subsections", [])
-        if not isinstance(subsections, list) or ("subsections" in raw and not subsections):
-            raise r.fail(where, "'subsections' must be a non-empty list when given")
-        with_decimals = raw.get("with_decimals", False)
-        if not isinstance(with_decimals, bool):
-            raise r.fail(where, f"'with_decimals' must be true or false, found {with_decimals!r}")
-        enhancement = raw.get("requires_enhancement")
-        if enhancement is not None:
-            enhancement = r.text(enhancement, where, "requires_enhancement")
-            if not re.fullmatch(r"[0-9.]+[a-z]*(\([0-9a-z]+\))*", enhancement.lower()):
-                raise r.fail(where, f"'requires_enhancement' {enhancement!r} is not a section")
-        section = r.section(raw["section"], where)
-        if section[-1].isalpha() and section not in lettered_sections():
-            raise r.fail(
-                where,
-                f"section {section!r} has a letter but is not in extract/sections.yaml, so a "
-                f"charge written {section.upper()} would be read as subsection "
-                f"({section[-1]}) of another section; add it there",
-            )
-        note = raw.get("note")
-        entries.append(
-            OffenseEntry(
-                code=code,
-                section=section,
-                subsections=tuple(r.subsection(s, where) for s in subsections),
-                with_decimals=with_decimals,
-                requires_enhancement=enhancement,
-                citation=r.citation(raw, where),
-                note=None if note is None else r.text(note, where, "note"),
-            )
-        )
-    return OffenseList(
-        name=name,
-        title=r.text(doc["title"], "title", "title"),
-        citation=r.citation(doc, ""),
-        entries=tuple(entries),
-    )
+# ------------------------------------------------------------------------ reading
+
+_TOP_REQUIRED = (
+    "name", "title", "version", "citation", "summary", "functions",
+    "determinations", "statutes", "data", "scope", "facts", "rules", "policy",
+)  # fmt: skip
+_TOP_OPTIONAL = ("lists", "explain", "cases")
 
 
-def _read_prop64(text: str, lists: Mapping[str, OffenseList]) -> RulePack:
-    r = _Reader(RULEPACK_FILE)
+def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RulePack:
+
+    r = Reader(PACK_FILE)
     doc = r.mapping(
-        _parse(RULEPACK_FILE, text),
-        "",
-        required=(
-            "name",
-            "version",
-            "effective_date",
-            "conviction_cutoff",
-            "oldest_age",
-            "sections",
-            "attempt",
-            "cannabis_words",
-            "excluded_subsections",
-            "disqualifiers",
-            "rules",
-        ),
+        parse(PACK_FILE, texts[PACK_FILE]), "", required=_TOP_REQUIRED, optional=_TOP_OPTIONAL
     )
     name = r.text(doc["name"], "name", "name")
-    version = r.text(doc["version"], "version", "version")
+    if not _NAME_RE.match(name):
+        raise r.fail("name", f"{name!r} must be lower-case letters, digits and hyphens")
+    determinations = tuple(non_empty_list(r, doc["determinations"], "determinations"))
+    for d in determinations:
+        if not isinstance(d, str) or not _ID_RE.match(d):
+            raise r.fail("determinations", f"{d!r} is not a determination name")
+    statutes = _read_statutes(r, doc["statutes"])
+    data = _read_data(r, doc["data"])
+    if "effective_date" not in data or data["effective_date"].kind != "date":
+        raise r.fail("data", "missing 'effective_date' (kind: date), the day the law took effect")
+    lists = _read_lists(r, doc.get("lists") or {}, texts)
+    functions = library(r.text(doc["functions"], "functions", "functions"), r)
 
-    dates = {}
-    for key in ("effective_date", "conviction_cutoff"):
-        raw = r.mapping(doc[key], key, required=("value", "citation"))
-        dates[key] = (r.date(raw["value"], key), r.citation(raw, key))
+    scope = r.mapping(doc["scope"], "scope", required=("function", "citation", "description"))
+    functions.check_scope(r.text(scope["function"], "scope", "function"), r)
+    facts = []
+    for i, raw in enumerate(non_empty_list(r, doc["facts"], "facts")):
+        where = f"facts[{i}]"
+        raw = dict(r.mapping(raw, where, required=("function",), any_other=True))
+        function = r.text(raw.pop("function"), where, "function")
+        functions.check_fact(function, raw, where, r)
+        facts.append((function, MappingProxyType(raw)))
 
-    raw = r.mapping(doc["oldest_age"], "oldest_age", required=("value", "citation"))
-    r.citation(raw, "oldest_age")
-    oldest_age = raw["value"]
-    if not isinstance(oldest_age, int) or isinstance(oldest_age, bool) or oldest_age < 1:
-        raise r.fail("oldest_age", f"'value' must be a whole number of years, not {oldest_age!r}")
+    settings = _read_settings(r, doc["policy"])
+    steps, rules = _read_rules(r, doc["rules"], statutes, determinations, settings, data, lists)
+    for step in steps:
+        functions.check_test(step, steps, r)
+    guards = _read_guards(r, doc.get("explain") or {}, steps)
 
-    sections: dict[str, CannabisSection] = {}
-    for i, raw in enumerate(_list(r, doc["sections"], "sections")):
-        where = f"sections[{i}]"
-        raw = r.mapping(raw, where, required=("section", "name", "citation", "disqualifiers_apply"))
-        section = r.section(raw["section"], where)
-        if not isinstance(raw["disqualifiers_apply"], bool):
-            raise r.fail(where, "'disqualifiers_apply' must be true or false")
-        if section in sections:
-            raise r.fail(where, f"section {section} listed twice")
-        sections[section] = CannabisSection(
-            section=section,
-            name=r.text(raw["name"], where, "name"),
-            citation=r.citation(raw, where),
-            disqualifiers_apply=raw["disqualifiers_apply"],
-        )
-
-    raw = r.mapping(
-        doc["attempt"], "attempt", required=("code", "section", "citation", "description")
-    )
-    attempt = Attempt(
-        code=r.text(raw["code"], "attempt", "code"),
-        section=r.section(raw["section"], "attempt"),
-        citation=r.citation(raw, "attempt"),
-        description=r.text(raw["description"], "attempt", "description"),
-    )
-
-    raw = r.mapping(
-        doc["cannabis_words"], "cannabis_words", required=("patterns", "citation", "description")
-    )
-    patterns = tuple(
-        r.text(p, "cannabis_words", "patterns") for p in _list(r, raw["patterns"], "patterns")
-    )
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise r.fail("cannabis_words", f"pattern {pattern!r} is not valid: {exc}") from None
-    cannabis_words = CannabisWords(
-        patterns=patterns,
-        citation=r.citation(raw, "cannabis_words"),
-        description=r.text(raw["description"], "cannabis_words", "description"),
-    )
-
-    excluded = []
-    for i, raw in enumerate(_list(r, doc["excluded_subsections"], "excluded_subsections")):
-        where = f"excluded_subsections[{i}]"
-        raw = r.mapping(raw, where, required=("section", "subsection", "citation", "description"))
-        section = r.section(raw["section"], where)
-        if section not in sections:
-            raise r.fail(where, f"section {section} is not one of the sections in scope")
-        excluded.append(
-            ExcludedSubsection(
-                section=section,
-                subsection=r.subsection(raw["subsection"], where),
-                citation=r.citation(raw, where),
-                description=r.text(raw["description"], where, "description"),
-            )
-        )
-
-    disqualifiers: dict[str, Disqualifier] = {}
-    applies = {s for s, info in sections.items() if info.disqualifiers_apply}
-    if not isinstance(doc["disqualifiers"], dict) or not doc["disqualifiers"]:
-        raise r.fail("disqualifiers", "expected a non-empty mapping")
-    for reason, raw in doc["disqualifiers"].items():
-        where = f"disqualifiers.{reason}"
-        raw = r.mapping(raw, where, required=("list", "min_priors", "citation", "subsections"))
-        list_name = raw["list"]
-        if list_name is not None and list_name not in lists:
-            raise r.fail(where, f"unknown list {list_name!r} (known: {', '.join(lists)})")
-        min_priors = raw["min_priors"]
-        if not isinstance(min_priors, int) or isinstance(min_priors, bool) or min_priors < 1:
-            raise r.fail(where, f"'min_priors' must be a positive whole number, not {min_priors!r}")
-        subs = r.mapping(raw["subsections"], where + ".subsections", optional=sorted(applies))
-        if set(subs) != applies:
-            raise r.fail(where, f"'subsections' must name exactly {', '.join(sorted(applies))}")
-        disqualifiers[reason] = Disqualifier(
-            reason=reason,
-            list_name=list_name,
-            min_priors=min_priors,
-            citation=r.citation(raw, where),
-            subsections=MappingProxyType(
-                {s: r.subsection(v, where) for s, v in sorted(subs.items())}
-            ),
-        )
-
-    rules: dict[str, Rule] = {}
-    ids: set[str] = set()
-    for i, raw in enumerate(_list(r, doc["rules"], "rules")):
-        where = f"rules[{i}]"
-        if isinstance(raw, dict) and isinstance(raw.get("reason"), str):
-            where += f" ({raw['reason']})"
-        raw = r.mapping(
-            raw,
-            where,
-            required=("reason", "id", "determination", "basis", "citation", "description"),
-        )
-        reason = r.text(raw["reason"], where, "reason")
-        rule_id = r.text(raw["id"], where, "id")
-        determinations = raw["determination"]
-        if isinstance(determinations, str):
-            determinations = [determinations]
-        if (
-            not isinstance(determinations, list)
-            or not determinations
-            or any(d not in DETERMINATIONS for d in determinations)
-        ):
-            raise r.fail(
-                where,
-                f"'determination' must be one or a list of {', '.join(DETERMINATIONS)}, "
-                f"found {raw['determination']!r}",
-            )
-        if raw["basis"] not in BASES:
-            raise r.fail(
-                where, f"'basis' must be one of {', '.join(BASES)}, found {raw['basis']!r}"
-            )
-        if reason in rules:
-            raise r.fail(where, f"reason {reason!r} has two rules")
-        if rule_id in ids:
-            raise r.fail(where, f"rule id {rule_id!r} is used twice")
-        ids.add(rule_id)
-        rules[reason] = Rule(
-            reason=reason,
-            id=rule_id,
-            determinations=tuple(determinations),
-            basis=raw["basis"],
-            citation=r.citation(raw, where),
-            description=r.text(raw["description"], where, "description"),
-        )
-    for reason in [*disqualifiers, "excluded_subsection"]:
-        if reason not in rules:
-            raise r.fail("rules", f"no rule for reason {reason!r}")
-
+    policy = r.mapping(doc["policy"], "policy", required=("presets", "default", "settings"))
+    if r.text(policy["presets"], "policy", "presets") != "presets":
+        raise r.fail("policy", "'presets' must be the folder 'presets'")
+    default = r.text(policy["default"], "policy", "default")
+    if f"presets/{default}.yaml" not in texts:
+        raise r.fail("policy", f"default preset {default!r} is not in presets/")
+    if doc.get("cases", "cases") != "cases":
+        raise r.fail("cases", "'cases' must be the folder 'cases'")
     return RulePack(
         name=name,
-        version=version,
-        effective_date=dates["effective_date"][0],
-        effective_date_citation=dates["effective_date"][1],
-        conviction_cutoff=dates["conviction_cutoff"][0],
-        conviction_cutoff_citation=dates["conviction_cutoff"][1],
-        oldest_age=oldest_age,
-        sections=MappingProxyType(sections),
-        attempt=attempt,
-        cannabis_words=cannabis_words,
-        excluded_subsections=tuple(excluded),
-        disqualifiers=MappingProxyType(disqualifiers),
+        title=r.text(doc["title"], "title", "title"),
+        version=r.text(str(doc["version"]), "version", "version"),
+        citation=r.citation(doc, ""),
+        summary=r.text(doc["summary"], "summary", "summary"),
+        functions=functions.name,
+        determinations=determinations,
+        statutes=MappingProxyType(statutes),
+        data=MappingProxyType(data),
+        lists=MappingProxyType(lists),
+        scope_function=scope["function"],
+        scope_citation=r.citation(scope, "scope"),
+        scope_description=r.text(scope["description"], "scope", "description"),
+        facts=tuple(facts),
+        steps=tuple(steps),
         rules=MappingProxyType(rules),
-        lists=MappingProxyType(dict(lists)),
+        guards=guards,
+        settings=MappingProxyType(settings),
+        default_policy=default,
+        folder=folder,
+        installed=installed,
     )
 
 
-def _list(r: _Reader, value: Any, where: str) -> list:
-    if not isinstance(value, list) or not value:
-        raise r.fail(where, "expected a non-empty list")
-    return value
+def _read_statutes(r: Reader, raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict) or not raw:
+        raise r.fail("statutes", "expected a mapping of provision to its words")
+    return {
+        r.text(key, "statutes", "provision"): " ".join(
+            r.text(text, f"statutes.{key}", "text").split()
+        )
+        for key, text in raw.items()
+    }
+
+
+def _read_data(r: Reader, raw: Any) -> dict[str, Datum]:
+    if not isinstance(raw, dict) or not raw:
+        raise r.fail("data", "expected a non-empty mapping")
+    data = {}
+    for key, item in raw.items():
+        where = f"data.{key}"
+        if not isinstance(key, str) or not _ID_RE.match(key):
+            raise r.fail("data", f"{key!r} is not a datum name (lower case, underscores)")
+        kind = item.get("kind") if isinstance(item, dict) else None
+        if kind not in DATA_KINDS:
+            raise r.fail(where, f"'kind' must be one of {', '.join(DATA_KINDS)}, found {kind!r}")
+        base = ("kind", "citation", "description")
+        extra = {
+            "date": ("value",),
+            "years": ("value",),
+            "sections": ("entries",),
+            "subsections": ("entries",),
+            "offense": ("code", "section"),
+            "patterns": ("patterns",),
+        }[kind]
+        item = r.mapping(item, where, required=base + extra, optional=("since",))
+        since = r.date(item["since"], where) if "since" in item else None
+        data[key] = Datum(
+            name=key,
+            kind=kind,
+            value=_datum_value(r, kind, item, where),
+            citation=r.citation(item, where),
+            since=since,
+            description=" ".join(r.text(item["description"], where, "description").split()),
+        )
+    return data
+
+
+def _datum_value(r: Reader, kind: str, item: dict, where: str) -> Any:
+    if kind == "date":
+        return r.date(item["value"], where)
+    if kind == "years":
+        value = item["value"]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise r.fail(where, f"'value' must be a whole number of years, not {value!r}")
+        return value
+    if kind == "offense":
+        return Entry(
+            {
+                "code": r.text(item["code"], where, "code"),
+                "section": r.section(item["section"], where),
+            }
+        )
+    if kind == "patterns":
+        patterns = tuple(
+            r.text(p, where, "patterns") for p in non_empty_list(r, item["patterns"], where)
+        )
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise r.fail(where, f"pattern {pattern!r} is not valid: {exc}") from None
+        return patterns
+    entries = []
+    seen = set()
+    for i, raw in enumerate(non_empty_list(r, item["entries"], where)):
+        at = f"{where}.entries[{i}]"
+        if kind == "sections":
+            raw = r.mapping(raw, at, required=("section", "name", "citation"),
+                            optional=("disqualifiers_apply",))  # fmt: skip
+            section = r.section(raw["section"], at)
+            if section in seen:
+                raise r.fail(at, f"section {section} listed twice")
+            seen.add(section)
+            applies = raw.get("disqualifiers_apply", False)
+            if not isinstance(applies, bool):
+                raise r.fail(at, "'disqualifiers_apply' must be true or false")
+            entries.append(Entry({
+                "section": section, "name": r.text(raw["name"], at, "name"),
+                "citation": r.citation(raw, at), "disqualifiers_apply": applies,
+            }))  # fmt: skip
+        else:
+            raw = r.mapping(raw, at, required=("section", "subsection", "citation", "description"))
+            entries.append(Entry({
+                "section": r.section(raw["section"], at),
+                "subsection": r.subsection(raw["subsection"], at),
+                "citation": r.citation(raw, at),
+                "description": r.text(raw["description"], at, "description"),
+            }))  # fmt: skip
+    return tuple(entries)
+
+
+def _read_lists(r: Reader, raw: Any, texts: Mapping[str, str]) -> dict[str, OffenseList]:
+    if not isinstance(raw, dict):
+        raise r.fail("lists", "expected a mapping of list name to its file")
+    lists = {}
+    for name, item in raw.items():
+        where = f"lists.{name}"
+        item = r.mapping(item, where, required=("file", "since"))
+        file = r.text(item["file"], where, "file")
+        if file not in texts:
+            raise r.fail(where, f"file {file!r} not found in the pack's folder")
+        lists[name] = read_list(name, file, texts[file], since=r.date(item["since"], where))
+    return lists
+
+
+def _read_settings(r: Reader, raw: Any) -> dict[str, Setting]:
+    policy = r.mapping(raw, "policy", required=("presets", "default", "settings"))
+    if not isinstance(policy["settings"], dict) or not policy["settings"]:
+        raise r.fail("policy.settings", "expected a non-empty mapping")
+    settings = {}
+    for key, item in policy["settings"].items():
+        where = f"policy.settings.{key}"
+        item = r.mapping(
+            item, where, required=("kind", "description"), optional=("choices", "range")
+        )
+        if item["kind"] not in SETTING_KINDS:
+            raise r.fail(where, f"'kind' must be one of {', '.join(SETTING_KINDS)}")
+        choices = tuple(item.get("choices") or ())
+        if (item["kind"] == "choice") != bool(choices):
+            raise r.fail(where, "'choices' are given for, and only for, kind choice")
+        bounds = item.get("range")
+        if (item["kind"] in ("age", "years")) != (bounds is not None):
+            raise r.fail(where, "'range' is given for, and only for, kinds age and years")
+        whole = isinstance(bounds, list) and all(isinstance(b, int) for b in bounds)
+        if bounds is not None and not (whole and len(bounds) == 2 and bounds[0] <= bounds[1]):
+            raise r.fail(where, f"'range' must be [lowest, highest], found {bounds!r}")
+        settings[key] = Setting(
+            key=key,
+            kind=item["kind"],
+            description=" ".join(r.text(item["description"], where, "description").split()),
+            choices=choices,
+            range=None if bounds is None else (bounds[0], bounds[1]),
+        )
+    return settings
+
+
+_STEP_REQUIRED = ("id", "reason", "determination", "test", "explain")
+_STEP_OPTIONAL = ("rule_id", "basis", "citation", "statute", "description", "enabled_by",
+                  "unknown", "pinpoints")  # fmt: skip
+_REASON_KEYS = ("rule_id", "basis", "citation", "statute", "description")
+
+
+def _read_rules(
+    r: Reader,
+    raw_rules: Any,
+    statutes: Mapping[str, str],
+    determinations: tuple[str, ...],
+    settings: Mapping[str, Setting],
+    data: Mapping[str, Datum],
+    lists: Mapping[str, OffenseList],
+) -> tuple[list[Step], dict[str, Rule]]:
+    steps: list[Step] = []
+    rules: dict[str, Rule] = {}
+    produced: dict[str, list[str]] = {}
+    ids: set[str] = set()
+    for i, raw in enumerate(non_empty_list(r, raw_rules, "rules")):
+        where = f"rules[{i}]"
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            where += f" ({raw['id']})"
+        raw = r.mapping(raw, where, required=_STEP_REQUIRED, optional=_STEP_OPTIONAL)
+        step_id = r.text(raw["id"], where, "id")
+        if not _ID_RE.match(step_id):
+            raise r.fail(where, f"'id' {step_id!r} must be lower case letters, digits, underscores")
+        if step_id in ids:
+            raise r.fail(where, f"rule id {step_id!r} is used twice")
+        ids.add(step_id)
+        reason = r.text(raw["reason"], where, "reason")
+
+        outcome = raw["determination"]
+        fixed: str | None = None
+        chosen_by: str | None = None
+        if isinstance(outcome, dict):
+            outcome = r.mapping(outcome, where + ".determination", required=("policy", "one_of"))
+            chosen_by = r.text(outcome["policy"], where, "determination.policy")
+            if chosen_by not in settings or settings[chosen_by].kind != "choice":
+                raise r.fail(where, f"'determination' names {chosen_by!r}, not a choice setting")
+            possible = list(outcome["one_of"]) if isinstance(outcome["one_of"], list) else []
+            if sorted(possible) != sorted(settings[chosen_by].choices):
+                raise r.fail(where, f"'one_of' must be the choices of {chosen_by}")
+        else:
+            fixed = outcome
+            possible = [outcome]
+        for d in possible:
+            if d not in determinations:
+                raise r.fail(
+                    where,
+                    f"'determination' must be one of {', '.join(determinations)} or "
+                    f"{{policy: SETTING, one_of: [...]}}, found {raw['determination']!r}",
+                )
+
+        if reason in rules:
+            repeated = [k for k in _REASON_KEYS if k in raw]
+            if repeated:
+                raise r.fail(
+                    where,
+                    f"reason {reason!r} is declared by an earlier rule; {repeated[0]!r} "
+                    "belongs there only",
+                )
+        else:
+            missing = [k for k in _REASON_KEYS if k not in raw]
+            if missing:
+                raise r.fail(where, f"missing {missing[0]!r}")
+            if raw["basis"] not in BASES:
+                raise r.fail(
+                    where, f"'basis' must be one of {', '.join(BASES)}, found {raw['basis']!r}"
+                )
+            cited = raw["statute"] if isinstance(raw["statute"], list) else None
+            if not cited:
+                raise r.fail(where, "'statute' must list provisions of 'statutes'")
+            for key in cited:
+                if key not in statutes:
+                    raise r.fail(where, f"statute {key!r} is not quoted in 'statutes'")
+            rule_id = r.text(raw["rule_id"], where, "rule_id")
+            if any(rule.id == rule_id for rule in rules.values()):
+                raise r.fail(where, f"rule id {rule_id!r} is used twice")
+            rules[reason] = Rule(
+                reason=reason,
+                id=rule_id,
+                determinations=(),
+                basis=raw["basis"],
+                citation=r.citation(raw, where),
+                statute=tuple(cited),
+                description=" ".join(r.text(raw["description"], where, "description").split()),
+            )
+        produced.setdefault(reason, [])
+        produced[reason] += [d for d in possible if d not in produced[reason]]
+
+        enabled_by = raw.get("enabled_by")
+        if enabled_by is not None and enabled_by not in settings:
+            raise r.fail(where, f"'enabled_by' {enabled_by!r} is not a policy setting")
+        unknown = raw.get("unknown", "does_not_apply")
+        if unknown not in ("recorded", "does_not_apply"):
+            raise r.fail(where, f"'unknown' must be recorded or does_not_apply, found {unknown!r}")
+        test = raw["test"]
+        if isinstance(test, str):
+            function, arguments = test, {}
+        else:
+            test = dict(r.mapping(test, where + ".test", required=("function",), any_other=True))
+            function, arguments = r.text(test.pop("function"), where, "test.function"), test
+        for key, value in arguments.items():
+            if isinstance(value, dict):
+                ref = r.mapping(value, f"{where}.test.{key}", required=("setting",))
+                if ref["setting"] not in settings:
+                    raise r.fail(where, f"test argument {key!r} names an unknown setting")
+        pinpoints = raw.get("pinpoints") or {}
+        if not isinstance(pinpoints, dict):
+            raise r.fail(where, "'pinpoints' must map a section to its citation")
+        steps.append(
+            Step(
+                id=step_id,
+                reason=reason,
+                determination=fixed,
+                policy_determination=chosen_by,
+                function=function,
+                arguments=MappingProxyType(arguments),
+                enabled_by=enabled_by,
+                unknown_recorded=unknown == "recorded",
+                pinpoints=MappingProxyType(
+                    {
+                        r.section(k, where, "pinpoints"): r.text(v, where, "pinpoints")
+                        for k, v in pinpoints.items()
+                    }
+                ),
+                explain=_template(r, raw["explain"], where),
+            )
+        )
+    rules = {
+        reason: Rule(**{**rule.__dict__, "determinations": tuple(produced[reason])})
+        for reason, rule in rules.items()
+    }
+    return steps, rules
+
+
+def _template(r: Reader, text: Any, where: str) -> str:
+
+    text = r.text(text, where, "explain")
+    problem = check_template(text)
+    if problem:
+        raise r.fail(where, f"'explain' is not a valid template: {problem}")
+    return text
+
+
+def _read_guards(r: Reader, raw: Any, steps: list[Step]) -> tuple[Guard, ...]:
+
+    raw = r.mapping(raw, "explain", optional=("guards",))
+    ids = {s.id for s in steps}
+    guards = []
+    for i, item in enumerate(raw.get("guards") or []):
+        where = f"explain.guards[{i}]"
+        item = r.mapping(item, where, required=("when", "says"), optional=("only", "except"))
+        only = tuple(item["only"]) if "only" in item else None
+        except_ = tuple(item.get("except") or ())
+        for step_id in (*(only or ()), *except_):
+            if step_id not in ids:
+                raise r.fail(where, f"no rule {step_id!r}")
+        when = " ".join(r.text(item["when"], where, "when").split())
+        problem = check_expression(when) or check_template(item["says"])
+        if problem:
+            raise r.fail(where, f"not a valid template: {problem}")
+        guards.append(Guard(when=when, says=item["says"], only=only, except_=except_))
+    return tuple(guards)

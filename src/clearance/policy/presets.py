@@ -1,9 +1,11 @@
-"""The presets shipped in `presets/`: one YAML file per preset, its sources in comments."""
+"""The presets of the default rule pack (`packs/prop64/presets/`): one YAML file each,
+its sources in comments."""
 
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
+
+from clearance.law import load_rulepack
 
 __all__ = ["PRESET_ORDER", "preset_names", "preset_text"]
 
@@ -20,7 +22,7 @@ PRESET_ORDER: tuple[str, ...] = (
 
 
 def _folder():
-    return resources.files("clearance.policy") / "presets"
+    return load_rulepack().presets_folder
 
 
 @cache

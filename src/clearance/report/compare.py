@@ -32,7 +32,7 @@ from clearance.outputs.summary import summarize
 from clearance.policy import Policy, describe, load_policy
 from clearance.policy import summarize as policy_line
 from clearance.report.figures import DETERMINATIONS, ReportError
-from clearance.rules.prop64 import determine
+from clearance.rules.engine import determine
 from clearance.run import check_as_of
 
 FILES = ("compare.html", "compare.json")

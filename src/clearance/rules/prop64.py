@@ -1,56 +1,27 @@
-"""Proposition 64 determinations, column-wise over a whole extract (prop64.md).
+"""Proposition 64's functions: what its pack's scope, facts and tests compute.
 
-The engine works in three passes, all lazy Polars queries:
-
-1. **Per-person facts** (one group-by over every conviction, any county): the
-   earliest super-strike and PC 290 conviction, registrations, the latest
-   conviction, whether every conviction is for cannabis, and so on.
-2. **Per-conviction tests**: for every in-scope conviction, one Boolean column
-   per rule (``t_<rule>``), computed from the conviction and its person's facts.
-   A test is null when its input is unknown (an invalid birth date, say): it
-   then does not apply, and the determination records it as not tested.
-3. **Determination**: the first rule, in prop64.md's order of evaluation, whose
-   test is true decides; its reason carries the rule id and citation from the
-   rule pack (clearance/law).
-
-The tests are kept in the output so ``clearance explain`` can walk every rule for
-a conviction from the very values that decided it: one implementation of the law,
-rendered two ways.
+The pack (`src/clearance/packs/prop64/pack.yaml`) says which of these each rule
+calls, with which arguments, in which order, and what each outcome is; these
+functions only say how a fact or a test is computed over the rows, as Polars
+expressions.  No section, date, threshold or list is written here: each is read
+from the pack (`ctx.data`, `ctx.law.lists`) or from the policy (`ctx.setting`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
 import polars as pl
 
 from clearance.extract.model import Model
-from clearance.law import RulePack, load_rulepack
-from clearance.policy import Policy
+from clearance.law import RulePack
+from clearance.law.registry import Context, Library
 
-DISQUALIFIER_REASONS = ("prior_superstrike", "prior_pc290", "two_priors")
-RELIEF_REASONS = (
-    "under_21",
-    "age_threshold",
-    "conviction_age",
-    "crime_free",
-    "only_prop64",
-    "deceased",
-    "sentence_completed",
-)
+law = Library("prop64")
 
 
-@dataclass(frozen=True)
-class Step:
-    """One rule in the order of evaluation."""
-
-    reason: str
-    determination: str | pl.Expr
-    test: str  # the t_ column that must be true
+# ------------------------------------------------------------------------ helpers
 
 
-def _years_between(start: pl.Expr, end: pl.Expr) -> pl.Expr:
+def years_between(start: pl.Expr, end: pl.Expr) -> pl.Expr:
     """Whole calendar years from start to end (an age, or years since a date)."""
     before_anniversary = (end.dt.month() < start.dt.month()) | (
         (end.dt.month() == start.dt.month()) & (end.dt.day() < start.dt.day())
@@ -58,7 +29,7 @@ def _years_between(start: pl.Expr, end: pl.Expr) -> pl.Expr:
     return end.dt.year() - start.dt.year() - before_anniversary.cast(pl.Int32)
 
 
-def _plus_years(date: pl.Expr, years: int) -> pl.Expr:
+def plus_years(date: pl.Expr, years: int) -> pl.Expr:
     """The same month and day ``years`` later (29 February becomes 28 February)."""
     return date.dt.offset_by(f"{years}y")
 
@@ -78,9 +49,9 @@ def _listing(flag: pl.Expr) -> pl.Expr:
 def _with_flags(rows: pl.LazyFrame, **flags: pl.Expr) -> pl.LazyFrame:
     """``rows`` with a boolean column per flag, each computed once per distinct value.
 
-    The rule pack's offense lists are long expressions (codes, sections,
-    subsections, text patterns); a history repeats a few hundred distinct charges,
-    so they are evaluated on those and joined back by the columns they read.
+    The offense lists are long expressions (codes, sections, subsections, text
+    patterns); a history repeats a few hundred distinct charges, so they are
+    evaluated on those and joined back by the columns they read.
     """
     columns = sorted({c for flag in flags.values() for c in flag.meta.root_names()})
     distinct = rows.select(columns).unique().with_columns(**flags)
@@ -92,39 +63,96 @@ def _with_flags(rows: pl.LazyFrame, **flags: pl.Expr) -> pl.LazyFrame:
     return pl.concat([rows, found], how="horizontal")
 
 
-def person_facts(model: Model, law: RulePack) -> pl.LazyFrame:
-    """Facts about each person's whole history that the rules read."""
-    cannabis = pl.col("cannabis_section").is_not_null()
+def _disqualifiable(ctx: Context) -> pl.Expr:
+    """The conviction's section is one the statutory disqualifiers apply to."""
+    return pl.col("cannabis_section").is_in(list(ctx.law.disqualifier_sections))
+
+
+def _prior(known: pl.Expr, possible: pl.Expr) -> pl.Expr:
+    """True when a dated disqualifier is prior; null when only an undated one might be."""
+    return pl.when(known.fill_null(False)).then(True).when(possible).then(None).otherwise(False)
+
+
+def unparsed_charge(law: RulePack) -> pl.Expr:
+    """A count whose charge names cannabis but has no readable section (prop64.md).
+
+    "Reading the charge": such a conviction is in scope, for review, never silently
+    out of it. The words are the pack's ``cannabis_words``; a comment that names a
+    cannabis section while no section can be read counts too.
+    """
+    return (
+        pl.col("section").is_null()
+        & (
+            law.names_cannabis("offense_raw", "comment_text")
+            | pl.col("comment_cannabis_section").is_not_null()
+        )
+    ).fill_null(False)
+
+
+# -------------------------------------------------------------------------- scope
+
+
+@law.scope
+def cannabis_conviction(ctx: Context) -> pl.Expr:
+    """A conviction under a section of the datum `sections`, or naming cannabis unreadably."""
+    return pl.col("cannabis_section").is_in(list(ctx.law.cannabis_sections)) | unparsed_charge(
+        ctx.law
+    )
+
+
+# -------------------------------------------------------------------------- facts
+
+
+@law.fact
+def history(ctx: Context, model: Model, rows: pl.LazyFrame, *, lists: list) -> pl.LazyFrame:
+    """Facts about each person's whole history (every conviction, any county).
+
+    How many convictions, how many undated, the latest, whether every one is in
+    scope, a tally by section; and for each offense list in ``lists`` (each
+    ``{list, shown_as, registration}``): the first and every dated listed
+    conviction (``_first_<list>``, ``_dates_<list>``), whether one is undated
+    (``_undated_<list>``), and their listing in the column ``shown_as``. With
+    ``registration: true`` a PC 290 registration (people table) counts as one.
+    """
+    in_scope = pl.col("cannabis_section").is_not_null()
     convictions = _with_flags(
         model.counts.filter(pl.col("convicted")),
-        _superstrike=law.offense_in("superstrikes"),
-        _pc290=law.offense_in("pc290"),
+        **{f"_in_{item['list']}": ctx.law.offense_in(item["list"]) for item in lists},
     )
-    superstrike, pc290 = pl.col("_superstrike"), pl.col("_pc290")
+    flags = {item["list"]: pl.col(f"_in_{item['list']}") for item in lists}
+    date = pl.col("event_date")
     # Listed from the few flagged convictions only (labelling them all costs more
     # than the rest of the facts); a person with none has an empty list.
     listings = (
-        convictions.filter(superstrike | pc290)
+        convictions.filter(pl.any_horizontal(*flags.values()))
         .group_by("subject_id")
-        .agg(superstrikes=_listing(superstrike), pc290_convictions=_listing(pc290))
+        .agg(
+            *(_listing(flags[i["list"]]).alias(i["shown_as"]) for i in lists),
+            *(
+                date.filter(flags[i["list"]])
+                .drop_nulls()
+                .unique()
+                .sort()
+                .alias(f"_dates_{i['list']}")
+                for i in lists
+            ),
+        )
     )
     by_person = (
         convictions.group_by("subject_id")
         .agg(
             n_convictions=pl.len(),
-            n_undated_convictions=pl.col("event_date").is_null().sum(),
-            latest_conviction=pl.col("event_date").max(),
-            only_prop64=cannabis.all(),
-            first_superstrike=pl.col("event_date").filter(superstrike).min(),
-            undated_superstrike=(superstrike & pl.col("event_date").is_null()).any(),
-            first_pc290_conviction=pl.col("event_date").filter(pc290).min(),
-            undated_pc290_conviction=(pc290 & pl.col("event_date").is_null()).any(),
+            n_undated_convictions=date.is_null().sum(),
+            latest_conviction=date.max(),
+            only_prop64=in_scope.all(),
+            **{f"_first_{name}": date.filter(flag).min() for name, flag in flags.items()},
+            **{f"_undated_{name}": (flag & date.is_null()).any() for name, flag in flags.items()},
         )
         .join(listings, on="subject_id", how="left")
-        .with_columns(pl.col("superstrikes", "pc290_convictions").fill_null(""))
+        .with_columns(pl.col(*(i["shown_as"] for i in lists)).fill_null(""))
     )
     tally = (
-        convictions.filter(cannabis)
+        convictions.filter(in_scope)
         .group_by("subject_id", "cannabis_section")
         .len()
         .sort("subject_id", "cannabis_section")
@@ -135,35 +163,50 @@ def person_facts(model: Model, law: RulePack) -> pl.LazyFrame:
             ).str.join("; ")
         )
     )
-    return (
+    registered = pl.col("registered_290") & pl.col("first_registration_date").is_null()
+    by_list = {}
+    for item in lists:
+        name = item["list"]
+        first, undated = pl.col(f"_first_{name}"), pl.col(f"_undated_{name}").fill_null(False)
+        if item.get("registration"):
+            by_list[f"_first_{name}"] = pl.min_horizontal(first, "first_registration_date")
+            by_list[f"_undated_{name}"] = undated | registered
+            by_list[f"_dates_{name}"] = (
+                pl.concat_list(pl.col(f"_dates_{name}"), pl.col("first_registration_date"))
+                .list.drop_nulls()
+                .list.unique()
+                .list.sort()
+            )
+        else:
+            by_list[f"_undated_{name}"] = undated
+    facts = (
         model.people.join(by_person, on="subject_id", how="left")
         .join(tally, on="subject_id", how="left")
         .with_columns(
             pl.col("n_convictions").fill_null(0),
             pl.col("n_undated_convictions").fill_null(0),
-            first_pc290=pl.min_horizontal("first_pc290_conviction", "first_registration_date"),
-            undated_pc290=pl.col("undated_pc290_conviction").fill_null(False)
-            | (pl.col("registered_290") & pl.col("first_registration_date").is_null()),
-            undated_superstrike=pl.col("undated_superstrike").fill_null(False),
+            **by_list,
         )
     )
+    return rows.join(facts, on="subject_id", how="left")
 
 
-def _prior_same_section(in_scope: pl.LazyFrame, model: Model) -> pl.LazyFrame:
-    """Earlier convictions under the same cannabis section, counted by court case.
+@law.fact
+def same_section_priors(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Earlier convictions under the same section, counted by court case.
 
     HS 11358(d)(2), 11359(c)(2), 11360(a)(3)(B): "two or more prior convictions" under
     the section. A conviction is a court event on its date: several counts of one case
     are one conviction, and counts dated differently are different convictions even
     when the extract gives them one event key (a court action has one date). An
-    attempt counts as the section itself (PC 664). Cases under the section whose date
-    is unknown are counted apart (``undated_same_section``): they may be prior.
+    attempt counts as the section itself. Cases under the section whose date is
+    unknown are counted apart (``undated_same_section``): they may be prior.
     """
     same = model.counts.filter(
         pl.col("convicted") & pl.col("cannabis_section").is_not_null()
     ).select("subject_id", "cannabis_section", "event_key", prior_date=pl.col("event_date"))
     earlier = (
-        in_scope.select("subject_id", "cnt_order", "cannabis_section", "event_date")
+        rows.select("subject_id", "cnt_order", "cannabis_section", "event_date")
         .join(same.unique(), on=["subject_id", "cannabis_section"], how="inner")
         .group_by("subject_id", "cnt_order")
         .agg(
@@ -175,228 +218,144 @@ def _prior_same_section(in_scope: pl.LazyFrame, model: Model) -> pl.LazyFrame:
             .n_unique(),
         )
     )
-    return earlier
+    return rows.join(earlier, on=["subject_id", "cnt_order"], how="left").with_columns(
+        pl.col("prior_same_section", "undated_same_section").fill_null(0)
+    )
 
 
-def unparsed_charge(law: RulePack) -> pl.Expr:
-    """A count whose charge names cannabis but has no readable section (prop64.md).
+@law.fact
+def ages(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Ages and years the rules and `explain` show, from real dates only.
 
-    "Reading the charge": such a conviction is in scope, for review, never silently
-    out of it. The words are the rule pack's ``cannabis_words``; a comment that
-    names a cannabis section while no section can be read counts too.
+    No age from a birth date on or after the date it is measured to.
     """
+    as_of, dob, date = ctx.as_of_lit, pl.col("dob"), pl.col("event_date")
+    return rows.with_columns(
+        age_at_conviction=pl.when(dob < date).then(years_between(dob, date)),
+        age_as_of=pl.when(dob <= as_of).then(years_between(dob, as_of)),
+        years_since_conviction=years_between(date, as_of),
+        years_since_any_conviction=years_between(pl.col("latest_conviction"), as_of),
+    )
+
+
+# -------------------------------------------------------------------------- tests
+
+
+def _born_before(ctx: Context) -> pl.Expr:
+    """A real birth date before the conviction, not a placeholder (datum oldest_age).
+
+    A person's age is known only from such a date: never from a negative or
+    impossible one (the conviction is then invalid_date).
+    """
+    dob = pl.col("dob")
     return (
-        pl.col("section").is_null()
-        & (
-            law.names_cannabis("offense_raw", "comment_text")
-            | pl.col("comment_cannabis_section").is_not_null()
-        )
+        (dob < pl.col("event_date")) & (plus_years(dob, ctx.data("oldest_age")) > ctx.as_of_lit)
     ).fill_null(False)
 
 
-def determine(
-    model: Model, policy: Policy, county: str, as_of: dt.date, law: RulePack | None = None
-) -> pl.LazyFrame:
-    """One row per in-scope conviction: the determination, reason, rule, citation, facts."""
-    law = law or load_rulepack()
-    as_of_lit = pl.lit(as_of, dtype=pl.Date)
-    in_scope = model.counts.filter(
-        pl.col("convicted")
-        & (pl.col("cannabis_section").is_in(list(law.sections)) | unparsed_charge(law))
-        & (pl.col("county").str.to_uppercase() == county.strip().upper())
-    )
-    facts = person_facts(model, law)
-    rows = (
-        in_scope.join(facts, on="subject_id", how="left")
-        .join(_prior_same_section(in_scope, model), on=["subject_id", "cnt_order"], how="left")
-        .with_columns(pl.col("prior_same_section", "undated_same_section").fill_null(0))
-    )
-    return _decide(rows, policy, as_of_lit, law).sort("subject_id", "cnt_order")
-
-
-def _prior(known: pl.Expr, possible: pl.Expr) -> pl.Expr:
-    """True when a dated disqualifier is prior; null when only an undated one might be."""
-    return pl.when(known.fill_null(False)).then(True).when(possible).then(None).otherwise(False)
-
-
-def _tests(policy: Policy, as_of: pl.Expr, law: RulePack) -> dict[str, pl.Expr]:
+@law.test
+def invalid_date(ctx: Context) -> pl.Expr:
+    """The conviction date is missing, partial, or on or before the date of birth."""
     date = pl.col("event_date")
+    return date.is_null() | (date <= pl.col("dob")).fill_null(False)
+
+
+@law.test
+def no_section(ctx: Context) -> pl.Expr:
+    """No section could be read from the charge."""
+    return pl.col("cannabis_section").is_null()
+
+
+@law.test
+def subsection_in(ctx: Context, *, subsections: str) -> pl.Expr:
+    """The conviction's subsection falls under one listed in the datum `subsections`."""
+    return ctx.law.subsection_in(subsections)
+
+
+@law.test
+def prior_listed(ctx: Context, *, list: str, min_priors: int) -> pl.Expr:
+    """At least `min_priors` convictions on the offense list dated strictly before this one.
+
+    Unknown when only an undated listed conviction could make up the number.
+    Distinct convictions are told apart by their dates.  Applies to the sections
+    whose entry says `disqualifiers_apply`.
+    """
+    date = pl.col("event_date")
+    if min_priors == 1:
+        known = pl.col(f"_first_{list}") < date
+    else:
+        known = pl.col(f"_dates_{list}").list.get(min_priors - 1, null_on_oob=True) < date
+    return _disqualifiable(ctx) & _prior(known, pl.col(f"_undated_{list}"))
+
+
+@law.test
+def prior_same_section(ctx: Context, *, min_priors: int) -> pl.Expr:
+    """At least `min_priors` earlier convictions (court cases) under the same section.
+
+    Unknown when undated ones could make up the number.
+    """
+    prior = pl.col("prior_same_section")
+    return _disqualifiable(ctx) & _prior(
+        prior >= min_priors, prior + pl.col("undated_same_section") >= min_priors
+    )
+
+
+@law.test
+def comment_charge(ctx: Context) -> pl.Expr:
+    """The section was read from the comment, or the comment names another section."""
+    return (pl.col("charge_source") == "comment") | (
+        pl.col("comment_cannabis_section").is_not_null()
+        & (pl.col("comment_cannabis_section") != pl.col("cannabis_section"))
+    )
+
+
+@law.test
+def still_serving(ctx: Context) -> pl.Expr:
+    """The sentence ends after the as-of date, or its end cannot be read."""
+    return (pl.col("sentence_end") > ctx.as_of_lit) | pl.col("sent_unknown")
+
+
+@law.test
+def section_in_setting(ctx: Context, *, setting: str) -> pl.Expr:
+    """The conviction's section is in the policy's list `setting` (dismiss, reduce)."""
+    return pl.col("cannabis_section").is_in([str(s) for s in ctx.setting(setting)])
+
+
+@law.test
+def younger_than_at_conviction(ctx: Context, *, years: int) -> pl.Expr:
+    """Younger than `years` on the conviction date; unknown without a usable birth date."""
+    return pl.when(_born_before(ctx)).then(pl.col("event_date") < plus_years(pl.col("dob"), years))
+
+
+@law.test
+def age_at_least(ctx: Context, *, years: int) -> pl.Expr:
+    """At least `years` old on the as-of date; unknown without a usable birth date."""
     dob = pl.col("dob")
-    section = pl.col("cannabis_section")
-    disqualifiable = section.is_in(list(law.disqualifier_sections))
-    relief = policy.additional_relief
-    review = policy.review
+    return pl.when(_born_before(ctx) & (dob <= ctx.as_of_lit)).then(
+        plus_years(dob, years) <= ctx.as_of_lit
+    )
 
-    def off() -> pl.Expr:
-        return pl.lit(False)
 
-    # A person's age is known only from a real birth date before the conviction:
-    # never from a negative or impossible one (the conviction is then invalid_date).
-    # Nor from a placeholder birth date that gives an age no one has (law.oldest_age).
-    born_before = ((dob < date) & (_plus_years(dob, law.oldest_age) > as_of)).fill_null(False)
+@law.test
+def conviction_years_old(ctx: Context, *, years: int) -> pl.Expr:
+    """The conviction is at least `years` old on the as-of date."""
+    return plus_years(pl.col("event_date"), years) <= ctx.as_of_lit
 
-    tests: dict[str, pl.Expr] = {
-        # prop64.md "Dates": a missing, partial or impossible date is never guessed;
-        # "Reading the charge": a conviction on or before the date of birth is impossible.
-        "invalid_date": date.is_null() | (date <= dob).fill_null(False),
-        # prop64.md "Reading the charge": names cannabis, no readable section.
-        "unparsed_charge": section.is_null(),
-        # HS 11361.8(a), (e): relief is for convictions under the law before Prop 64.
-        "after_prop64": date > pl.lit(law.last_conviction_date, dtype=pl.Date),
-        # Conduct the new law keeps a felony: HS 11359(c)(3), (d); 11360(a)(3)(C), (D).
-        "excluded_subsection": law.excluded_subsection(),
-        # HS 11358(d)(1), 11359(c)(1), 11360(a)(3)(A): "prior" is strictly earlier. A
-        # disqualifier whose date is unknown leaves the test unknown (null).
-        "prior_superstrike": disqualifiable
-        & _prior(pl.col("first_superstrike") < date, pl.col("undated_superstrike")),
-        "prior_pc290": disqualifiable
-        & _prior(pl.col("first_pc290") < date, pl.col("undated_pc290")),
-        # HS 11358(d)(2), 11359(c)(2), 11360(a)(3)(B).
-        "two_priors": disqualifiable
-        & _prior(
-            pl.col("prior_same_section") >= 2,
-            pl.col("prior_same_section") + pl.col("undated_same_section") >= 2,
-        ),
-        "undated_disqualifier": pl.lit(None, pl.Boolean),  # set below from the three above
-        "comment_charge": (
-            (pl.col("charge_source") == "comment")
-            | (
-                pl.col("comment_cannabis_section").is_not_null()
-                & (pl.col("comment_cannabis_section") != section)
-            )
-        )
-        if review.comment_charge
-        else off(),
-        # A sentence whose end cannot be read may still be running: a person must look.
-        "still_serving": ((pl.col("sentence_end") > as_of) | pl.col("sent_unknown"))
-        if review.still_serving
-        else off(),
-        "misdemeanor": pl.col("severity").is_in(["M", "I"])
-        if policy.misdemeanors is not None
-        else off(),
-        "baseline_dismiss": section.is_in([str(s) for s in policy.dismiss]),
-        "under_21": pl.when(born_before).then(date < _plus_years(dob, 21))
-        if relief.under_21
-        else off(),
-        "age_threshold": pl.when(born_before & (dob <= as_of)).then(
-            _plus_years(dob, relief.age_threshold) <= as_of
-        )
-        if relief.age_threshold
-        else off(),
-        "conviction_age": (_plus_years(date, relief.conviction_age) <= as_of)
-        if relief.conviction_age
-        else off(),
-        # Every conviction must be dated to know the latest one.
-        "crime_free": pl.when(pl.col("n_undated_convictions") > 0)
+
+@law.test
+def no_conviction_for(ctx: Context, *, years: int) -> pl.Expr:
+    """No conviction of any kind in the `years` before the as-of date.
+
+    Every conviction must be dated to know the latest one: unknown otherwise.
+    """
+    return (
+        pl.when(pl.col("n_undated_convictions") > 0)
         .then(None)
-        .otherwise(_plus_years(pl.col("latest_conviction"), relief.crime_free) <= as_of)
-        if relief.crime_free
-        else off(),
-        "only_prop64": pl.col("only_prop64") if relief.only_prop64 else off(),
-        "deceased": pl.col("deceased") if relief.deceased else off(),
-        "sentence_completed": (pl.col("sentence_end") <= as_of)
-        if relief.sentence_completed
-        else off(),
-        "baseline_reduce": section.is_in([str(s) for s in policy.reduce]),
-        "no_policy": pl.lit(True),
-    }
-    tests["undated_disqualifier"] = pl.any_horizontal(
-        *(tests[r].is_null() for r in DISQUALIFIER_REASONS)
-    )
-    # Additional relief (prop64.md, order of evaluation, step 8) is reached by every
-    # conviction the dismiss list did not already dismiss: it turns a would-be
-    # reduction, or a would-be no_policy review, into a dismissal.
-    return tests
-
-
-# prop64.md, "Order of evaluation": (reason, test) pairs; the first test that is true
-# wins. "baseline" appears twice: as a dismissal before additional relief, and as a
-# reduction after it.
-STEP_ORDER: tuple[tuple[str, str], ...] = (
-    ("invalid_date", "invalid_date"),
-    ("unparsed_charge", "unparsed_charge"),
-    ("after_prop64", "after_prop64"),
-    ("excluded_subsection", "excluded_subsection"),
-    *((r, r) for r in DISQUALIFIER_REASONS),
-    ("undated_disqualifier", "undated_disqualifier"),
-    ("comment_charge", "comment_charge"),
-    ("still_serving", "still_serving"),
-    ("misdemeanor", "misdemeanor"),
-    ("baseline", "baseline_dismiss"),
-    *((r, r) for r in RELIEF_REASONS),
-    ("baseline", "baseline_reduce"),
-    ("no_policy", "no_policy"),
-)
-
-_OUTCOME = {
-    "invalid_date": "review",
-    "unparsed_charge": "review",
-    "after_prop64": "not_eligible",
-    "excluded_subsection": "not_eligible",
-    **dict.fromkeys(DISQUALIFIER_REASONS, "not_eligible"),
-    "undated_disqualifier": "review",
-    "comment_charge": "review",
-    "still_serving": "review",
-    "baseline_dismiss": "dismiss",
-    **dict.fromkeys(RELIEF_REASONS, "dismiss"),
-    "baseline_reduce": "reduce",
-    "no_policy": "review",
-}
-
-
-def _steps(policy: Policy) -> list[Step]:
-    outcome = {**_OUTCOME, "misdemeanor": policy.misdemeanors or "review"}
-    return [Step(reason, outcome[test], test) for reason, test in STEP_ORDER]
-
-
-def _decide(rows: pl.LazyFrame, policy: Policy, as_of: pl.Expr, law: RulePack) -> pl.LazyFrame:
-    tests = _tests(policy, as_of, law)
-    rows = rows.with_columns(**{f"t_{name}": expr for name, expr in tests.items()})
-    steps = _steps(policy)
-    determination = reason = None
-    for step in reversed(steps):
-        fires = pl.col(f"t_{step.test}").fill_null(False)
-        outcome = (
-            pl.lit(step.determination)
-            if isinstance(step.determination, str)
-            else step.determination
-        )
-        if determination is None:
-            determination, reason = outcome, pl.lit(step.reason)
-        else:
-            determination = pl.when(fires).then(outcome).otherwise(determination)
-            reason = pl.when(fires).then(pl.lit(step.reason)).otherwise(reason)
-    enabled = [r for r in RELIEF_REASONS if _relief_enabled(policy, r)]
-    not_tested = (
-        pl.concat_list(
-            [
-                pl.when(pl.col(f"t_{r}").is_null())
-                .then(pl.lit(r))
-                .otherwise(pl.lit(None, pl.String))
-                for r in enabled
-            ]
-            or [pl.lit(None, pl.String)]
-        )
-        .list.drop_nulls()
-        .list.join(", ")
-    )
-    rules = law.rules_by_reason()
-    return rows.with_columns(
-        determination=determination,
-        reason=reason,
-        not_tested=pl.when(not_tested == "").then(None).otherwise(not_tested),
-        # No age from a birth date on or after the date it is measured to.
-        age_at_conviction=pl.when(pl.col("dob") < pl.col("event_date")).then(
-            _years_between(pl.col("dob"), pl.col("event_date"))
-        ),
-        age_as_of=pl.when(pl.col("dob") <= as_of).then(_years_between(pl.col("dob"), as_of)),
-        years_since_conviction=_years_between(pl.col("event_date"), as_of),
-        years_since_any_conviction=_years_between(pl.col("latest_conviction"), as_of),
-    ).with_columns(
-        rule=pl.col("reason").replace_strict({k: v.rule_id for k, v in rules.items()}),
-        citation=pl.col("reason").replace_strict({k: v.citation for k, v in rules.items()}),
+        .otherwise(plus_years(pl.col("latest_conviction"), years) <= ctx.as_of_lit)
     )
 
 
-def _relief_enabled(policy: Policy, reason: str) -> bool:
-    return bool(getattr(policy.additional_relief, reason))
+@law.test
+def sentence_completed(ctx: Context) -> pl.Expr:
+    """Every sentence of the conviction had ended by the as-of date."""
+    return pl.col("sentence_end") <= ctx.as_of_lit

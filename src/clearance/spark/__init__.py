@@ -3,7 +3,7 @@
 There is one implementation of the law. Spark only moves rows: the staged rows are
 repartitioned by ``subject_id`` so that every row of a person lands in one
 partition, and each partition is evaluated by ``clearance.extract.model.build`` and
-``clearance.rules.prop64.determine``, the functions the local engine runs
+``clearance.rules.engine.determine``, the functions the local engine runs
 (``clearance.spark.engine.evaluate_partition``). The driver then writes the output
 folder with the local writers. See docs/spark.md.
 

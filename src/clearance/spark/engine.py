@@ -7,7 +7,7 @@ What runs where:
 - **each Python worker**, for one partition: concatenates the partition's Arrow
   batches into one Polars frame (all rows of each of its people, because the
   partitioning key is the model's person key) and calls ``evaluate_partition``,
-  which runs ``clearance.extract.model.build`` and ``clearance.rules.prop64.determine``,
+  which runs ``clearance.extract.model.build`` and ``clearance.rules.engine.determine``,
   the very functions of the local engine, with the same input order
   (``file_order``), policy, county, as-of date and rule pack.
 
@@ -43,9 +43,9 @@ import polars as pl
 from clearance import __version__
 from clearance.extract import model as model_
 from clearance.extract.reader import staged_schema
-from clearance.law import RulePack, load_rulepack
+from clearance.law import RulePack, load_pack, read_rulepack
 from clearance.policy import Policy
-from clearance.rules.prop64 import determine
+from clearance.rules.engine import determine
 from clearance.run import Evaluation, RunError, check_county, county_convictions
 
 KINDS = ("determinations", "people", "history", "counties")
@@ -64,6 +64,9 @@ class Job:
     as_of: dt.date
     rulepack_version: str
     clearance_version: str = __version__
+    rulepack_source: str = "installed"  # or the folder of a pack given with --law DIR
+    rulepack_name: str = "prop64"
+    rulepack_sha256: str | None = None
 
 
 # --------------------------------------------------------------------------- the engine
@@ -99,8 +102,15 @@ def schemas(job: Job, law: RulePack) -> dict[str, pl.Schema]:
 
 def _worker_law(job: Job) -> RulePack:
     """The rule pack on a worker, refused if it is not the driver's."""
-    law = load_rulepack()
-    if law.version != job.rulepack_version or __version__ != job.clearance_version:
+    if job.rulepack_source == "installed":
+        law = load_pack(job.rulepack_name)
+    else:
+        law = read_rulepack(job.rulepack_source)
+    if (
+        law.version != job.rulepack_version
+        or __version__ != job.clearance_version
+        or (job.rulepack_sha256 is not None and law.sha256 != job.rulepack_sha256)
+    ):
         raise RuntimeError(
             f"clearance {__version__} with rule pack {law.version} on a Spark worker, but "
             f"{job.clearance_version} with {job.rulepack_version} on the driver: install the "
@@ -289,7 +299,16 @@ def evaluate_staged(
     spark, started = session(master)
     lap("spark_start")
     try:
-        job = Job(tuple(file_order), policy, county, as_of, law.version)
+        job = Job(
+            tuple(file_order),
+            policy,
+            county,
+            as_of,
+            law.version,
+            rulepack_source=law.provenance()["source"],
+            rulepack_name=law.name,
+            rulepack_sha256=law.sha256,
+        )
         tables = schemas(job, law)
         # recursive: the reader may split staged rows into person buckets (subfolders)
         staged = spark.read.option("recursiveFileLookup", "true").parquet(
