@@ -46,7 +46,8 @@ from clearance.extract.reader import staged_schema
 from clearance.law import RulePack, load_rulepack
 from clearance.policy import Policy
 from clearance.rules.prop64 import determine
-from clearance.run import Evaluation, RunError, check_county, county_convictions
+from clearance.run_common import Evaluation, RunError, check_county, county_convictions
+from clearance.spark import INSTALL_HINT
 
 KINDS = ("determinations", "people", "history", "counties")
 KIND = "kind"
@@ -282,8 +283,6 @@ def evaluate_staged(
     try:
         import pyspark
     except ImportError:
-        from clearance.spark import INSTALL_HINT
-
         raise RunError(INSTALL_HINT) from None
 
     spark, started = session(master)
