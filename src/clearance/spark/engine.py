@@ -226,6 +226,9 @@ def session(master: str | None = None):
         # Local workers must run this interpreter, which has clearance installed.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         conf.setIfMissing("spark.ui.enabled", "false")
+    tuned = os.environ.get("_RJEM_MALLOC_CONF")
+    if tuned:  # a batch command's allocator settings (clearance.__main__), for executors too
+        conf.setIfMissing("spark.executorEnv._RJEM_MALLOC_CONF", tuned)
     conf.setIfMissing("spark.ui.showConsoleProgress", "false")
     conf.setIfMissing("spark.log.level", "ERROR")
     conf.setAppName(conf.get("spark.app.name", "clearance"))
