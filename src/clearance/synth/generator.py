@@ -101,7 +101,8 @@ KIND_PRISON, KIND_PROB, KIND_JAIL, KIND_FINE = range(4)
 KIND_DISP = ("CONVICTED-PRISON", "CONVICTED-PROBATION", "CONVICTED-JAIL", "CONVICTED-FINE")
 
 SEGMENT_FIELDS = (35, 14, 34, 7, 5)  # subject, event, count head, sentence, count tail
-assert sum(SEGMENT_FIELDS) == N_FIELDS
+if sum(SEGMENT_FIELDS) != N_FIELDS:
+    raise RuntimeError(f"SEGMENT_FIELDS add up to {sum(SEGMENT_FIELDS)} fields, not {N_FIELDS}")
 
 
 def _norm(w) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import typer
 
@@ -151,8 +152,7 @@ def users_unlock(
             lifted = unlock_address(session, settings, address.strip(), by=None)
             what = f"address {address.strip()}"
         else:
-            assert name is not None
-            user = find(session, name)
+            user = find(session, cast(str, name))  # not None: exactly one of the two
             if user is None:
                 raise fail(f"no user named {name!r}")
             key = name_key(user.username)

@@ -84,7 +84,7 @@ def _change_user(ctx: Ctx, form: FormData, user_id: int) -> Response:
 
 def _own_session(ctx: Ctx, user: User) -> str | None:
     """The admin's own session, kept when they change their own account."""
-    assert ctx.user is not None
+    ctx.require_user()
     if ctx.session_token is None or ctx.user.id != user.id:
         return None
     return session_id(ctx.session_token)
@@ -182,7 +182,7 @@ def _save_office(ctx: Ctx, form: FormData) -> Response:
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(content, "utf-8")
     partial.replace(path)
-    assert ctx.user is not None
+    ctx.require_user()
     note = f"office.yaml saved (sha256 {hashlib.sha256(content.encode()).hexdigest()[:16]}…)"
     ctx.db.add(audit_entry(ctx.user, "office_saved", note=note))
     ctx.db.commit()
