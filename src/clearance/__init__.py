@@ -1,7 +1,7 @@
-"""clearance: automatic criminal-record clearance from California DOJ bulk extracts."""
+"""clearance: automatic criminal-record clearance from California DOJ bulk extracts.
 
-from clearance._allocator import tune_jemalloc
+Importing the package changes nothing in the process: the allocator settings for
+batch commands are made by the command launcher (``clearance.__main__``).
+"""
 
 __version__ = "0.1.0"
-
-tune_jemalloc()  # before anything imports Polars

@@ -5,7 +5,8 @@ strings; both give freed pages back to the system soon after, and pages given ba
 must be faulted in again by the next allocation. A run allocates and frees the same
 amounts batch after batch, so that churn cost a 10M-row run 19 s of system time.
 
-``tune_jemalloc`` (called when clearance is imported, before Polars is) keeps
+``tune_jemalloc`` (called by the command launcher, ``clearance.__main__``, for the
+batch commands only, before Polars is imported; never on ``import clearance``) keeps
 jemalloc's freed pages for 2 s and then returns them at once, without the "muzzy"
 stage (pages marked free but still counted as resident): a 10M-row run spends 12 s
 of system time instead of 19 s, and 47 s instead of 51 s in all, at the same peak

@@ -37,6 +37,7 @@ from pathlib import Path
 __all__ = [
     "FolderError",
     "OutputKind",
+    "aside",
     "check_destination",
     "check_parent",
     "disk_error_line",
@@ -338,23 +339,32 @@ def make_private(folder: Path) -> None:
                 os.chmod(path, FILE_MODE)
 
 
+@contextlib.contextmanager
+def aside(path: Path) -> Iterator[Path]:
+    """The file to write ``path`` into: ``.NAME.partial`` beside it, renamed into place
+    when the block ends, removed when it fails (a full disk), so ``path`` is never seen
+    half-written. The caller writes the partial file (and chooses its mode)."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        yield partial
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write a file beside its destination, owner-only, then rename it into place.
 
     A failure (a full disk) removes the half-written file.
     """
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
+    with aside(path) as partial:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
         fd = os.open(partial, flags, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             os.chmod(partial, FILE_MODE)  # an earlier partial kept its mode
             handle.write(data)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 def move_into_place(tmp: Path, out: Path) -> None:

@@ -9,29 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from clearance import __version__
-from clearance._folders import WRITE_ERRNOS, disk_error_line
-from clearance.explain import ExplainError
-from clearance.extract.reader import ExtractError
-from clearance.filings.errors import FilingsError
+from clearance._folders import WRITE_ERRNOS
+from clearance.console import err, fail, out, progress_bar, user_errors
 from clearance.law import RulePackError, installed_packs, load_pack, load_rulepack
-from clearance.policy import PolicyError
-from clearance.report.figures import ReportError
 from clearance.run import RunError, check_as_of
 from clearance.screen import Screen
 from clearance.textsafe import shown, terminal_safe
+from clearance.web.commands import audit_app as _audit_app
+from clearance.web.commands import serve as _serve
+from clearance.web.commands import users_app as _users_app
 
 # Piped or redirected, Rich would lay tables out in 80 columns (cutting dates and
 # citations short): there, lines are as wide as their content, up to this.
@@ -44,27 +39,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Data never drives the terminal: see screen.py (values in markup lines pass shown()).
-out = Screen()
-err = Screen(stderr=True)
-
-# Failures a user can act on: their message is safe to print (names files and lines,
-# never the content of a line).
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ExtractError,
-    ExplainError,
-    FileNotFoundError,
-    FilingsError,
-    PolicyError,
-    ReportError,
-    RulePackError,
-    RunError,
-)
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"clearance: {message}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -80,40 +54,6 @@ def main(
     ),
 ) -> None:
     """Automatic record clearance for California DOJ bulk extracts."""
-
-
-@contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator:
-    """A progress bar on a terminal; silence otherwise (logs, CI, pipes)."""
-    if not err.is_terminal:
-        yield lambda n: None
-        return
-    columns = [TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn()]
-    if total is not None:
-        columns.insert(2, DownloadColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the failures a user can act on into one line and exit status 2."""
-    try:
-        yield
-    except USER_ERRORS as exc:
-        raise fail(str(exc)) from None
-    except Exception as exc:
-        # A full disk, a folder not writable: one line naming the file or folder.
-        line = disk_error_line(exc) if isinstance(exc, OSError) else None
-        if line is not None:
-            raise fail(line) from None
-        if os.environ.get("CLEARANCE_DEBUG"):
-            raise
-        # The message of an unexpected error may quote data; name only its kind.
-        raise fail(
-            f"internal error ({type(exc).__name__}); set CLEARANCE_DEBUG=1 for details", 1
-        ) from None
 
 
 def _check_inputs(paths: list[Path]) -> None:
@@ -582,10 +522,6 @@ def policies_show(
 
 
 # The local web app (docs/web.md); the web stack is imported only when these run.
-from clearance.web.commands import audit_app as _audit_app  # noqa: E402
-from clearance.web.commands import serve as _serve  # noqa: E402
-from clearance.web.commands import users_app as _users_app  # noqa: E402
-
 app.command("serve")(_serve)
 app.add_typer(_users_app, name="users")
 app.add_typer(_audit_app, name="audit")

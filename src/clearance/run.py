@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import difflib
 import io
-import json
 import platform
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +25,6 @@ import polars as pl
 from clearance import __version__
 from clearance._ahead import made_ahead
 from clearance._folders import (
-    OutputKind,
     disk_error_line,
     move_into_place,
     start,
@@ -48,15 +45,25 @@ from clearance.law import RulePack, load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
 from clearance.policy import Policy
+from clearance.report import write_report
 from clearance.rules.engine import determine
+from clearance.run_common import (
+    HISTORY_FILE,
+    PEOPLE_FILE,
+    RUN_FOLDER,
+    Evaluation,
+    RunError,
+    check_as_of,
+    check_county,
+    county_convictions,
+)
+from clearance.run_common import json_text as _json
+from clearance.spark.engine import evaluate_staged
 from clearance.textsafe import write_csv
 
 if TYPE_CHECKING:  # imported when history is written: pyarrow takes 0.2 s to import
     import pyarrow.parquet as pq
 
-# Written into the folder so `explain` and later steps need nothing but the folder.
-HISTORY_FILE = "history.parquet"
-PEOPLE_FILE = "people.parquet"
 # history.parquet columns whose values hardly repeat: written without a dictionary.
 HISTORY_PLAIN = frozenset(
     {"subject_id", "cnt_order", "event_key", "line", "row_order", "case_number"}
@@ -70,37 +77,6 @@ STREAM_BATCH_ROWS = 100_000
 # Read in smaller chunks than staging does: the chunks being read live alongside a
 # batch's model, and 8 MiB keeps a 1M-row run within 0.75 GB at the same speed.
 STREAM_CHUNK_BYTES = 8 * 1024 * 1024
-# Every file a run folder may hold: what a run writes, then what `report` (also
-# --public) and `compare` add to it. `--out` replaces only such a folder (_folders.py).
-RUN_FILES = frozenset(
-    {
-        "determinations.csv",
-        "determinations.parquet",
-        "determinations.xlsx",
-        "summary.json",
-        "rejects.csv",
-        "run.json",
-        HISTORY_FILE,
-        PEOPLE_FILE,
-        "report.html",
-        "report.pdf",
-        "report-public.html",
-        "report-public.pdf",
-        "summary-public.json",
-        "compare.html",
-        "compare.json",
-    }
-)
-RUN_FOLDER = OutputKind(
-    what="an earlier run's output folder",
-    marker="run.json",
-    file_ok=RUN_FILES.__contains__,
-    work_dirs=r"\.compare\.partial-\d+",  # what a killed `compare` leaves
-)
-
-
-class RunError(Exception):
-    """A run that cannot proceed; the message says why in plain words."""
 
 
 @dataclass
@@ -111,30 +87,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _json(data: dict) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-
-
 ENGINES = ("local", "spark")
-
-
-@dataclass
-class Evaluation:
-    """What an engine hands the output writers.
-
-    ``decided`` is ``determine(...)`` collected and sorted by (``subject_id``,
-    ``cnt_order``), with at least the columns ``outputs.determinations.table``
-    reads. ``model.people`` holds everyone in the extract and ``model.counts`` at
-    least every count of every person determined (summary.json and the history read
-    no other counts). ``environment`` adds the engine's name and versions to
-    run.json. ``history_written``: the engine already wrote history.parquet (the
-    counts of everyone determined) into the output folder.
-    """
-
-    decided: pl.DataFrame
-    model: model_.Model
-    environment: dict[str, str] = field(default_factory=dict)
-    history_written: bool = False
 
 
 def run(
@@ -200,8 +153,6 @@ def run(
             lap("read")
             file_order = [f.name for f in read.files]
             if engine == "spark":
-                from clearance.spark.engine import evaluate_staged
-
                 evaluation = evaluate_staged(
                     work / "staged",
                     file_order,
@@ -229,8 +180,6 @@ def run(
         # Written now for the report (which reads no timings), again once all is done.
         (tmp / "run.json").write_text(_json(provenance))
         if report:  # report.html and report.pdf, from summary.json and run.json (docs/report.md)
-            from clearance.report import write_report
-
             # While a large run's workbook is still being written on its thread.
             write_report(tmp)
             lap("report")
@@ -248,19 +197,6 @@ def run(
             raise RunError(line) from None
         raise
     return RunResult(out=out, summary=summary, provenance=provenance, warnings=warnings)
-
-
-def check_as_of(as_of: dt.date, law: RulePack | None = None, *, label: str = "as-of date") -> None:
-    """Refuse an as-of date before the law took effect (the rule pack's `effective_date`).
-
-    Before Proposition 64 took effect there was no relief to decide (prop64.md, "Dates").
-    """
-    law = law or load_rulepack()
-    if as_of < law.effective_date:
-        raise RunError(
-            f"{label} {as_of.isoformat()} is before Proposition 64 took effect "
-            f"({law.effective_date.isoformat()}); there was no relief yet"
-        )
 
 
 def future_as_of(as_of: dt.date, today: dt.date) -> list[str]:
@@ -486,40 +422,6 @@ def write_outputs(
     write_csv(read.rejects.rename({"source_file": "file"}), folder / "rejects.csv")
     _write_history(evaluation, published, folder)
     return summary, workbook
-
-
-def county_convictions(counts: pl.DataFrame) -> dict[str, int]:
-    """Every county the counts name, with how many of them are convictions."""
-    tally = (
-        counts.lazy()
-        .filter(pl.col("county").is_not_null())
-        .group_by("county")
-        .agg(pl.col("convicted").fill_null(False).sum().alias("n"))
-        .collect()
-    )
-    return dict(zip(tally["county"].to_list(), tally["n"].to_list(), strict=True))
-
-
-def check_county(found: Mapping[str, int] | Sequence[str], county: str) -> None:
-    """Stop a run whose county no event names (a typo, or the wrong file).
-
-    One line: the closest county's name when one is close (difflib), then every
-    county the extract names, with its convictions when ``found`` counts them.
-    """
-    if county in found:
-        return
-    names = sorted(found)
-    close = difflib.get_close_matches(county, names, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else "."
-    if isinstance(found, Mapping):
-        listed = ", ".join(f"{name} {found[name]:,}" for name in names)
-        what = "The extract's counties, with their convictions"
-    else:
-        listed = ", ".join(names)
-        what = "The extract's counties"
-    raise RunError(
-        f"no event in the extract names the county {county!r}{hint} {what}: {listed or 'none'}"
-    )
 
 
 def _write_history(evaluation: Evaluation, published: pl.DataFrame, out: Path) -> None:

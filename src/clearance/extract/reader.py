@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -481,7 +482,8 @@ def _read_file(
                 if header_len:
                     lines_blob = lines_blob[header_len:]
                     next_line = 2
-            assert layout is not None
+            if layout is None:  # read from the first block, before any line is parsed
+                raise RuntimeError(f"{path}: no layout after the first block")
             body, n_lines = _marked(lines_blob)
             # A carriage return inside a line would be read as part of a value: such a
             # block goes through the line checks, which reject its line.
@@ -493,7 +495,10 @@ def _read_file(
                 yield _stage(parsed, _line_numbers(next_line, n_lines), fs)
             else:
                 lines = _decode_lines(lines_blob, fs)
-                assert len(lines) == n_lines
+                if len(lines) != n_lines:  # line numbers would be wrong from here on
+                    raise RuntimeError(
+                        f"{path}, line {next_line}: {len(lines)} lines decoded, {n_lines} marked"
+                    )
                 yield _process_chunk(lines, next_line, layout, fs)
             next_line += n_lines
             if not block:
@@ -711,8 +716,7 @@ def _read_parquet(
             batch = next(batches, None)
             if batch is None:
                 break
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
+            frame = cast(pl.DataFrame, pl.from_arrow(batch))  # a record batch: a DataFrame
             frame = frame.select(_as_text(c, wanted[c], frame.schema[c]) for c in wanted)
         except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
             # A damaged page, or a value that is not text (bytes that are not UTF-8).
@@ -760,8 +764,8 @@ def _fields(text: str) -> list[str] | None:
     values = []
     at = 0
     while True:
-        match = _ONE_FIELD.match(text, at)
-        assert match is not None  # the second alternative matches the empty string
+        # Never None: the second alternative matches the empty string.
+        match = cast("re.Match[str]", _ONE_FIELD.match(text, at))
         quoted, plain = match.groups()
         values.append(quoted.replace('""', '"') if quoted is not None else plain)
         at = match.end()

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clearance.console import err, out, progress_bar, user_errors
+from clearance.filings.build import write_filings
+from clearance.filings.office import load_office
+from clearance.textsafe import shown
+
 __all__ = ["main"]
 
 
 def main(
     run_dir: Path, out_dir: Path, office_file: Path | None, part_size: int, letters: bool
 ) -> None:
-    from clearance.cli import err, out, progress_bar, user_errors
-    from clearance.filings.build import write_filings
-    from clearance.filings.office import load_office
-    from clearance.textsafe import shown
-
     with user_errors():  # FilingsError (and OfficeError) print as one line, exit 2
         office = load_office(office_file) if office_file is not None else None
         with progress_bar("Writing filings", None) as advance:

@@ -29,6 +29,7 @@ import polars as pl
 from isal import isal_zlib
 
 from clearance._ahead import made_ahead
+from clearance._folders import aside
 
 EXCEL_MAX_CHARS = 32_767  # the longest text a cell holds
 ROWS_PER_PIECE = 10_000  # rows serialised at a time: bounds memory (about 20 MB of XML)
@@ -188,8 +189,7 @@ def splice_rows(path: Path, sheets: dict[str, Rows]) -> None:
     Every other part is copied unchanged with its original zip entry, so the same
     data gives the same bytes.
     """
-    tmp = path.with_name(path.name + ".partial")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
+    with aside(path) as tmp, zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
         for entry in src.infolist():
             data = src.read(entry)
             frame = sheets.get(entry.filename)
@@ -208,7 +208,6 @@ def splice_rows(path: Path, sheets: dict[str, Rows]) -> None:
                 for chunk in made_ahead(_rows_xml(frame, first_row=2)):
                     out.write(chunk)
                 out.write(b"</sheetData>" + tail)
-    tmp.replace(path)
 
 
 def _last_row_with_value(frame: Rows) -> int | None:

@@ -23,6 +23,7 @@ from clearance._folders import (
     writing,
 )
 from clearance.report.figures import ReportError, build, hidden_cells, public_summary, read_run
+from clearance.run_common import RUN_FOLDER
 
 __all__ = ["ReportError", "check_report_out", "report_files", "write_report"]
 
@@ -36,6 +37,7 @@ def report_files(public: bool = False) -> tuple[str, ...]:
 
 def write_report(folder: Path, *, public: bool = False, out: Path | None = None) -> list[Path]:
     """Write the report of the run in ``folder`` into ``out`` (default: the folder)."""
+    # Start-up speed, not a cycle: the writers load only when a report is written.
     from clearance.report import charts, html, pdf
 
     folder = Path(folder)
@@ -83,8 +85,6 @@ def check_report_out(out: Path, run_dir: Path) -> None:
     be absent, empty, an earlier run's folder, or hold only reports: a file of the same
     name elsewhere is never overwritten. ReportError (one line) otherwise.
     """
-    from clearance.run import RUN_FOLDER
-
     out, run_dir = Path(out), Path(run_dir)
     try:
         if out.exists() and out.resolve() == run_dir.resolve():

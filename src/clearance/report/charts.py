@@ -76,7 +76,8 @@ def draw(table: Table) -> Drawn:
     from reportlab.graphics import renderSVG
 
     chart = table.chart
-    assert chart is not None
+    if chart is None:
+        raise ValueError(f"the table {table.id!r} has no chart to draw")
     rows = table.rows[: chart.limit] if chart.limit else table.rows
     drawing = _Chart(table, rows).drawing()
     svg = renderSVG.drawToString(drawing, fontHacks={FONT: SVG_FONT})

@@ -31,27 +31,22 @@ from clearance.outputs import determinations as det_out
 from clearance.outputs.summary import summarize
 from clearance.policy import Policy, describe, load_policy
 from clearance.policy import summarize as policy_line
-from clearance.report.figures import DETERMINATIONS, ReportError
+from clearance.report.figures import (
+    DETERMINATION_LABELS,
+    DETERMINATIONS,
+    PEOPLE,
+    PEOPLE_LABELS,
+    Chart,
+    Column,
+    Figure,
+    ReportError,
+    Row,
+    Table,
+)
 from clearance.rules.engine import determine
-from clearance.run import check_as_of
+from clearance.run_common import check_as_of
 
 FILES = ("compare.html", "compare.json")
-PEOPLE = (
-    "people_in_scope",
-    "people_helped",
-    "people_no_felony",
-    "people_felony_cleared",
-    "people_no_conviction",
-    "people_no_conviction_7_years",
-)
-PEOPLE_LABELS = {
-    "people_in_scope": "People with a conviction decided",
-    "people_helped": "People helped",
-    "people_no_felony": "Left with no felony",
-    "people_felony_cleared": "Felony record cleared",
-    "people_no_conviction": "Left with no conviction",
-    "people_no_conviction_7_years": "No conviction in the last seven years",
-}
 
 
 def inputs_of(run_dir: Path, extracts: Sequence[Path] | None = None) -> tuple[dict, list[Path]]:
@@ -256,15 +251,6 @@ def write_compare(comparison: dict, out: Path) -> list[Path]:
 
 def chart_table(comparison: dict):
     """Convictions by outcome under each policy, as a report table (and its chart)."""
-    from clearance.report.figures import (
-        DETERMINATION_LABELS,
-        Chart,
-        Column,
-        Figure,
-        Row,
-        Table,
-    )
-
     rows = []
     for k, entry in enumerate(comparison["policies"]):
         cells = tuple(

@@ -28,6 +28,23 @@ DETERMINATION_LABELS = {
     "not_eligible": "Not eligible",
     "review": "For review",
 }
+# The people figures a comparison shows (compare.html), in order, with their labels.
+PEOPLE = (
+    "people_in_scope",
+    "people_helped",
+    "people_no_felony",
+    "people_felony_cleared",
+    "people_no_conviction",
+    "people_no_conviction_7_years",
+)
+PEOPLE_LABELS = {
+    "people_in_scope": "People with a conviction decided",
+    "people_helped": "People helped",
+    "people_no_felony": "Left with no felony",
+    "people_felony_cleared": "Felony record cleared",
+    "people_no_conviction": "Left with no conviction",
+    "people_no_conviction_7_years": "No conviction in the last seven years",
+}
 HIDDEN = "*"  # shown for a suppressed figure in the public report
 HIDDEN_NOTE = (
     f"* not shown: fewer than {THRESHOLD}, or hidden so that a small count cannot be "

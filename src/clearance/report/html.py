@@ -20,6 +20,8 @@ from clearance.report.charts import Drawn
 from clearance.report.figures import (
     DETERMINATION_LABELS,
     HIDDEN_NOTE,
+    PEOPLE,
+    PEOPLE_LABELS,
     Figure,
     Report,
     Share,
@@ -91,8 +93,6 @@ def render(report: Report, charts: dict[str, Drawn]) -> str:
 
 def render_compare(comparison: dict, chart: Drawn, table: Table) -> str:
     """The comparison page; ``table`` is the chart's data (convictions by outcome)."""
-    from clearance.report.compare import PEOPLE, PEOPLE_LABELS
-
     template = _environment().get_template("compare.html.j2")
     labels = [(key, PEOPLE_LABELS[key]) for key in PEOPLE]
     page = template.render(

@@ -2,6 +2,10 @@
 
 import sys
 
-from clearance.spark.submit import main
+from clearance._allocator import tune_jemalloc
+
+tune_jemalloc()  # a batch job: before submit imports Polars (see clearance.__main__)
+
+from clearance.spark.submit import main  # noqa: E402
 
 sys.exit(main())

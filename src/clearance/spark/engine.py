@@ -46,7 +46,8 @@ from clearance.extract.reader import staged_schema
 from clearance.law import RulePack, load_pack, read_rulepack
 from clearance.policy import Policy
 from clearance.rules.engine import determine
-from clearance.run import Evaluation, RunError, check_county, county_convictions
+from clearance.run_common import Evaluation, RunError, check_county, county_convictions
+from clearance.spark import INSTALL_HINT
 
 KINDS = ("determinations", "people", "history", "counties")
 KIND = "kind"
@@ -235,6 +236,9 @@ def session(master: str | None = None):
         # Local workers must run this interpreter, which has clearance installed.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         conf.setIfMissing("spark.ui.enabled", "false")
+    tuned = os.environ.get("_RJEM_MALLOC_CONF")
+    if tuned:  # a batch command's allocator settings (clearance.__main__), for executors too
+        conf.setIfMissing("spark.executorEnv._RJEM_MALLOC_CONF", tuned)
     conf.setIfMissing("spark.ui.showConsoleProgress", "false")
     conf.setIfMissing("spark.log.level", "ERROR")
     conf.setAppName(conf.get("spark.app.name", "clearance"))
@@ -292,8 +296,6 @@ def evaluate_staged(
     try:
         import pyspark
     except ImportError:
-        from clearance.spark import INSTALL_HINT
-
         raise RunError(INSTALL_HINT) from None
 
     spark, started = session(master)

@@ -34,7 +34,8 @@ from clearance._folders import (
     start,
 )
 from clearance.extract.reader import read_extracts, staged_schema
-from clearance.run import RunError, _json
+from clearance.run_common import RunError
+from clearance.run_common import json_text as _json
 from clearance.textsafe import write_csv
 
 MANIFEST = "manifest.json"

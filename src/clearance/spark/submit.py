@@ -28,7 +28,7 @@ import polars as pl
 from clearance.law import load_rulepack
 from clearance.outputs import determinations as det_out
 from clearance.policy import load_policy
-from clearance.run import RunError, check_as_of
+from clearance.run_common import RunError, check_as_of
 from clearance.spark.engine import (
     KIND,
     PERSON_KEY,

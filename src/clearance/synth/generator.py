@@ -22,6 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -99,7 +101,8 @@ KIND_PRISON, KIND_PROB, KIND_JAIL, KIND_FINE = range(4)
 KIND_DISP = ("CONVICTED-PRISON", "CONVICTED-PROBATION", "CONVICTED-JAIL", "CONVICTED-FINE")
 
 SEGMENT_FIELDS = (35, 14, 34, 7, 5)  # subject, event, count head, sentence, count tail
-assert sum(SEGMENT_FIELDS) == N_FIELDS
+if sum(SEGMENT_FIELDS) != N_FIELDS:
+    raise RuntimeError(f"SEGMENT_FIELDS add up to {sum(SEGMENT_FIELDS)} fields, not {N_FIELDS}")
 
 
 def _norm(w) -> np.ndarray:
@@ -324,14 +327,48 @@ class _Figures:
     facts: Counter = field(default_factory=Counter)
 
 
+class _Chunk(SimpleNamespace):
+    """The arrays of one chunk, kept level by level for the next steps to read."""
+
+    def keep(self, **arrays: Any) -> None:
+        self.__dict__.update(arrays)
+
+
 def _chunk(
     ctx: _Context, rng: np.random.Generator, g0: int, n: int, dirty: float, fig: _Figures
 ) -> bytes:
-    """Build subjects g0 .. g0+n-1; return their lines and add their figures to `fig`."""
-    R = RATES
-    present_day = PRESENT.astype(np.int64)
+    """Build subjects g0 .. g0+n-1; return their lines and add their figures to `fig`.
 
-    # ---------------------------------------------------------------- subjects
+    Level by level (module docstring), each step a function that reads the arrays the
+    earlier ones kept in ``c`` and keeps its own; the random draws happen in this order,
+    which is part of the output's definition.
+    """
+    c = _Chunk(g0=g0, n=n, dirty=dirty)
+    _subjects(ctx, rng, c)
+    _cycles(rng, c)
+    _roles(rng, c)
+    _deaths(rng, c)
+    _cycle_places(ctx, rng, c)
+    _offenses(ctx, rng, c)
+    _outcomes(ctx, rng, c)
+    _sentence_parts(ctx, rng, c)
+    _steps(ctx, rng, c)
+    _counts(ctx, rng, c)
+    _rows(ctx, rng, c)
+    _dirty_lines(ctx, rng, c)
+    _subject_text(ctx, rng, c)
+    _event_text(ctx, rng, c)
+    _count_text(ctx, rng, c)
+    out = _lines(ctx, rng, c)
+    _figures(ctx, c, fig)
+    _facts(ctx, c, fig)
+    return out
+
+
+def _subjects(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """Who the chunk's people are: ids, names, birth dates, and which rare facts each has."""
+    R = RATES
+    g0, n = c.g0, c.n
     g = np.arange(g0, g0 + n, dtype=np.int64)
     sid = 10_000_000 + (g * 7919 + ctx.seed * 1_000_003) % 90_000_000
     cii = 100_000_000 + (g * 104_729 + ctx.seed * 7_654_321) % 900_000_000
@@ -354,8 +391,38 @@ def _chunk(
     f_tp = rng.random(n) < R["two_priors"]
     f_dead = rng.random(n) < R["deceased"]
     anchor_sec = _pick(rng, n, 4, _norm(T.ANCHOR_SECTION_WEIGHTS))
+    c.keep(
+        sid=sid,
+        cii=cii,
+        female=female,
+        race=race,
+        sur_i=sur_i,
+        giv_i=giv_i,
+        ini=ini,
+        dob=dob,
+        f_ss=f_ss,
+        f_ss_after=f_ss_after,
+        f_290=f_290,
+        f_290_reg=f_290_reg,
+        f_reg=f_reg,
+        f_tp=f_tp,
+        f_dead=f_dead,
+        anchor_sec=anchor_sec,
+    )
 
-    # ---------------------------------------------------------------- life cycles
+
+def _cycles(rng: np.random.Generator, c: _Chunk) -> None:
+    """Each person's cycles (arrest, court, registration), spread over a criminal career."""
+    present_day = PRESENT.astype(np.int64)
+    f_ss, f_ss_after, f_290, f_reg, f_tp, n, dob = (
+        c.f_ss,
+        c.f_ss_after,
+        c.f_290,
+        c.f_reg,
+        c.f_tp,
+        c.n,
+        c.dob,
+    )
     required = 1 + f_ss + f_ss_after + f_290 + f_reg + 2 * f_tp
     n_life = np.maximum(1 + rng.negative_binomial(*CYCLES_NB, n), required).astype(np.int64)
     age_first = 15 + rng.gamma(2.0, 4.0, n)
@@ -379,8 +446,37 @@ def _chunk(
     lag = (7 + rng.gamma(1.5, 40.0, C)).astype(np.int64)
     c_court = c_date + np.minimum(lag, ((nxt - c_date) * 0.8).astype(np.int64))
     c_reg = c_court + np.maximum(1, (nxt - c_court) // 2)
+    c.keep(
+        required=required,
+        n_life=n_life,
+        c_subj=c_subj,
+        c_j=c_j,
+        c_start=c_start,
+        C=C,
+        c_date=c_date,
+        last_of=last_of,
+        c_court=c_court,
+        c_reg=c_reg,
+    )
 
-    # roles: the anchor cannabis conviction, and the rare facts around it
+
+def _roles(rng: np.random.Generator, c: _Chunk) -> None:
+    """Which cycle is the person's anchor cannabis conviction, and which carry the rare facts."""
+    R = RATES
+    C, required, n, c_court, c_subj, c_start, f_ss, f_290, f_reg, f_tp, n_life, f_ss_after = (
+        c.C,
+        c.required,
+        c.n,
+        c.c_court,
+        c.c_subj,
+        c.c_start,
+        c.f_ss,
+        c.f_290,
+        c.f_reg,
+        c.f_tp,
+        c.n_life,
+        c.f_ss_after,
+    )
     role = np.zeros(C, np.int8)
     flagged = required > 1
     prefer_pre = rng.random(n) < R["prefer_pre_prop64_anchor"]
@@ -405,8 +501,23 @@ def _chunk(
             role[last], role[last - 1] = ROLE_SS_AFTER, ROLE_ANCHOR
         else:
             role[last] = ROLE_ANCHOR
+    c.keep(role=role)
 
-    # ---------------------------------------------------------------- + deceased cycles
+
+def _deaths(rng: np.random.Generator, c: _Chunk) -> None:
+    """A last cycle for the deceased (a death report), merged into each person's cycles."""
+    present_day = PRESENT.astype(np.int64)
+    f_dead, c_court, c_reg, role, last_of, c_subj, c_j, n_life, c_date = (
+        c.f_dead,
+        c.c_court,
+        c.c_reg,
+        c.role,
+        c.last_of,
+        c.c_subj,
+        c.c_j,
+        c.n_life,
+        c.c_date,
+    )
     dead = np.flatnonzero(f_dead)
     last_event = np.maximum(c_court, c_reg * np.isin(role, (ROLE_290, ROLE_REG)))[last_of]
     death = np.minimum(
@@ -424,6 +535,13 @@ def _chunk(
     cyc = {k: v[perm] for k, v in cyc.items()}
     c_subj, c_j, role = cyc["subj"], cyc["j"], cyc["role"]
     C = len(c_subj)
+    c.keep(cyc=cyc, c_subj=c_subj, c_j=c_j, role=role, C=C)
+
+
+def _cycle_places(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """Each cycle's county, which steps it has, how many charges, and its dates as written."""
+    R = RATES
+    role, C, f_290_reg, c_subj, cyc, dob = c.role, c.C, c.f_290_reg, c.c_subj, c.cyc, c.dob
     is_dead_c = role == ROLE_DEAD
     forced = (role != ROLE_NORMAL) & ~is_dead_c
     home = (role == ROLE_ANCHOR) | (rng.random(C) < R["home_county"])
@@ -436,8 +554,22 @@ def _chunk(
     partial_c = rng.random(C) < R["partial_cycle_date"]
     cyc_date_int = np.where(partial_c, cyc_date_int // 10000 * 10000, cyc_date_int)
     cyc_age = np.maximum(0, (cyc["date"] - dob[c_subj]) * 4 // 1461)
+    c.keep(
+        is_dead_c=is_dead_c,
+        county=county,
+        has_court=has_court,
+        has_arrest=has_arrest,
+        has_reg=has_reg,
+        k_chg=k_chg,
+        cyc_date_int=cyc_date_int,
+        cyc_age=cyc_age,
+    )
 
-    # ---------------------------------------------------------------- charges
+
+def _offenses(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """Each charge's offense: cannabis sections, rare cannabis variants, the other offenses."""
+    R = RATES
+    k_chg, role, cyc, anchor_sec, c_subj = c.k_chg, c.role, c.cyc, c.anchor_sec, c.c_subj
     h_cyc, h_no, h_start = _within(k_chg)
     H = len(h_cyc)
     h_role = np.where(h_no == 0, role[h_cyc], ROLE_NORMAL)
@@ -474,7 +606,29 @@ def _chunk(
     ):
         m = (sec >= 0) & (v >= lo) & (v < hi) & (table[sec_c] >= 0)
         off[m] = table[sec_c[m]]
-    # court outcome
+    c.keep(
+        h_cyc=h_cyc,
+        h_no=h_no,
+        h_start=h_start,
+        H=H,
+        h_role=h_role,
+        h_court_date=h_court_date,
+        off=off,
+    )
+
+
+def _outcomes(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """Each charge's court outcome: convicted or not, its severity, the kind of sentence."""
+    R = RATES
+    H, h_no, h_role, has_court, h_cyc, off, h_court_date = (
+        c.H,
+        c.h_no,
+        c.h_role,
+        c.has_court,
+        c.h_cyc,
+        c.off,
+        c.h_court_date,
+    )
     conv = rng.random(H) < np.where(h_no == 0, R["lead_convicted"], R["other_convicted"])
     conv |= np.isin(h_role, (ROLE_ANCHOR, ROLE_SS, ROLE_290, ROLE_TP, ROLE_SS_AFTER))
     conv &= has_court[h_cyc]
@@ -494,7 +648,12 @@ def _chunk(
         sev == SEV_M, np.select([x < 0.5, x < 0.85], [KIND_PROB, KIND_JAIL], KIND_FINE), kind
     )
     kind = np.where(ctx.off_superstrike[off], KIND_PRISON, kind)
-    # sentence parts: the main one, then jail (with probation), then a fine
+    c.keep(conv=conv, sev=sev, kind=kind)
+
+
+def _sentence_parts(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """Each conviction's sentence parts: the main one, then jail (with probation), then a fine."""
+    H, sev, conv, kind, off = c.H, c.sev, c.conv, c.kind, c.off
     main = np.full(H, ctx.no_sentence)
     fel = sev == SEV_F
     for k_, kd, pick in (
@@ -527,8 +686,21 @@ def _chunk(
     n_parts = np.where(conv, 1 + add_jail + add_fine, 1)
     disp_conv = np.where(conv, kind, -1)
     not_conv = _pick(rng, H, len(T.NOT_CONVICTED), _norm([w for _, w in T.NOT_CONVICTED]))
+    c.keep(parts=parts, n_parts=n_parts, disp_conv=disp_conv, not_conv=not_conv)
 
-    # ---------------------------------------------------------------- steps
+
+def _steps(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """Each cycle's steps (events): arrest, court, registration or death; dates, agencies."""
+    R = RATES
+    is_dead_c, has_arrest, has_court, has_reg, cyc, county, role = (
+        c.is_dead_c,
+        c.has_arrest,
+        c.has_court,
+        c.has_reg,
+        c.cyc,
+        c.county,
+        c.role,
+    )
     n_steps = np.where(is_dead_c, 1, has_arrest.astype(np.int64) + has_court + has_reg)
     s_cyc, s_pos, _ = _within(n_steps)
     S = len(s_cyc)
@@ -564,8 +736,35 @@ def _chunk(
         [ctx.ag_co[s_cnty], np.where(muni, ctx.ag_mc[s_cnty], ctx.ag_sc[s_cnty]), pd],
         ctx.ag_so[s_cnty],
     )
+    c.keep(
+        s_cyc=s_cyc,
+        s_pos=s_pos,
+        S=S,
+        s_type=s_type,
+        s_days=s_days,
+        s_date=s_date,
+        partial_s=partial_s,
+        s_cnty=s_cnty,
+        s_agency=s_agency,
+    )
 
-    # ---------------------------------------------------------------- counts
+
+def _counts(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """Each step's counts: the charges as the extract shows them, with comments and dates."""
+    R = RATES
+    s_type, k_chg, s_cyc, h_start, off, conv, c_j, s_pos, c_subj, partial_s, n_parts = (
+        c.s_type,
+        c.k_chg,
+        c.s_cyc,
+        c.h_start,
+        c.off,
+        c.conv,
+        c.c_j,
+        c.s_pos,
+        c.c_subj,
+        c.partial_s,
+        c.n_parts,
+    )
     charged = (s_type == STEP_ARREST) | (s_type == STEP_COURT)
     n_cnt = np.where(charged, k_chg[s_cyc], 1)
     k_step, k_no, _ = _within(n_cnt)
@@ -591,8 +790,39 @@ def _chunk(
     k_subj = c_subj[k_cyc]
     k_invalid_date = partial_s[k_step].copy()
     k_parts = np.where(k_conv, n_parts[k_chg_i], 1)
+    c.keep(
+        k_step=k_step,
+        K=K,
+        k_type=k_type,
+        k_cyc=k_cyc,
+        k_court=k_court,
+        k_chg_i=k_chg_i,
+        k_off=k_off,
+        k_conv=k_conv,
+        k_cann=k_cann,
+        comment_only=comment_only,
+        conflict=conflict,
+        other_sec=other_sec,
+        k_descr=k_descr,
+        k_cnt_order=k_cnt_order,
+        k_subj=k_subj,
+        k_invalid_date=k_invalid_date,
+        k_parts=k_parts,
+    )
 
-    # ---------------------------------------------------------------- rows
+
+def _rows(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """One line per sentence part of each count; some parts moved away from their count."""
+    R = RATES
+    k_parts, K, k_subj, k_step, k_conv, parts, k_chg_i = (
+        c.k_parts,
+        c.K,
+        c.k_subj,
+        c.k_step,
+        c.k_conv,
+        c.parts,
+        c.k_chg_i,
+    )
     r_cnt, r_part, _ = _within(k_parts)
     L = len(r_cnt)
     moved_cnt = (k_parts > 1) & (rng.random(K) < R["moved_sentence_rows"])
@@ -603,8 +833,31 @@ def _chunk(
     r_step = k_step[r_cnt]
     r_sent = np.where(k_conv[r_cnt], parts[k_chg_i[r_cnt], np.minimum(r_part, 2)], ctx.no_sentence)
     r_sent_piece = r_sent * 4 + np.where(k_conv[r_cnt], r_part + 1, 0)
+    c.keep(
+        r_cnt=r_cnt,
+        L=L,
+        moved_cnt=moved_cnt,
+        r_subj=r_subj,
+        r_step=r_step,
+        r_sent_piece=r_sent_piece,
+    )
 
-    # ---------------------------------------------------------------- dirty lines
+
+def _dirty_lines(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """Choose the lines given a real-file defect (``dirty``): Latin-1 names, impossible dates,
+    wrong field counts and unbalanced quotes."""
+    dirty, L, sur_i, r_subj, r_step, S, partial_s, s_date, k_step, k_invalid_date = (
+        c.dirty,
+        c.L,
+        c.sur_i,
+        c.r_subj,
+        c.r_step,
+        c.S,
+        c.partial_s,
+        c.s_date,
+        c.k_step,
+        c.k_invalid_date,
+    )
     targets = dict.fromkeys(DEFECTS, 0)
     if dirty > 0:
         for d in DEFECTS:
@@ -637,8 +890,33 @@ def _chunk(
     wfc_rows, uq_rows = np.sort(pick[:n_wfc]), np.sort(pick[n_wfc:])
     r_valid = np.ones(L, bool)
     r_valid[pick] = False
+    c.keep(
+        r_latin1=r_latin1,
+        pick=pick,
+        s_impossible=s_impossible,
+        s_date=s_date,
+        k_invalid_date=k_invalid_date,
+        r_date_bad=r_date_bad,
+        wfc_rows=wfc_rows,
+        uq_rows=uq_rows,
+        r_valid=r_valid,
+    )
 
-    # ---------------------------------------------------------------- text
+
+def _subject_text(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """The subject fields (0-34) of each person, as text: once plain, once with an N-tilde name."""
+    R = RATES
+    sur_i, giv_i, ini, dob, n, sid, cii, female, race = (
+        c.sur_i,
+        c.giv_i,
+        c.ini,
+        c.dob,
+        c.n,
+        c.sid,
+        c.cii,
+        c.female,
+        c.race,
+    )
     name = _cat(
         [ctx.sur.gather(sur_i), ",", ctx.given.gather(giv_i), ctx.initial.gather(ini)], sep=""
     )
@@ -697,6 +975,25 @@ def _chunk(
         )
 
     seg_subject = pl.concat([subject_segment(name), subject_segment(name_t)])
+    c.keep(dob_int=dob_int, seg_subject=seg_subject)
+
+
+def _event_text(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """The event fields (35-48) of each step, and its court case or booking number."""
+    R = RATES
+    s_date, c_j, s_cyc, cyc_date_int, s_pos, s_type, s_agency, k_off, k_step, S, K = (
+        c.s_date,
+        c.c_j,
+        c.s_cyc,
+        c.cyc_date_int,
+        c.s_pos,
+        c.s_type,
+        c.s_agency,
+        c.k_off,
+        c.k_step,
+        c.S,
+        c.K,
+    )
     stp_type = _s([f"{c},{d}" for c, d in STEP_TYPES])
     s_date_s = _num(s_date)
     seg_event = _cat(
@@ -742,6 +1039,59 @@ def _chunk(
             "",
         ]
     )
+    c.keep(seg_event=seg_event, s_disp_date=s_disp_date, s_ofn=s_ofn, s_fe=s_fe)
+
+
+def _count_text(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """The count fields (49-82 and 90-94) of each count: charge, disposition, severity, comment."""
+    R = RATES
+    (
+        C,
+        k_conv,
+        k_court,
+        k_type,
+        has_court,
+        k_cyc,
+        disp_conv,
+        k_chg_i,
+        not_conv,
+        sev,
+        K,
+        other_sec,
+        comment_only,
+        k_off,
+        conflict,
+        k_cnt_order,
+        s_disp_date,
+        k_step,
+        s_ofn,
+        k_descr,
+        s_fe,
+        cyc_age,
+    ) = (
+        c.C,
+        c.k_conv,
+        c.k_court,
+        c.k_type,
+        c.has_court,
+        c.k_cyc,
+        c.disp_conv,
+        c.k_chg_i,
+        c.not_conv,
+        c.sev,
+        c.K,
+        c.other_sec,
+        c.comment_only,
+        c.k_off,
+        c.conflict,
+        c.k_cnt_order,
+        c.s_disp_date,
+        c.k_step,
+        c.s_ofn,
+        c.k_descr,
+        c.s_fe,
+        c.cyc_age,
+    )
     arrest_only = _pick(rng, C, len(T.ARREST_ONLY), _norm([w for _, w in T.ARREST_ONLY]))
     disp_texts = _s(
         ["", *KIND_DISP, *(d for d, _ in T.NOT_CONVICTED), *(d for d, _ in T.ARREST_ONLY)]
@@ -784,6 +1134,40 @@ def _chunk(
         ]
     )
     seg_tail = _cat([_num(cyc_age[k_cyc]), "", "", comment, "#"])  # fields 90-94
+    c.keep(seg_count=seg_count, seg_tail=seg_tail)
+
+
+def _lines(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> bytes:
+    """The chunk's lines: the level texts gathered per row, structural defects applied, as bytes."""
+    (
+        seg_subject,
+        r_subj,
+        n,
+        r_latin1,
+        seg_event,
+        r_step,
+        seg_count,
+        r_cnt,
+        r_sent_piece,
+        seg_tail,
+        pick,
+        wfc_rows,
+        uq_rows,
+    ) = (
+        c.seg_subject,
+        c.r_subj,
+        c.n,
+        c.r_latin1,
+        c.seg_event,
+        c.r_step,
+        c.seg_count,
+        c.r_cnt,
+        c.r_sent_piece,
+        c.seg_tail,
+        c.pick,
+        c.wfc_rows,
+        c.uq_rows,
+    )
     lines = _cat(
         [
             seg_subject.gather(r_subj + n * r_latin1),
@@ -830,8 +1214,51 @@ def _chunk(
     out = buf.getvalue()
     if r_latin1.any():
         out = out.replace("\u00d1".encode(), "\u00d1".encode("latin-1"))
+    c.keep(variants=variants)
+    return out
 
-    # ---------------------------------------------------------------- figures (ground truth)
+
+def _figures(ctx: _Context, c: _Chunk, fig: _Figures) -> None:
+    """Add the chunk's ground truth (rows, convictions, defects) to the intended figures."""
+    (
+        r_cnt,
+        r_valid,
+        K,
+        r_subj,
+        n,
+        L,
+        wfc_rows,
+        uq_rows,
+        k_conv,
+        k_off,
+        k_cann,
+        s_cnty,
+        k_step,
+        k_invalid_date,
+        r_date_bad,
+        r_latin1,
+        variants,
+        s_impossible,
+    ) = (
+        c.r_cnt,
+        c.r_valid,
+        c.K,
+        c.r_subj,
+        c.n,
+        c.L,
+        c.wfc_rows,
+        c.uq_rows,
+        c.k_conv,
+        c.k_off,
+        c.k_cann,
+        c.s_cnty,
+        c.k_step,
+        c.k_invalid_date,
+        c.r_date_bad,
+        c.r_latin1,
+        c.variants,
+        c.s_impossible,
+    )
     k_present = np.bincount(r_cnt, weights=r_valid, minlength=K) > 0
     subj_present = np.bincount(r_subj, weights=r_valid, minlength=n) > 0
     fig.rows += L
@@ -857,8 +1284,60 @@ def _chunk(
     fig.dirty_variants.update(variants)
     fig.impossible_date_events += int(s_impossible.sum())
     fig.latin1_subjects += len(np.unique(r_subj[r_latin1]))
+    c.keep(k_present=k_present, subj_present=subj_present, kc=kc, kcc=kcc)
 
-    # facts the rules turn on (subjects or conviction counts with a valid line)
+
+def _facts(ctx: _Context, c: _Chunk, fig: _Figures) -> None:
+    """Add the facts the rules turn on (people or conviction counts with a valid line)."""
+    (
+        subj_present,
+        f_ss,
+        f_ss_after,
+        f_290,
+        f_290_reg,
+        f_reg,
+        f_tp,
+        f_dead,
+        dob_int,
+        s_days,
+        k_step,
+        dob,
+        k_subj,
+        kcc,
+        s_cnty,
+        k_off,
+        comment_only,
+        conflict,
+        k_invalid_date,
+        kc,
+        k_present,
+        k_parts,
+        moved_cnt,
+    ) = (
+        c.subj_present,
+        c.f_ss,
+        c.f_ss_after,
+        c.f_290,
+        c.f_290_reg,
+        c.f_reg,
+        c.f_tp,
+        c.f_dead,
+        c.dob_int,
+        c.s_days,
+        c.k_step,
+        c.dob,
+        c.k_subj,
+        c.kcc,
+        c.s_cnty,
+        c.k_off,
+        c.comment_only,
+        c.conflict,
+        c.k_invalid_date,
+        c.kc,
+        c.k_present,
+        c.k_parts,
+        c.moved_cnt,
+    )
     f = fig.facts
     sp = subj_present
     f["subjects_superstrike_prior"] += int((f_ss & sp).sum())
@@ -885,7 +1364,6 @@ def _chunk(
     f["convictions_comment_only"] += int((kc & comment_only).sum())
     f["multi_part_counts"] += int((k_present & (k_parts > 1)).sum())
     f["multi_part_counts_not_adjacent"] += int((k_present & moved_cnt).sum())
-    return out
 
 
 # --------------------------------------------------------------------- public API

@@ -23,7 +23,8 @@ COUNTIES: tuple[str, ...] = (
     "SANTA CRUZ", "SHASTA", "SIERRA", "SISKIYOU", "SOLANO", "SONOMA", "STANISLAUS", "SUTTER",
     "TEHAMA", "TRINITY", "TULARE", "TUOLUMNE", "VENTURA", "YOLO", "YUBA",
 )  # fmt: skip
-assert len(COUNTIES) == 58
+if len(COUNTIES) != 58:
+    raise RuntimeError(f"COUNTIES names {len(COUNTIES)} counties, not California's 58")
 
 # Where the rest of a person's history happens (counties other than the extract's),
 # roughly by population and cannabis-arrest volume.

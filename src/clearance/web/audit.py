@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -92,7 +93,7 @@ def verify(session: Session, after: tuple[int, str] = (0, GENESIS)) -> ChainChec
                 )
             head_seen = True
     if not head_seen:
-        assert head is not None
+        head = cast(AuditChainHead, head)  # not seen: there is a head
         return ChainCheck(
             count,
             last_id,

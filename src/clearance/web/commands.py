@@ -9,8 +9,11 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import typer
+
+from clearance.console import fail, out
 
 DATA_DIR_HELP = "The web app's data directory (default: $CLEARANCE_HOME, else ~/.clearance)."
 
@@ -31,7 +34,6 @@ def serve(
     ),
 ) -> None:
     """Start the local web app: run, review with an audit trail, download (docs/web.md)."""
-    from clearance.cli import fail, out
     from clearance.web.server import ServeError
     from clearance.web.server import serve as run_server
     from clearance.web.settings import SettingsError, from_environment
@@ -90,7 +92,6 @@ def users_add(
     ),
 ) -> None:
     """Add an account (the first one is usually `--role admin`); prompts for the password."""
-    from clearance.cli import fail, out
     from clearance.web.accounts import AccountError, check_role, check_username, create_user
 
     try:
@@ -115,7 +116,6 @@ def users_list(
     """List the accounts: name, role, active or disabled, and any sign-in lock."""
     from sqlalchemy import select
 
-    from clearance.cli import out
     from clearance.web.db import User
     from clearance.web.throttle import locks
 
@@ -141,7 +141,6 @@ def users_unlock(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Lift a sign-in lock (after too many failed sign-ins) at once; logged."""
-    from clearance.cli import fail, out
     from clearance.web.accounts import find
     from clearance.web.throttle import unlock_account, unlock_address
 
@@ -153,8 +152,7 @@ def users_unlock(
             lifted = unlock_address(session, settings, address.strip(), by=None)
             what = f"address {address.strip()}"
         else:
-            assert name is not None
-            user = find(session, name)
+            user = find(session, cast(str, name))  # not None: exactly one of the two
             if user is None:
                 raise fail(f"no user named {name!r}")
             key = name_key(user.username)
@@ -178,7 +176,6 @@ def users_set(
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Change an account's role, disable or enable it, or set its password."""
-    from clearance.cli import fail, out
     from clearance.web.accounts import AccountError, change_user, find
 
     if disable and enable:
@@ -217,7 +214,6 @@ def audit_verify(
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.orm import Session
 
-    from clearance.cli import fail, out
     from clearance.web.audit import verify
     from clearance.web.settings import SettingsError, from_environment
 

@@ -90,8 +90,15 @@ class Ctx:
         if self.csrf_key is None:
             self.new_presession, _ = self.web.tokens.new_session()
         key = self.csrf_key
-        assert key is not None
+        if key is None:  # the pre-session just made gives one
+            raise RuntimeError("no CSRF key after making a pre-session")
         return self.web.tokens.csrf_for(key)
+
+    def require_user(self) -> User:
+        """The signed-in user, in a handler ``require`` admits only with one."""
+        if self.user is None:
+            raise SignInRequired(setup=False)
+        return self.user
 
     def csrf_ok(self, token: str | None) -> bool:
         return self.web.tokens.csrf_ok(self.csrf_key, token)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import threading
 import zipfile
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from clearance._folders import aside
 from clearance.filings import Office, OfficeError, load_office
 from clearance.web import reviews
 from clearance.web.db import Run
@@ -156,12 +156,10 @@ def _as_of(folder: Path) -> dt.datetime:
 
 def _zip(source: Path, archive: Path, stamp: dt.datetime) -> None:
     """A zip of the folder with fixed order and dates: the same filings, the same bytes."""
-    partial = archive.with_name(f".{archive.name}.partial-{os.getpid()}")
     when = stamp.timetuple()[:6]
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+    with aside(archive) as partial, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
             info = zipfile.ZipInfo(f"{FILINGS}/{path.relative_to(source).as_posix()}", when)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, path.read_bytes())
-    partial.replace(archive)

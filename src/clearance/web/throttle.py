@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -342,10 +343,10 @@ def locks(db: Session, settings: Settings) -> list[Lock]:
                 continue
             lock = _in_force(settings, _name_lock(db, e.name_key), "account", e.name_key, now)
         else:
-            assert e.address is not None
-            if ("account", e.name_key, e.address) in found:
+            address = cast(str, e.address)  # PAIR_LOCKED with an address (the elif above)
+            if ("account", e.name_key, address) in found:
                 continue
-            last = _pair_lock(db, e.name_key, e.address)
+            last = _pair_lock(db, e.name_key, address)
             lock = _in_force(settings, last, "account", e.name_key, now)
         if lock is not None:
             found[(lock.kind, lock.value, lock.address)] = lock

@@ -231,14 +231,16 @@ class _Stream:
         self.total += len(piece)
         if self.total > self.limit:
             raise UploadError(_too_large(self.limit), 413)
-        assert self._handle is not None and self._digest is not None
+        if self._handle is None or self._digest is None:  # opened with self._file
+            raise RuntimeError("upload data for a file part with no file open")
         self._handle.write(piece)
         self._digest.update(piece)
         self._file.size += len(piece)
 
     def _part_end(self) -> None:
         if self._file is not None:
-            assert self._handle is not None and self._digest is not None
+            if self._handle is None or self._digest is None:  # opened with self._file
+                raise RuntimeError("the end of a file part with no file open")
             self._handle.close()
             self._handle = None
             self._file.sha256 = self._digest.hexdigest()

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from clearance._folders import aside
 from clearance.filings import OfficeError
 from clearance.filings.office import office_from_mapping
 from clearance.law.yamlio import YAMLError, load_strict_yaml
@@ -84,7 +85,7 @@ def _change_user(ctx: Ctx, form: FormData, user_id: int) -> Response:
 
 def _own_session(ctx: Ctx, user: User) -> str | None:
     """The admin's own session, kept when they change their own account."""
-    assert ctx.user is not None
+    ctx.require_user()
     if ctx.session_token is None or ctx.user.id != user.id:
         return None
     return session_id(ctx.session_token)
@@ -179,10 +180,9 @@ def _save_office(ctx: Ctx, form: FormData) -> Response:
         return ctx.render(
             "office.html", status=400, text=content, error=str(exc), saved=path.exists()
         )
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(content, "utf-8")
-    partial.replace(path)
-    assert ctx.user is not None
+    with aside(path) as partial:
+        partial.write_text(content, "utf-8")
+    ctx.require_user()
     note = f"office.yaml saved (sha256 {hashlib.sha256(content.encode()).hexdigest()[:16]}…)"
     ctx.db.add(audit_entry(ctx.user, "office_saved", note=note))
     ctx.db.commit()

@@ -131,7 +131,7 @@ def _review_action(ctx: Ctx, form: FormData, run_id: int, action: str) -> Respon
     run = finished_run(ctx, run_id)
     subject_id, cnt_order = text(form, "subject_id"), text(form, "cnt_order")
     note = str(form.get("note") or "")
-    assert ctx.user is not None
+    ctx.require_user()
     error = None
     status = 200
     try:

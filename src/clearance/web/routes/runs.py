@@ -165,7 +165,7 @@ async def upload(request: Request, ctx: Ctx = Depends(require("upload"))) -> Res
 def _store_uploads(ctx: Ctx, received: list[ReceivedFile]) -> Response:
     """Record the checked files and move them into their folders (all or none)."""
     folder = ctx.settings.uploads_dir
-    assert ctx.user is not None
+    ctx.require_user()
     stored: list[int] = []
     moved = []
     try:
@@ -212,7 +212,7 @@ def _delete_upload(ctx: Ctx, upload_id: int) -> Response:
     if upload_id in _in_use(ctx):
         raise HTTPException(409, "a run that has not finished is reading this file")
     shutil.rmtree(ctx.settings.data_dir / row.path.rsplit("/", 1)[0], ignore_errors=True)
-    assert ctx.user is not None
+    ctx.require_user()
     note = f"{row.filename} (sha256 {row.sha256[:16]}…, {row.size_bytes:,} bytes)"
     ctx.db.add(audit_entry(ctx.user, "upload_deleted", note=note))
     ctx.db.delete(row)
@@ -281,7 +281,7 @@ def _create_run(ctx: Ctx, form: FormData) -> Response:
     if sample:
         path = sample_path()
         inputs.append({"kind": "sample", "name": path.name, "size_bytes": path.stat().st_size})
-    assert ctx.user is not None
+    ctx.require_user()
     run = Run(
         created_by=ctx.user.id,
         county=values["county"],
@@ -402,7 +402,7 @@ async def cancel_run(run_id: int, ctx: Ctx = Depends(require("run"))) -> Respons
 
 def _cancel_run(ctx: Ctx, run_id: int) -> Response:
     run = get_run(ctx, run_id)
-    assert ctx.user is not None
+    ctx.require_user()
     try:
         lifecycle.cancel_run(ctx.db, ctx.web.worker, ctx.user, run)
     except lifecycle.RunActionError as exc:
@@ -421,7 +421,7 @@ async def delete_run(run_id: int, ctx: Ctx = Depends(require("delete_run"))) -> 
 
 def _delete_run(ctx: Ctx, run_id: int, form: FormData) -> Response:
     run = get_run(ctx, run_id)
-    assert ctx.user is not None
+    ctx.require_user()
     try:
         lifecycle.delete_run(
             ctx.settings,
