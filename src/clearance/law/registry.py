@@ -30,14 +30,15 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from clearance.law.validate import Reader
 
-if TYPE_CHECKING:
-    from clearance.law.rulepack import RulePack, Step
+# The pack (clearance.law.rulepack.RulePack) and its rules (Step) are typed Any here:
+# rulepack reads this module to check a pack's function names, not the other way round.
+RulePack = Step = Any
 
 __all__ = ["LIBRARIES", "Context", "Library", "library"]
 

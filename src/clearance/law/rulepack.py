@@ -141,6 +141,8 @@ class Rule:
     citation: str
     statute: tuple[str, ...]  # keys of the pack's `statutes`
     description: str
+    label: str = ""  # a few words, for the report's tables
+    ground: str | None = None  # the ground of challenge a filing states (not_eligible)
 
     @property
     def rule_id(self) -> str:
@@ -692,8 +694,8 @@ def _read_settings(r: Reader, raw: Any) -> dict[str, Setting]:
 
 _STEP_REQUIRED = ("id", "reason", "determination", "test", "explain")
 _STEP_OPTIONAL = ("rule_id", "basis", "citation", "statute", "description", "enabled_by",
-                  "unknown", "pinpoints")  # fmt: skip
-_REASON_KEYS = ("rule_id", "basis", "citation", "statute", "description")
+                  "unknown", "pinpoints", "label", "ground")  # fmt: skip
+_REASON_KEYS = ("rule_id", "basis", "citation", "statute", "description", "label")
 
 
 def _read_rules(
@@ -745,7 +747,7 @@ def _read_rules(
                 )
 
         if reason in rules:
-            repeated = [k for k in _REASON_KEYS if k in raw]
+            repeated = [k for k in (*_REASON_KEYS, "ground") if k in raw]
             if repeated:
                 raise r.fail(
                     where,
@@ -777,6 +779,8 @@ def _read_rules(
                 citation=r.citation(raw, where),
                 statute=tuple(cited),
                 description=" ".join(r.text(raw["description"], where, "description").split()),
+                label=r.text(raw["label"], where, "label"),
+                ground=_optional_text(r, raw, "ground", where),
             )
         produced.setdefault(reason, [])
         produced[reason] += [d for d in possible if d not in produced[reason]]
@@ -825,6 +829,10 @@ def _read_rules(
         for reason, rule in rules.items()
     }
     return steps, rules
+
+
+def _optional_text(r: Reader, raw: dict, key: str, where: str) -> str | None:
+    return None if raw.get(key) is None else r.text(raw[key], where, key)
 
 
 def _template(r: Reader, text: Any, where: str) -> str:
