@@ -259,3 +259,13 @@ def test_laws_lists_the_packs_and_shows_every_rule_with_citation_and_statute():
     words = " ".join(text.split())
     assert "The person has two or more prior convictions under subdivision (b)" in words
     assert "“" in text
+
+
+def test_a_section_the_extract_reader_cannot_find_is_refused_not_ignored(pack_copy):
+    folder = pack_copy(
+        '      - {section: "11357", name: possession,',
+        '      - {section: "11362", name: other, citation: "HS 11362"}\n'
+        '      - {section: "11357", name: possession,',
+    )
+    with pytest.raises(RulePackError, match="section 11362 is not one the extract reader reads"):
+        read_rulepack(folder)

@@ -59,7 +59,7 @@ def render(explanation: Explanation, console: Console) -> None:
         where = "" if pack.get("source", "installed") == "installed" else f" from {pack['source']}"
         console.print(
             f"Rule pack: {pack.get('name')} {pack.get('version')} "
-            f"(SHA-256 {str(pack.get('sha256'))[:12]}…){where}",
+            f"(SHA-256 {pack.get('sha256') or 'not recorded'}){where}",
             highlight=False,
             markup=False,
         )

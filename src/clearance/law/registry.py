@@ -83,6 +83,7 @@ class Library:
         self.scopes: dict[str, Function] = {}
         self.facts: dict[str, Function] = {}
         self.tests: dict[str, Function] = dict(_COMMON_TESTS)
+        self.checks: list[Function] = []  # (pack, reader) -> None: what the functions assume
 
     # Decorators: register a function under its own name.
     def scope(self, fn: Function) -> Function:
@@ -96,6 +97,15 @@ class Library:
     def test(self, fn: Function) -> Function:
         self.tests[fn.__name__] = fn
         return fn
+
+    def check(self, fn: Function) -> Function:
+        """Register a check of a pack read with this library (raise ``r.fail(...)``)."""
+        self.checks.append(fn)
+        return fn
+
+    def check_pack(self, pack: RulePack, r: Reader) -> None:
+        for check in self.checks:
+            check(pack, r)
 
     # Checks made when a pack is read.
     def check_scope(self, name: str, r: Reader) -> None:

@@ -524,7 +524,7 @@ def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RuleP
         raise r.fail("policy", f"default preset {default!r} is not in presets/")
     if doc.get("cases", "cases") != "cases":
         raise r.fail("cases", "'cases' must be the folder 'cases'")
-    return RulePack(
+    pack = RulePack(
         name=name,
         title=r.text(doc["title"], "title", "title"),
         version=r.text(str(doc["version"]), "version", "version"),
@@ -547,6 +547,8 @@ def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RuleP
         folder=folder,
         installed=installed,
     )
+    functions.check_pack(pack, r)
+    return pack
 
 
 def _read_statutes(r: Reader, raw: Any) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from clearance.extract.model import Model
+from clearance.extract.normalize import CANNABIS_SECTIONS
 from clearance.law import RulePack
 from clearance.law.registry import Context, Library
 
@@ -87,6 +88,26 @@ def unparsed_charge(law: RulePack) -> pl.Expr:
             | pl.col("comment_cannabis_section").is_not_null()
         )
     ).fill_null(False)
+
+
+# ------------------------------------------------------------------------- checks
+
+
+@law.check
+def sections_the_reader_knows(pack: RulePack, r) -> None:
+    """The extract reader finds a charge's cannabis section (in the offense field or the
+    comment, with PC 664 for an attempt) among the sections it knows: a pack section it
+    does not know would never be in scope, so it is refused rather than silently ignored."""
+    unknown = [s for s in pack.cannabis_sections if s not in CANNABIS_SECTIONS]
+    if unknown:
+        raise r.fail(
+            "data.sections",
+            f"section {unknown[0]} is not one the extract reader reads as a cannabis section "
+            f"({', '.join(CANNABIS_SECTIONS)}; clearance.extract.normalize)",
+        )
+    attempt = pack.value("attempt")
+    if (attempt["code"], attempt["section"]) != ("PC", "664"):
+        raise r.fail("data.attempt", "the extract reader reads attempts as PC 664 only")
 
 
 # -------------------------------------------------------------------------- scope
