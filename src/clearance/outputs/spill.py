@@ -45,7 +45,7 @@ from clearance.outputs import determinations as det_out
 from clearance.outputs import summary as summary_
 from clearance.textsafe import write_csv
 
-SPILL_BYTES = 256 * 1024 * 1024
+SPILL_BYTES = 128 * 1024 * 1024
 SPILL_ENV = "CLEARANCE_SPILL_BYTES"
 SPILL_DIR = ".spill"
 SAMPLES_PER_LIMIT = 64  # keys sampled per spill limit's worth of rows: ranges within ~2%
