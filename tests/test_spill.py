@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import stat
 
 import polars as pl
@@ -50,7 +51,8 @@ def parts_seen(monkeypatch):
 
     def watched(self, frame, path):
         part = write_part(self, frame, path)
-        seen.append((part, stat.S_IMODE(path.stat().st_mode), stat.S_IMODE(path.parent.stat().st_mode)))  # fmt: skip
+        mode = stat.S_IMODE(path.stat().st_mode)
+        seen.append((part, mode, stat.S_IMODE(path.parent.stat().st_mode)))
         return part
 
     monkeypatch.setattr(spill.Results, "_write_part", watched)
@@ -74,7 +76,8 @@ def test_spilled_results_give_the_same_files(tmp_path, monkeypatch, small_batche
         assert (held.out / name).read_bytes() == (spilled.out / name).read_bytes(), name
     assert held.summary == spilled.summary
     assert list(held.summary["by_reason"]) == list(spilled.summary["by_reason"])
-    assert sorted(p.name for p in spilled.out.iterdir()) == sorted(p.name for p in held.out.iterdir())
+    names = [sorted(p.name for p in r.out.iterdir()) for r in (held, spilled)]
+    assert names[0] == names[1]
     assert not list(tmp_path.glob("**/.spill")) and not list(tmp_path.glob(".*partial*"))
 
 
@@ -95,7 +98,7 @@ def test_buckets_spilled_are_merged_by_ranges(tmp_path, monkeypatch, small_batch
     monkeypatch.setattr(spill, "_ordered", counted)
     decide(tmp_path / "out")
     parts = [p for p, _, _ in parts_seen if p.path.name.startswith("determinations")]
-    assert any(a.last >= b.first for a, b in zip(parts, parts[1:], strict=False))
+    assert any(a.last >= b.first for a, b in itertools.pairwise(parts))
     assert len(ranges) > len(parts_seen)
 
 

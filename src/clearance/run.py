@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -472,12 +472,12 @@ def write_outputs(
             workbook = results.write(folder, title, PEOPLE_FILE)
         finally:
             results.close()  # the spilled parts
-        assert results.tallies is not None
         summary = finish_summary(
-            results.tallies, read, as_of=as_of, county=county, policy_name=policy.name
+            results.tallied(), read, as_of=as_of, county=county, policy_name=policy.name
         )
+    elif evaluation.decided is None or evaluation.model is None:
+        raise RuntimeError("the engine handed the outputs no determinations")
     else:
-        assert evaluation.decided is not None and evaluation.model is not None
         published = det_out.table(evaluation.decided)
         workbook = det_out.write_all(published, folder, title=title)
         summary = summarize(
@@ -531,8 +531,7 @@ def _write_history(evaluation: Evaluation, published: pl.DataFrame, out: Path) -
     first when the run used several), streamed, unless the engine wrote it already;
     people.parquet, one row a person, is sorted by subject id.
     """
-    model = evaluation.model
-    assert model is not None
+    model = cast(model_.Model, evaluation.model)  # given with ``decided`` (write_outputs)
     ids = published["subject_id"].unique().implode()
     if not evaluation.history_written:  # written as the local engine writes it
         with _HistoryWriter(out / HISTORY_FILE) as history:

@@ -29,6 +29,7 @@ temporary folder when the run fails.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import itertools
 import os
@@ -96,7 +97,7 @@ class Results:
     """Every group's results, in memory up to ``limit`` bytes, then on disk as parts."""
 
     folder: Path  # the run's temporary output folder; parts go in folder/.spill
-    as_of: object
+    as_of: dt.date
     limit: int = field(default_factory=spill_bytes)
     # Held since the last spill.
     decided: list[pl.DataFrame] = field(default_factory=list)
@@ -147,7 +148,7 @@ class Results:
         published = det_out.table(decided.sort(*DETERMINATIONS_ORDER))
         del decided
         model = Model(people=everyone.lazy(), events=pl.LazyFrame(), counts=counts.lazy())
-        tallies = summary_.tallies(published, model, self.as_of)  # type: ignore[arg-type]
+        tallies = summary_.tallies(published, model, self.as_of)
         ids = published["subject_id"].unique().implode()
         determined = everyone.filter(pl.col("subject_id").is_in(ids)).sort(*PEOPLE_ORDER)
         self.tallies = tallies if self.tallies is None else summary_.add(self.tallies, tallies)
@@ -195,6 +196,12 @@ class Results:
         else:
             self.published, self.determined, _ = self._take()
 
+    def tallied(self) -> dict:
+        """summary.tallies of every group, added up (once ``finish`` is called)."""
+        if self.tallies is None:
+            raise RuntimeError("the results were tallied before every group was in (finish)")
+        return self.tallies
+
     def close(self) -> None:
         """Remove the spilled parts (the outputs are written, or the run failed)."""
         shutil.rmtree(self.spill_dir, ignore_errors=True)
@@ -210,7 +217,8 @@ class Results:
             pending = det_out.write_all(self.published, out, title)
             self.determined.write_parquet(out / people_file)
             return pending
-        assert self.schemas is not None
+        if self.schemas is None:
+            raise RuntimeError("the results were written before every group was in (finish)")
         det_schema, people_schema = self.schemas
         parquet = out / "determinations.parquet"
         with (out / "determinations.csv").open("wb") as csv:
