@@ -3,18 +3,21 @@
     python benchmarks/bench.py                   # 1M and 10M rows, and 1M in 4 files
     python benchmarks/bench.py --sizes 1m        # one size
     python benchmarks/bench.py --record          # also write benchmarks/RESULTS.md
+    python benchmarks/bench.py --sizes 50m --repeats 1 --clean   # 50M rows, 22 GB
 
 For each size it generates a seeded synthetic extract with `clearance synth` (kept in
 benchmarks/data/ for the next run; `1m-4files` is the 1M extract cut into four
 files between people, as several counties' extracts would come, which a run
-stages by person bucket instead of streaming), then, back to back, each in its
-own process:
+stages by person bucket instead of streaming; `50m` is a LOS ANGELES extract of
+50M rows, 22 GB, whose 2.8M decided convictions are spilled to disk as they come,
+outputs/spill.py: asked for by name only, and best deleted after with `--clean`),
+then, back to back, each in its own process:
 
 - **floor**: a plain lazy Polars scan of the columns the rules need from the same
   file (`scan_csv(...).select(...).collect(engine="streaming")`);
 - **run**: `clearance run` with every default output.
 
-Each is measured three times and the fastest counts, for both alike: other work on
+Each is measured three times (`--repeats`) and the fastest counts, for both alike: other work on
 a shared machine only ever slows a process down. It reports wall time (every run's,
 too), peak memory (the highest resident memory of the process and all its
 children together, sampled every 0.1 s, the highest of the three), rows per
@@ -41,9 +44,16 @@ RESULTS = HERE / "RESULTS.md"
 ROWS_PER_SUBJECT = 25  # about what `clearance synth` writes per person
 # Rows, and the number of files the extract is given as: several files (as several
 # counties' extracts would be) are staged by person bucket, one file is streamed.
-SIZES = {"1m": (1_000_000, 1), "10m": (10_000_000, 1), "1m-4files": (1_000_000, 4)}
+SIZES = {
+    "1m": (1_000_000, 1),
+    "10m": (10_000_000, 1),
+    "1m-4files": (1_000_000, 4),
+    "50m": (50_000_000, 1),
+}
 COUNTY = "SACRAMENTO"
-REPEATS = 3  # of the floor and of the run: the fastest of each counts
+# The extract's county where it is not COUNTY: Los Angeles' extract is the largest.
+SIZE_COUNTY = {"50m": "LOS ANGELES"}
+REPEATS = 3  # of the floor and of the run: the fastest of each counts (--repeats)
 AS_OF = "2020-07-01"
 
 FLOOR = """
@@ -103,6 +113,10 @@ def measure(command: list[str]) -> dict:
     return result
 
 
+def county(size: str) -> str:
+    return SIZE_COUNTY.get(size.split("-")[0], COUNTY)
+
+
 def extract(size: str, rows: int) -> tuple[Path, int]:
     DATA.mkdir(exist_ok=True)
     path = DATA / f"synth-{size}.dat"
@@ -114,7 +128,7 @@ def extract(size: str, rows: int) -> tuple[Path, int]:
         print(f"generating {path.name} ({subjects:,} people)...", flush=True)
         subprocess.run(
             [sys.executable, "-m", "clearance", "synth", "--subjects", str(subjects), "--seed",
-             "1", "--county", COUNTY, "--out", str(path), "--intended", str(intended)],
+             "1", "--county", county(size), "--out", str(path), "--intended", str(intended)],
             check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
     return path, json.loads(intended.read_text())["rows"]["read"]
@@ -143,20 +157,20 @@ def split(path: Path, parts: int) -> list[Path]:
     return names
 
 
-def bench(size: str, rows: int, files: int) -> dict:
+def bench(size: str, rows: int, files: int, repeats: int = REPEATS) -> dict:
     path, n_rows = extract(size, rows)
     paths = [str(p) for p in split(path, files)]
     load = os.getloadavg()[0]  # other work on the machine makes wall times longer
     floor = min(
-        (measure([sys.executable, "-c", FLOOR, *paths]) for _ in range(REPEATS)),
+        (measure([sys.executable, "-c", FLOOR, *paths]) for _ in range(repeats)),
         key=lambda m: m["wall"],
     )
     runs = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="clearance-bench-", dir=DATA) as tmp:
             out = Path(tmp) / "out"
             measured = measure(
-                [sys.executable, "-m", "clearance", "run", *paths, "--county", COUNTY,
+                [sys.executable, "-m", "clearance", "run", *paths, "--county", county(size),
                  "--as-of", AS_OF, "--out", str(out)]
             )  # fmt: skip
             measured["provenance"] = json.loads((out / "run.json").read_text())
@@ -167,7 +181,7 @@ def bench(size: str, rows: int, files: int) -> dict:
     timings = provenance["timings_seconds"]
     cpu_stages = provenance["cpu_seconds"]
     return {
-        "size": size,
+        "size": size if county(size) == COUNTY else f"{size}, {county(size)}",
         "rows": n_rows,
         "file_mb": path.stat().st_size / 1e6,
         "floor_s": floor["wall"],
@@ -185,6 +199,18 @@ def bench(size: str, rows: int, files: int) -> dict:
         "load": load,
         "outputs_mb": round(sum(outputs.values()) / 1e6, 1),
     }
+
+
+def commit() -> str:
+    """The checkout's commit, and whether it had changes not committed."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
+                              capture_output=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=HERE, text=True, capture_output=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" with changes" if dirty else "")
 
 
 def machine() -> str:
@@ -232,11 +258,12 @@ def table(results: list[dict]) -> str:
 
 def record(results: list[dict]) -> None:
     command = "python benchmarks/bench.py --record" + (
-        "" if len(results) == len(SIZES) else f" --sizes {','.join(r['size'] for r in results)}"
+        "" if len(results) == 3 else f" --sizes {','.join(r['size'] for r in results)}"
     )
     text = (
         "# Benchmark results\n\n"
-        f"Measured {dt.date.today().isoformat()} with `{command}` on: {machine()}.\n\n"
+        f"Measured {dt.date.today().isoformat()} (commit {commit()}) with `{command}` on: "
+        f"{machine()}.\n\n"
         "Targets (issue 4): 1M rows end to end in under 3 times the floor and under 1 GB "
         "peak memory; 10M rows in under 2 GB peak memory.\n\n"
         + table(results)
@@ -256,14 +283,19 @@ def record(results: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--sizes", default=",".join(SIZES), help=f"comma-separated: {','.join(SIZES)}"
+        "--sizes",
+        default="1m,10m,1m-4files",
+        help=f"comma-separated: {','.join(SIZES)} (default: all but 50m)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=REPEATS, help="runs of each; the fastest counts"
     )
     parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     parser.add_argument("--clean", action="store_true", help="delete generated extracts after")
     args = parser.parse_args()
     results = []
     for size in args.sizes.split(","):
-        result = bench(size, *SIZES[size])
+        result = bench(size, *SIZES[size], repeats=args.repeats)
         results.append(result)
         print(table([result]), flush=True)
     if args.record:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import platform
 import shutil
 import time
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -43,6 +42,8 @@ from clearance.extract.reader import (
 )
 from clearance.law import RulePack, load_rulepack
 from clearance.outputs import determinations as det_out
+from clearance.outputs import spill
+from clearance.outputs.summary import finish as finish_summary
 from clearance.outputs.summary import summarize
 from clearance.policy import Policy
 from clearance.report import write_report
@@ -257,10 +258,11 @@ class _Decide:
 
     Called with groups of whole people (person buckets, or batches of a file read
     in one stream), one at a time: every rule reads one person's history only, so
-    memory depends on the size of a group, not of the input. Results are merged in
-    a canonical order: counts by input order, people by subject id. Each group's
-    history (the counts of everyone it determined) is appended to the folder's
-    history.parquet as soon as it is decided.
+    memory depends on the size of a group, not of the input. Each group's history
+    (the counts of everyone it determined) is appended to the folder's
+    history.parquet as soon as it is decided, in group order; its determinations
+    and people go to ``spill.Results``, which keeps them in memory up to a limit
+    and on disk beyond it, and writes them in a canonical order (subject id).
     """
 
     policy: Policy
@@ -276,8 +278,7 @@ class _Decide:
     def __call__(
         self, groups: Iterable[pl.LazyFrame], file_order: Callable[[], list[str]]
     ) -> Evaluation:
-        decided: list[pl.DataFrame] = []
-        people: list[pl.DataFrame] = []
+        results = spill.Results(self.folder, self.as_of)
         # Every county the events name, with its convictions (for a wrong --county).
         found: dict[str, int] = {}
         with _HistoryWriter(self.folder / HISTORY_FILE) as history:
@@ -299,48 +300,36 @@ class _Decide:
                 group_decided = determine(
                     in_memory, self.policy, self.county, self.as_of, self.law
                 ).collect(engine="in-memory")  # three times cheaper than streaming here
-                # Only the columns the published table reads: a large run holds every
-                # group's determinations until they are sorted together.
-                decided.append(
-                    _compact(group_decided.select(det_out.needed(group_decided.columns)))
-                )
-                people.append(_compact(group_people))
                 for name, n in county_convictions(counts).items():
                     found[name] = found.get(name, 0) + n
                 # Only the counts of the people determined go on (summary, history).
                 ids = group_decided["subject_id"].unique().implode()
-                history.write(counts.filter(pl.col("subject_id").is_in(ids)))
-                del counts
+                kept = counts.filter(pl.col("subject_id").is_in(ids))
+                history.write(kept)
+                # Only the columns the published table reads; spilled to disk once
+                # the results held reach a limit.
+                results.add(
+                    group_decided.select(det_out.needed(group_decided.columns)),
+                    group_people,
+                    kept,
+                )
+                del counts, kept
                 self.lap("rules")
         check_county(found, self.county)
+        results.finish()
+        self.lap("outputs")
         # Groups in order, each in input order: history.parquet is in that order (a
         # global merge by input order would hold every count).
-        model = model_.Model(
-            people=pl.concat(people).lazy(),
-            events=model.events,
-            counts=pl.scan_parquet(self.folder / HISTORY_FILE),
-        )
-        everyone = pl.concat(decided).sort("subject_id", "cnt_order")
-        decided.clear()  # the groups' frames: the sorted copy replaces them
         return Evaluation(
-            decided=everyone,
-            model=model,
+            decided=None,
+            model=None,
             environment={"engine": "local"},
             history_written=True,
+            results=results,
         )
 
 
-def _compact(frame: pl.DataFrame) -> pl.DataFrame:
-    """A copy of ``frame`` that holds only its own values.
-
-    Text columns share their buffers with the frames they came from: a group's
-    few determinations would keep every row of the group alive until the end of
-    the run. An Arrow IPC round trip copies just the values.
-    """
-    buffer = io.BytesIO()
-    frame.write_ipc(buffer, compression="uncompressed")
-    buffer.seek(0)
-    return pl.read_ipc(buffer)
+_compact = spill.compact  # benchmarks/steps.py
 
 
 class _HistoryWriter:
@@ -411,16 +400,28 @@ def write_outputs(
 
     Returns the summary and the workbook, which may still be being written (wait on it).
     """
-    published = det_out.table(evaluation.decided)
-    workbook = det_out.write_all(
-        published, folder, title=f"{policy.name}: determinations as of {as_of}"
-    )
-    summary = summarize(
-        published, evaluation.model, read, as_of=as_of, county=county, policy_name=policy.name
-    )
+    title = f"{policy.name}: determinations as of {as_of}"
+    results = evaluation.results
+    if results is not None:  # the local engine: history.parquet written, the rest here
+        try:
+            workbook = results.write(folder, title, PEOPLE_FILE)
+        finally:
+            results.close()  # the spilled parts
+        summary = finish_summary(
+            results.tallied(), read, as_of=as_of, county=county, policy_name=policy.name
+        )
+    elif evaluation.decided is None or evaluation.model is None:
+        raise RuntimeError("the engine handed the outputs no determinations")
+    else:
+        published = det_out.table(evaluation.decided)
+        workbook = det_out.write_all(published, folder, title=title)
+        summary = summarize(
+            published, evaluation.model, read, as_of=as_of, county=county,
+            policy_name=policy.name,
+        )  # fmt: skip
+        _write_history(evaluation, published, folder)
     (folder / "summary.json").write_text(_json(summary))
     write_csv(read.rejects.rename({"source_file": "file"}), folder / "rejects.csv")
-    _write_history(evaluation, published, folder)
     return summary, workbook
 
 
@@ -431,7 +432,7 @@ def _write_history(evaluation: Evaluation, published: pl.DataFrame, out: Path) -
     first when the run used several), streamed, unless the engine wrote it already;
     people.parquet, one row a person, is sorted by subject id.
     """
-    model = evaluation.model
+    model = cast(model_.Model, evaluation.model)  # given with ``decided`` (write_outputs)
     ids = published["subject_id"].unique().implode()
     if not evaluation.history_written:  # written as the local engine writes it
         with _HistoryWriter(out / HISTORY_FILE) as history:

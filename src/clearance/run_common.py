@@ -20,6 +20,7 @@ import polars as pl
 from clearance._folders import OutputKind
 from clearance.extract import model as model_
 from clearance.law import RulePack, load_rulepack
+from clearance.outputs import spill
 
 __all__ = [
     "HISTORY_FILE",
@@ -79,19 +80,22 @@ def json_text(data: dict) -> str:
 class Evaluation:
     """What an engine hands the output writers.
 
+    Either ``results`` (the local engine: every group's results, tallied and held in
+    memory or spilled to disk, outputs/spill.py), or ``decided`` and ``model``:
     ``decided`` is ``determine(...)`` collected and sorted by (``subject_id``,
     ``cnt_order``), with at least the columns ``outputs.determinations.table``
-    reads. ``model.people`` holds everyone in the extract and ``model.counts`` at
+    reads; ``model.people`` holds everyone in the extract and ``model.counts`` at
     least every count of every person determined (summary.json and the history read
     no other counts). ``environment`` adds the engine's name and versions to
     run.json. ``history_written``: the engine already wrote history.parquet (the
     counts of everyone determined) into the output folder.
     """
 
-    decided: pl.DataFrame
-    model: model_.Model
+    decided: pl.DataFrame | None
+    model: model_.Model | None
     environment: dict[str, str] = field(default_factory=dict)
     history_written: bool = False
+    results: spill.Results | None = None
 
 
 def check_as_of(as_of: dt.date, law: RulePack | None = None, *, label: str = "as-of date") -> None:

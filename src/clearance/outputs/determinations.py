@@ -123,17 +123,24 @@ class Pending:
 def write_all(determinations: pl.DataFrame, out: Path, title: str) -> Pending:
     """Write CSV and Parquet now; the workbook now or on a thread (wait on it)."""
     published = determinations.select(COLUMNS)
-    pending = Pending()
-    if published.height <= WORKBOOK_IN_PROCESS_ROWS:
-        write_workbook(published, out / "determinations.xlsx", title)
-    else:  # started first: it takes longest
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook")
-        pending.future = thread.submit(
-            write_workbook, published, out / "determinations.xlsx", title
-        )
-        thread.shutdown(wait=False)  # the thread ends when the workbook is written
+    pending = start_workbook(published, published.height, out, title)  # first: the longest
     write_csv(published, out / "determinations.csv")
     determinations.write_parquet(out / "determinations.parquet", statistics=True)
+    return pending
+
+
+def start_workbook(
+    rows: pl.DataFrame | pl.LazyFrame, height: int, out: Path, title: str
+) -> Pending:
+    """Write the workbook of ``rows`` (``height`` of them) now, or, when there are many,
+    on a thread (wait on what is returned). A scan is read a slice at a time."""
+    pending = Pending()
+    if height <= WORKBOOK_IN_PROCESS_ROWS:
+        write_workbook(rows, out / "determinations.xlsx", title)
+    else:
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook")
+        pending.future = thread.submit(write_workbook, rows, out / "determinations.xlsx", title)
+        thread.shutdown(wait=False)  # the thread ends when the workbook is written
     return pending
 
 

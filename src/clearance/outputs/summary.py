@@ -212,9 +212,20 @@ def summarize(
     county: str,
     policy_name: str,
 ) -> dict:
-    subjects = model.people.select(pl.len()).collect(engine="streaming").item()
-    by_determination = dict.fromkeys(DETERMINATIONS, 0)
-    by_determination.update(_tally(determinations, "determination"))
+    """summary.json for a run's determinations, all of them in one frame."""
+    return finish(
+        tallies(determinations, model, as_of),
+        read,
+        as_of=as_of,
+        county=county,
+        policy_name=policy_name,
+    )
+
+
+def finish(
+    counted: dict, read: ReadResult, *, as_of: dt.date, county: str, policy_name: str
+) -> dict:
+    """summary.json from the run's ``tallies`` (one group's, or several ``add``-ed)."""
     return {
         "as_of": as_of.isoformat(),
         "county": county,
@@ -226,6 +237,36 @@ def summarize(
             "reconciled": read.rows_read == read.rows_used + read.rows_rejected,
         },
         "rejects_by_reason": _tally(read.rejects, "reason_code"),
+        **counted,
+    }
+
+
+# What tallies() reads of the model: people's columns (everyone's, for the
+# demographics), and the counts' rows and columns (impact: convictions; where:
+# arrests). A group's results are tallied from these alone (outputs/spill.py).
+PEOPLE_COLUMNS = ("subject_id", "race", "gender", "dob")
+COUNT_COLUMNS = ("subject_id", "cnt_order", "convicted", "severity", "event_date",
+                 "event_type", "agency", "agency_type")  # fmt: skip
+
+
+def counts_read(counts: pl.DataFrame) -> pl.DataFrame:
+    """The rows and columns of ``counts`` that tallies() reads (convictions, arrests)."""
+    arrest = pl.col("event_type").str.to_uppercase().str.starts_with(ARREST_EVENT)
+    return counts.filter(pl.col("convicted").fill_null(False) | arrest.fill_null(False)).select(
+        COUNT_COLUMNS
+    )
+
+
+def tallies(determinations: pl.DataFrame, model: Model, as_of: dt.date) -> dict:
+    """Every figure of summary.json that comes from the determinations and the model.
+
+    Each figure is a count, and every count is per person or per conviction: the
+    tallies of groups of different people ``add`` up to the tallies of them all.
+    """
+    subjects = model.people.select(pl.len()).collect(engine="streaming").item()
+    by_determination = dict.fromkeys(DETERMINATIONS, 0)
+    by_determination.update(_tally(determinations, "determination"))
+    return {
         "subjects": subjects,
         "people_in_scope": determinations["subject_id"].n_unique(),
         "convictions_in_scope": determinations.height,
@@ -247,3 +288,22 @@ def summarize(
         "demographics": demographics(determinations, model, as_of),
         **where(determinations, model),
     }
+
+
+def add(a: dict, b: dict) -> dict:
+    """Two groups' ``tallies`` added up, key by key.
+
+    Keys keep ``a``'s order, then ``b``'s new ones; a table whose keys are sorted in
+    both (what ``_tally`` and ``_by`` give) stays sorted, as one group's would be.
+    """
+    merged = dict(a)
+    for key, value in b.items():
+        if key not in merged:
+            merged[key] = value
+        elif isinstance(value, dict):
+            merged[key] = add(merged[key], value)
+        else:
+            merged[key] = merged[key] + value
+    if list(a) == sorted(a) and list(b) == sorted(b) and list(merged) != list(a):
+        merged = dict(sorted(merged.items()))
+    return merged
