@@ -269,3 +269,26 @@ def test_a_section_the_extract_reader_cannot_find_is_refused_not_ignored(pack_co
     )
     with pytest.raises(RulePackError, match="section 11362 is not one the extract reader reads"):
         read_rulepack(folder)
+
+
+def test_the_report_and_the_filings_word_reasons_as_the_runs_pack_does(
+    extract, pack_copy, tmp_path
+):
+    folder = pack_copy(
+        '    label: "Earlier super strike"\n    ground: "Prior super-strike conviction"\n',
+        '    label: "A strike before (edited)"\n    ground: "Strike before (edited ground)"\n',
+    )
+    out = tmp_path / "out"
+    _run(extract, out, "--law", str(folder))
+    report = runner.invoke(app, ["report", "--run", str(out)])
+    assert report.exit_code == 0, report.output
+    assert "A strike before (edited)" in (out / "report.html").read_text()
+    filed = runner.invoke(app, ["filings", "--run", str(out), "--out", str(tmp_path / "f"),
+                                "--no-letters"])  # fmt: skip
+    assert filed.exit_code == 0, filed.output
+    exhibit = next((tmp_path / "f").rglob("exhibit-b.docx"))
+    from docx import Document
+
+    text = "\n".join(c.text for t in Document(exhibit).tables for r in t.rows for c in r.cells)
+    assert "Strike before (edited ground)" in text
+    assert "Prior super-strike conviction" not in text

@@ -19,8 +19,9 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from clearance.cli import app
+from clearance.law import load_rulepack
 from clearance.report import ReportError, write_report
-from clearance.report.figures import REASON_LABELS, build, read_run
+from clearance.report.figures import build, read_run
 from clearance.report.suppress import THRESHOLD
 
 runner = CliRunner()
@@ -208,7 +209,9 @@ def expected_rows(summary):
         )
     for reason, counts in summary["by_reason_determination"].items():
         values = [f"{counts[c]:,}" for c in (*DETERMINATIONS, "total")]
-        rows.append((REASON_LABELS[reason], values, 12))  # its meaning and law come between
+        rows.append(
+            (load_rulepack().rules[reason].label, values, 12)
+        )  # its meaning and law come between
     return rows
 
 

@@ -43,6 +43,7 @@ from clearance._folders import (
     make_temp,
     move_into_place,
 )
+from clearance.explain import PackMismatch, pack_for_run
 from clearance.filings import letters as letters_
 from clearance.filings.cases import GRANTED, Court, RunInfo, after_cutoff, group_courts, read_run
 from clearance.filings.document import (
@@ -56,11 +57,11 @@ from clearance.filings.document import (
 from clearance.filings.docx_writer import write_exhibit_docx, write_pleading_docx
 from clearance.filings.doj import DOJ_FILE, doj_rows, write_doj_file
 from clearance.filings.errors import FilingsError
-from clearance.filings.exhibits import COLUMNS, ExhibitPart, exhibit_parts, provision
+from clearance.filings.exhibits import COLUMNS, ExhibitPart, exhibit_parts, grounds, provision
 from clearance.filings.office import Office, blank_office
 from clearance.filings.pleading import write_exhibit_pdf, write_pleading_pdf
 from clearance.filings.text import document_text, pleading_text, render, thousands
-from clearance.law import RulePack, load_rulepack
+from clearance.law import RulePack
 from clearance.textsafe import write_csv
 
 __all__ = ["DEFAULT_PART_SIZE", "MANIFEST", "FilingsResult", "write_filings"]
@@ -215,7 +216,8 @@ def _reasons_table(court: Court, law: RulePack) -> SimpleTable:
     text = pleading_text()
     labels = text["labels"]
     frame = court.challenged
-    statutory = frame["reason"].is_in(list(labels["grounds"]))
+    worded = grounds(law)
+    statutory = frame["reason"].is_in(list(worded))
     if "review_decision" in frame.columns:
         on_review = frame["review_decision"].is_not_null() & ~statutory
     else:
@@ -230,7 +232,7 @@ def _reasons_table(court: Court, law: RulePack) -> SimpleTable:
                 labels["decided_on_review_citation"],
             )
         else:
-            ground = labels["grounds"].get(reason) or (
+            ground = worded.get(reason) or (
                 law.rules[reason].description if reason in law.rules else str(reason)
             )
             key = (ground, provision(None, None, None, law, citation))
@@ -445,7 +447,11 @@ def write_filings(
     except FolderError as exc:
         raise FilingsError(str(exc)) from None
     office = office or blank_office()
-    law = load_rulepack()
+    # The run's own rule pack: its citations and grounds are the ones that decided.
+    try:
+        law = pack_for_run(json.loads((run_dir / "run.json").read_text("utf-8")))
+    except PackMismatch as exc:
+        raise FilingsError(str(exc)) from None
     courts = group_courts(info, frame, office, law.conviction_cutoff)
     tick = (lambda: progress(1)) if progress else (lambda: None)
 

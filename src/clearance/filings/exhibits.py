@@ -111,16 +111,22 @@ def provision(
     return law.pinpoint(reason, section, subsection) or citation or ""
 
 
+def grounds(law: RulePack) -> dict[str, str]:
+    """The grounds of challenge the rule pack words, by reason (its rules' `ground`)."""
+    return {r.reason: r.ground for r in law.rules.values() if r.ground}
+
+
 def _ground(row: Mapping[str, Any], law: RulePack, labels: Mapping[str, Any]) -> str:
     reason = row["reason"]
-    statutory = reason in labels["grounds"] or (
+    worded = grounds(law)
+    statutory = reason in worded or (
         reason in law.rules and "not_eligible" in law.rules[reason].determinations
     )
     if row.get("decided_on_review") and not statutory:
         ground = render(labels["decided_on_review"], {"note": row.get("review_note") or ""})
         return f"{ground} ({labels['decided_on_review_citation']})"
-    if reason in labels["grounds"]:
-        ground = labels["grounds"][reason]
+    if reason in worded:
+        ground = worded[reason]
     elif reason in law.rules:
         ground = law.rules[reason].description
     else:

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clearance.explain import ExplainError, pack_for_run
 from clearance.extract.reasons import REJECT_REASONS
+from clearance.law import load_rulepack
 from clearance.report.suppress import THRESHOLD, Grid, Line, suppress
 
 DETERMINATIONS = ("dismiss", "reduce", "not_eligible", "review")
@@ -83,28 +85,12 @@ UNKNOWN_LABELS = {
     "age_band": "Birth date unknown",
 }
 NO_CITY = "not a city agency"
-REASON_LABELS = {
-    "invalid_date": "Conviction date missing, partial or impossible",
-    "unparsed_charge": "Names cannabis, no section readable",
-    "after_prop64": "Convicted after Prop 64",
-    "excluded_subsection": "Subsection the law keeps a felony",
-    "prior_superstrike": "Earlier super strike",
-    "prior_pc290": "Earlier PC 290 offense or registration",
-    "two_priors": "Two earlier convictions, same section",
-    "undated_disqualifier": "Possible disqualifier without a date",
-    "comment_charge": "Charge read from the comment",
-    "still_serving": "Still serving the sentence",
-    "misdemeanor": "Misdemeanor or infraction",
-    "baseline": "The section's outcome",
-    "under_21": "Under 21 when convicted",
-    "age_threshold": "At or over the policy's age",
-    "conviction_age": "Old conviction",
-    "crime_free": "No recent conviction",
-    "only_prop64": "Only cannabis convictions",
-    "deceased": "Deceased",
-    "sentence_completed": "Sentence completed",
-    "no_policy": "Policy names no outcome",
-}
+
+
+def _label(rules, reason: str) -> str:
+    """The rule's short label from the rule pack (its `label`), or the code in words."""
+    rule = rules.get(reason)
+    return rule.label if rule is not None and rule.label else reason.replace("_", " ").capitalize()
 
 
 # What the report reads from summary.json beyond the tallies (whose absent entries are
@@ -447,14 +433,21 @@ class _Source:
         return Figure(int(_get(self.run, path)), ("run", *path))
 
 
+def _run_pack(run: Mapping):
+    """The run's rule pack, or the installed one when it is not available (the methods
+    section then says which pack the citations are from)."""
+    try:
+        return pack_for_run(dict(run))
+    except ExplainError:
+        return load_rulepack()
+
+
 def build(
     summary: Mapping, run: Mapping, *, public: bool = False, hidden: set[tuple] | None = None
 ) -> Report:
     """The report's content. ``public`` hides small cells (and their complements);
     ``hidden`` passes cells already chosen by ``hidden_cells(summary)``."""
-    from clearance.law import load_rulepack
-
-    law = load_rulepack()
+    law = _run_pack(run)
     if public and hidden is None:
         hidden = hidden_cells(summary)
     source = _Source(summary, run, hidden if public and hidden is not None else set())
@@ -807,7 +800,7 @@ def _reasons_table(source: _Source, summary: Mapping, law) -> Table:
         rows.append(
             Row(
                 reason,
-                REASON_LABELS.get(reason, reason.replace("_", " ").capitalize()),
+                _label(rules, reason),
                 (
                     rule.description if rule else "",
                     rule.citation if rule else "",
@@ -835,7 +828,7 @@ def _review_table(source: _Source, summary: Mapping, law) -> Table:
     rows = [
         Row(
             reason,
-            REASON_LABELS.get(reason, reason.replace("_", " ").capitalize()),
+            _label(rules, reason),
             (
                 rules[reason].description if reason in rules else "",
                 source("review_by_reason", reason),
@@ -883,7 +876,7 @@ def _methods(source: _Source, summary: Mapping, run: Mapping, law, public: bool)
     )
     used = _rule_order(law, summary.get("by_reason_determination", {}))
     rules = law.rules_by_reason()
-    cited = tuple((REASON_LABELS.get(r, r), rules[r].citation) for r in used if r in rules)
+    cited = tuple((_label(rules, r), rules[r].citation) for r in used if r in rules)
     as_of_source = {
         "argument": "given with the run (--as-of)",
         "today": "the day of the run (no --as-of was given)",
