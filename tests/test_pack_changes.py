@@ -292,3 +292,17 @@ def test_the_report_and_the_filings_word_reasons_as_the_runs_pack_does(
     text = "\n".join(c.text for t in Document(exhibit).tables for r in t.rows for c in r.cells)
     assert "Strike before (edited ground)" in text
     assert "Prior super-strike conviction" not in text
+
+
+def test_the_policy_schema_is_the_packs_settings():
+    """Every key of a Prop 64 policy is a setting the pack declares, and the reverse."""
+    from clearance.policy import load_policy
+
+    policy = load_policy("statute").to_file()
+    keys = {
+        f"{key}.{inner}" if isinstance(value, dict) else key
+        for key, value in policy.items()
+        if key not in ("name", "county")
+        for inner in (value if isinstance(value, dict) else [None])
+    }
+    assert keys == set(load_rulepack().settings)
