@@ -306,3 +306,20 @@ def test_the_policy_schema_is_the_packs_settings():
         for inner in (value if isinstance(value, dict) else [None])
     }
     assert keys == set(load_rulepack().settings)
+
+
+@pytest.mark.parametrize("preset", ["statute", "los-angeles-2020", "bear-default"])
+def test_the_web_policy_form_is_built_from_the_packs_settings(preset):
+    """Every grouped setting of the pack is a field; a preset goes through the form unchanged."""
+    from clearance.policy import load_policy
+    from clearance.web import policy_form
+
+    fields = {f"{g}.{f}" for g, _legend, fs in policy_form.groups() for f, _s in fs}
+    assert fields == {k for k in load_rulepack().settings if "." in k}
+    values = policy_form.preset_values(preset)
+    form = {k: ("on" if v is True else "" if v is False else str(v)) for k, v in values.items()}
+    form.update({k: v for k, v in values.items() if k.startswith("outcome_")})
+    policy = policy_form.policy_from_form(form)
+    expected = load_policy(preset)
+    ignored = {"name": "", "county": None}  # the form names neither: the run does
+    assert policy.to_file() | ignored == expected.to_file() | ignored

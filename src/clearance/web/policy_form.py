@@ -11,18 +11,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clearance.law import load_rulepack
+from clearance.law import Setting, load_rulepack
 from clearance.policy import Policy, load_policy, policy_from_mapping, preset_names
 
 SOURCE = "web form"
-FLAGS = ("under_21", "only_prop64", "deceased", "sentence_completed")
-YEARS = ("age_threshold", "conviction_age", "crime_free")
-TRIGGERS = ("comment_charge", "still_serving")
 OUTCOMES = ("dismiss", "reduce", "none")
+# What each group of the pack's policy settings does, as the form's legend.
+LEGENDS = {
+    "additional_relief": "Additional relief (dismiss when…)",
+    "review": "Send to review when…",
+}
 
 
 def sections() -> tuple[str, ...]:
     return load_rulepack().cannabis_sections
+
+
+def groups() -> list[tuple[str, str, list[tuple[str, Setting]]]]:
+    """The pack's grouped settings (``additional_relief.under_21``...), as form fieldsets:
+    (group, legend, [(field name, setting)]), in the pack's order."""
+    found: dict[str, list[tuple[str, Setting]]] = {}
+    for key, setting in load_rulepack().settings.items():
+        group, dot, field = key.partition(".")
+        if dot:
+            found.setdefault(group, []).append((field, setting))
+    return [(g, LEGENDS.get(g, g.replace("_", " ").capitalize()), f) for g, f in found.items()]
+
+
+def misdemeanor_choices() -> tuple[str, ...]:
+    return load_rulepack().settings["misdemeanors"].choices
+
+
+def _value(setting: Setting, raw: str | None) -> Any:
+    return raw == "on" if setting.kind == "flag" else _number(raw)
 
 
 def _number(raw: str | None) -> Any:
@@ -40,11 +61,10 @@ def mapping_from_form(form: Mapping[str, str]) -> dict[str, Any]:
         "dismiss": [int(s) for s, o in outcome.items() if o == "dismiss"],
         "reduce": [int(s) for s, o in outcome.items() if o == "reduce"],
         "misdemeanors": form.get("misdemeanors") or None,
-        "additional_relief": {
-            **{k: form.get(k) == "on" for k in FLAGS},
-            **{k: _number(form.get(k)) for k in YEARS},
+        **{
+            group: {field: _value(setting, form.get(field)) for field, setting in fields}
+            for group, _legend, fields in groups()
         },
-        "review": {k: form.get(k) == "on" for k in TRIGGERS},
     }
 
 
@@ -55,15 +75,15 @@ def policy_from_form(form: Mapping[str, str]) -> Policy:
 
 def form_values(policy: Policy) -> dict[str, Any]:
     """A policy as form values, to fill the custom form (from a preset)."""
-    relief = policy.additional_relief
     values: dict[str, Any] = {
         "name": f"{policy.name} (edited)",
         "misdemeanors": policy.misdemeanors or "",
         **{f"outcome_{s}": policy.outcome_for(s) or "none" for s in sections()},
-        **{k: getattr(relief, k) for k in FLAGS},
-        **{k: "" if getattr(relief, k) is None else getattr(relief, k) for k in YEARS},
-        **{k: getattr(policy.review, k) for k in TRIGGERS},
     }
+    for group, _legend, fields in groups():
+        for field, _setting in fields:
+            value = getattr(getattr(policy, group), field)
+            values[field] = "" if value is None else value
     return values
 
 

@@ -88,6 +88,8 @@ def _new_run_page(
         policy_mode=values.get("policy_mode", "preset"),
         custom=custom,
         sections=policy_form.sections(),
+        groups=policy_form.groups(),
+        misdemeanor_choices=policy_form.misdemeanor_choices(),
         as_of=values.get("as_of") or (SAMPLE_AS_OF if sample and not selected else ""),
         # The browser refuses an earlier date too; the form's handler checks it again.
         min_as_of=load_rulepack().effective_date.isoformat(),
@@ -136,6 +138,8 @@ def policy_fragment(ctx: Ctx = Depends(require("run")), start: str = "statute") 
         "_policy_fields.html",
         custom=policy_form.preset_values(start),
         sections=policy_form.sections(),
+        groups=policy_form.groups(),
+        misdemeanor_choices=policy_form.misdemeanor_choices(),
         presets=list_presets(),
     )
 
