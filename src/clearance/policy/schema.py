@@ -32,11 +32,13 @@ __all__ = [
     "policy_from_mapping",
 ]
 
-MISDEMEANOR_OUTCOMES: tuple[str, ...] = ("dismiss", "reduce", "review")
-# Sane ranges for thresholds, inclusive.  Wider than gogen's (age 40-65,
-# years 1-15) so that no published county policy is refused.
-AGE_RANGE: tuple[int, int] = (18, 100)
-YEARS_RANGE: tuple[int, int] = (1, 100)
+# The policy's settings are declared by the rule pack (pack.yaml, `policy.settings`):
+# kinds, choices and ranges are read from there.  The ranges are wider than gogen's
+# (age 40-65, years 1-15) so that no published county policy is refused.
+_SETTINGS = load_rulepack().settings
+MISDEMEANOR_OUTCOMES: tuple[str, ...] = _SETTINGS["misdemeanors"].choices
+AGE_RANGE: tuple[int, int] = _SETTINGS["additional_relief.age_threshold"].range  # type: ignore[assignment]
+YEARS_RANGE: tuple[int, int] = _SETTINGS["additional_relief.conviction_age"].range  # type: ignore[assignment]
 # A name is printed as a title (screen, workbook, report): a line, not a page.
 MAX_NAME_CHARS = 200
 # A value quoted back in a message is cut to this many characters.
@@ -115,12 +117,11 @@ class Policy:
 
 
 _TOP_KEYS = ("name", "county", "dismiss", "reduce", "misdemeanors", "additional_relief", "review")
-_RELIEF_FLAGS = ("under_21", "only_prop64", "deceased", "sentence_completed")
-_RELIEF_YEARS = {
-    "age_threshold": AGE_RANGE,
-    "conviction_age": YEARS_RANGE,
-    "crime_free": YEARS_RANGE,
+_RELIEF = {
+    k.partition(".")[2]: v for k, v in _SETTINGS.items() if k.startswith("additional_relief.")
 }
+_RELIEF_FLAGS = tuple(k for k, v in _RELIEF.items() if v.kind == "flag")
+_RELIEF_YEARS = {k: v.range for k, v in _RELIEF.items() if v.range is not None}
 _RELIEF_KEYS = tuple(f.name for f in dataclasses.fields(AdditionalRelief))
 _REVIEW_KEYS = tuple(f.name for f in dataclasses.fields(ReviewTriggers))
 
