@@ -61,7 +61,7 @@ from clearance.filings.exhibits import COLUMNS, ExhibitPart, exhibit_parts, grou
 from clearance.filings.office import Office, blank_office
 from clearance.filings.pleading import write_exhibit_pdf, write_pleading_pdf
 from clearance.filings.text import document_text, pleading_text, render, thousands
-from clearance.law import RulePack
+from clearance.law import RulePack, load_rulepack
 from clearance.textsafe import write_csv
 
 __all__ = ["DEFAULT_PART_SIZE", "MANIFEST", "FilingsResult", "write_filings"]
@@ -447,9 +447,12 @@ def write_filings(
     except FolderError as exc:
         raise FilingsError(str(exc)) from None
     office = office or blank_office()
-    # The run's own rule pack: its citations and grounds are the ones that decided.
+    # The run's own rule pack: its citations and grounds are the ones that decided. A
+    # run folder that records none (made by hand, or before packs were recorded) is
+    # filed under the installed pack.
+    provenance = json.loads((run_dir / "run.json").read_text("utf-8"))
     try:
-        law = pack_for_run(json.loads((run_dir / "run.json").read_text("utf-8")))
+        law = pack_for_run(provenance) if provenance.get("rule_pack") else load_rulepack()
     except PackMismatch as exc:
         raise FilingsError(str(exc)) from None
     courts = group_courts(info, frame, office, law.conviction_cutoff)
