@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from importlib import resources
 from pathlib import Path
 
 import pytest
 import yaml
 
+from clearance.law import load_rulepack
 from clearance.policy import (
     AdditionalRelief,
     PolicyError,
@@ -20,7 +20,8 @@ from clearance.policy import (
 )
 from conftest import GOGEN_OPTIONS
 
-PRESETS = Path(str(resources.files("clearance.policy"))) / "presets"
+PRESETS = load_rulepack().presets_folder
+assert sorted(PRESETS.glob("*.yaml")), f"no presets in {PRESETS}"
 
 # ------------------------------------------------------------------------ presets
 
