@@ -250,7 +250,7 @@ def _run(
             raise fail(INSTALL_HINT)
     total = sum(p.stat().st_size for p in inputs)
     with user_errors():
-        policy = load_policy(policy_spec)
+        policy = load_policy(policy_spec, law)
         with progress_bar("Deciding", total) as advance:
             return run(
                 inputs,
@@ -272,6 +272,23 @@ def _print_run(result) -> None:
     impact = s["impact"]
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    if "by_kind" in s:  # a law deciding convictions and arrests (ca-auto-relief)
+        out.print(
+            f"{s['rows']['read']:,} rows read, {s['rows']['rejected']:,} rejected; "
+            f"{s['convictions_in_scope']:,} convictions and {s['arrests_in_scope']:,} arrests in "
+            f"{shown(s['county'])} for {s['people_in_scope']:,} people (policy: "
+            f"{shown(s['policy'])}, as of {s['as_of']})"
+        )
+        out.print(
+            f"  relief [bold]{d['relief']:,}[/]  upcoming [bold]{d['upcoming']:,}[/]  "
+            f"not eligible [bold]{d['not_eligible']:,}[/]  review [bold]{d['review']:,}[/]"
+        )
+        out.print(
+            f"  people relieved [bold]{impact['people_relieved']:,}[/]; clean slate "
+            f"{impact['people_clean_slate']:,}; stuck only on review {impact['people_stuck']:,}"
+        )
+        out.print(f"Outputs in {shown(result.out)} (worklist: upcoming.csv)")
+        return
     out.print(
         f"{s['rows']['read']:,} rows read, {s['rows']['rejected']:,} rejected; "
         f"{s['convictions_in_scope']:,} cannabis convictions in {shown(s['county'])} for "

@@ -9,7 +9,7 @@ decided again here, so the explanation cannot drift from the decision.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -88,9 +88,10 @@ class Check:
 
 @dataclass
 class Decision:
-    conviction: dict
+    conviction: dict  # the determination's row (a conviction, or an arrest for kinds packs)
     checks: list[Check]
     evidence: list[tuple[str, str]]  # (what, as recorded): the fields the rules read
+    statute: list[tuple[str, str]] = field(default_factory=list)  # (provision, its words)
 
 
 @dataclass
@@ -130,6 +131,35 @@ def evidence(row: dict) -> list[tuple[str, str]]:
         items.append(("Cannabis section the comment names", f"HS {named}"))
     items.append(("Conviction date as recorded", row.get("conviction_date") or "(missing)"))
     items.append(("Date of birth as recorded", row.get("dob") or "(missing)"))
+    return items
+
+
+# What a row of a pack deciding several kinds (ca-auto-relief) shows beside its rules.
+KIND_EVIDENCE = (
+    ("Offense as recorded", "offense"),
+    ("Date as recorded", "date"),
+    ("Court or agency", "agency"),
+    ("Case number", "case_number"),
+    ("Probation term", "probation_term"),
+    ("Probation revoked on", "revocation_date"),
+    ("Sentence ends", "sentence_end"),
+    ("Sentence and supervision completed", "completion"),
+    ("Serving or supervised until", "serving_until"),
+    ("Court dispositions", "court_dispositions"),
+    ("Path of relief", "path"),
+    ("Relief due on", "eligible_on"),
+    ("Last day to petition to prohibit relief", "objection_deadline"),
+    ("Petitions still open", "petitions"),
+)
+
+
+def kind_evidence(row: dict) -> list[tuple[str, str]]:
+    """The recorded fields and worked-out dates a kinds pack's decision rests on."""
+    items = []
+    for what, key in KIND_EVIDENCE:
+        value = row.get(key)
+        if value not in (None, "") or key in ("offense", "date"):
+            items.append((what, "(missing)" if value in (None, "") else str(value)))
     return items
 
 
@@ -194,7 +224,10 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
         checks: list[Check] = []
         decided_at = None
         tests = {step.id: row.get(f"t_{step.id}") for step in law.steps}
-        for i, step in enumerate(law.steps, start=1):
+        kind = row.get("kind") if law.kinds else None
+        steps = [s for s in law.steps if kind is None or s.kind in (None, kind)]
+        decisive = None
+        for i, step in enumerate(steps, start=1):
             value = tests[step.id]
             if not enabled(law, policy, step.id):
                 status = "not used by policy"
@@ -208,6 +241,7 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
                 status = "does not apply"
             if status == "applies":
                 decided_at = i
+                decisive = step
             checks.append(
                 Check(
                     step=i,
@@ -216,11 +250,18 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
                     detail=""
                     if status == "not used by policy"
                     else _detail(law, step.id, row, tests, policy, as_of),
-                    citation=rules[step.reason].citation,
+                    citation=(step.rule or rules[step.reason]).citation,
                     test=test_call(step),
                 )
             )
-        decisions.append(Decision(conviction=row, checks=checks, evidence=evidence(row)))
+        if kind is None:
+            decisions.append(Decision(conviction=row, checks=checks, evidence=evidence(row)))
+            continue
+        rule = decisive.rule if decisive is not None and decisive.rule else None
+        quoted = [(p, law.statutes[p]) for p in (rule.statute if rule else ())]
+        decisions.append(
+            Decision(conviction=row, checks=checks, evidence=kind_evidence(row), statute=quoted)
+        )
     return Explanation(
         person=people.row(0, named=True),
         timeline=history.to_dicts(),

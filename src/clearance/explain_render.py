@@ -89,13 +89,22 @@ def render(explanation: Explanation, console: Console) -> None:
 
     for decision in explanation.decisions:
         c = decision.conviction
-        console.print(
-            f"\n[bold]Conviction {shown(c['cnt_order'])}[/] on {shown(c['conviction_date'])} in "
-            f"{shown(c.get('court') or 'unknown court')}, "
-            f"case {shown(c.get('case_number') or 'unknown')}: "
-            f"{shown(c.get('offense'))} ({shown(c.get('severity') or 'severity unknown')})",
-            highlight=False,
-        )
+        if c.get("kind") == "arrest":
+            console.print(
+                f"\n[bold]Arrest {shown(c.get('cyc_order'))}/{shown(c.get('stp_order'))}[/] "
+                f"(cycle/step) on {shown(c.get('arrest_date') or 'unknown date')} by "
+                f"{shown(c.get('agency') or 'unknown agency')}: {shown(c.get('offense'))} "
+                f"({shown(c.get('severity') or 'level unknown')})",
+                highlight=False,
+            )
+        else:
+            console.print(
+                f"\n[bold]Conviction {shown(c['cnt_order'])}[/] on {shown(c['conviction_date'])} "
+                f"in {shown(c.get('court') or 'unknown court')}, "
+                f"case {shown(c.get('case_number') or 'unknown')}: "
+                f"{shown(c.get('offense'))} ({shown(c.get('severity') or 'severity unknown')})",
+                highlight=False,
+            )
         console.print(
             f"  → [bold]{shown(c['determination'])}[/] ({shown(c['reason'])}), "
             f"rule {shown(c['rule'])}, {shown(c['citation'])}",
@@ -117,5 +126,7 @@ def render(explanation: Explanation, console: Console) -> None:
                 shown(check.citation),
             )
         console.print(rules)
+        for provision, words in decision.statute:
+            console.print(f"  {provision}: “{words}”", highlight=False, markup=False)
         if c.get("not_tested"):
             console.print(f"  Could not be tested (input unknown): {c['not_tested']}", markup=False)

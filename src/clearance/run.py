@@ -41,10 +41,12 @@ from clearance.extract.reader import (
     staged_schema,
 )
 from clearance.law import RulePack, load_rulepack
+from clearance.law.registry import library
+from clearance.law.validate import Reader
 from clearance.outputs import determinations as det_out
 from clearance.outputs import spill
+from clearance.outputs.layouts import layout_for
 from clearance.outputs.summary import finish as finish_summary
-from clearance.outputs.summary import summarize
 from clearance.policy import Policy
 from clearance.report import write_report
 from clearance.rules.engine import determine
@@ -171,7 +173,7 @@ def run(
                 evaluation.environment.update(staging="buckets", buckets=str(read.buckets))
         warnings = [*ahead, *policy_county(policy, county), *read.warnings]
         summary, workbook = write_outputs(
-            evaluation, read, tmp, policy=policy, county=county, as_of=as_of
+            evaluation, read, tmp, policy=policy, county=county, as_of=as_of, law=law
         )
         lap("outputs")
         provenance = _provenance(read, policy, law, county, as_of, as_of_source, timings)
@@ -180,7 +182,8 @@ def run(
         provenance["warnings"] = warnings
         # Written now for the report (which reads no timings), again once all is done.
         (tmp / "run.json").write_text(_json(provenance))
-        if report:  # report.html and report.pdf, from summary.json and run.json (docs/report.md)
+        if report and layout_for(law).name == "prop64":
+            # report.html and report.pdf, from summary.json and run.json (docs/report.md)
             # While a large run's workbook is still being written on its thread.
             write_report(tmp)
             lap("report")
@@ -278,7 +281,9 @@ class _Decide:
     def __call__(
         self, groups: Iterable[pl.LazyFrame], file_order: Callable[[], list[str]]
     ) -> Evaluation:
-        results = spill.Results(self.folder, self.as_of)
+        layout = layout_for(self.law)
+        results = spill.Results(self.folder, self.as_of, layout=layout, policy=self.policy)
+        lines = library(self.law.functions, Reader("pack.yaml")).needs_lines
         # Every county the events name, with its convictions (for a wrong --county).
         found: dict[str, int] = {}
         with _HistoryWriter(self.folder / HISTORY_FILE) as history:
@@ -291,12 +296,17 @@ class _Decide:
                 # Polars' in-memory engine: a fifth less CPU than streaming, and it
                 # reads a bucket's parts once for both (at 10M rows, a bucket is 136
                 # small parts, and the streaming engine costs 40% more).
-                counts, group_people = pl.collect_all(
-                    [model.counts, model.people], engine="in-memory"
-                )
+                queries = [model.counts, model.people]
+                if lines and model.lines is not None:  # a law that reads every line
+                    queries.append(model.lines)
+                counts, group_people, *read_lines = pl.collect_all(queries, engine="in-memory")
                 self.lap("model")
-                in_memory = model_.Model(people=group_people.lazy(), events=model.events,
-                                         counts=counts.lazy())  # fmt: skip
+                in_memory = model_.Model(
+                    people=group_people.lazy(),
+                    events=model.events,
+                    counts=counts.lazy(),
+                    lines=read_lines[0].lazy() if read_lines else None,
+                )
                 group_decided = determine(
                     in_memory, self.policy, self.county, self.as_of, self.law
                 ).collect(engine="in-memory")  # three times cheaper than streaming here
@@ -309,7 +319,7 @@ class _Decide:
                 # Only the columns the published table reads; spilled to disk once
                 # the results held reach a limit.
                 results.add(
-                    group_decided.select(det_out.needed(group_decided.columns)),
+                    group_decided.select(layout.needed(group_decided.columns)),
                     group_people,
                     kept,
                 )
@@ -395,6 +405,7 @@ def write_outputs(
     policy: Policy,
     county: str,
     as_of: dt.date,
+    law: RulePack | None = None,
 ) -> tuple[dict, det_out.Pending]:
     """Every file of the output folder except run.json and the report.
 
@@ -402,6 +413,7 @@ def write_outputs(
     """
     title = f"{policy.name}: determinations as of {as_of}"
     results = evaluation.results
+    layout = layout_for(law)
     if results is not None:  # the local engine: history.parquet written, the rest here
         try:
             workbook = results.write(folder, title, PEOPLE_FILE)
@@ -413,15 +425,16 @@ def write_outputs(
     elif evaluation.decided is None or evaluation.model is None:
         raise RuntimeError("the engine handed the outputs no determinations")
     else:
-        published = det_out.table(evaluation.decided)
-        workbook = det_out.write_all(published, folder, title=title)
-        summary = summarize(
-            published, evaluation.model, read, as_of=as_of, county=county,
-            policy_name=policy.name,
+        published = layout.table(evaluation.decided)
+        workbook = det_out.write_all(published, folder, title=title, columns=layout.columns)
+        summary = finish_summary(
+            layout.tallies(published, evaluation.model, as_of, policy), read, as_of=as_of,
+            county=county, policy_name=policy.name,
         )  # fmt: skip
         _write_history(evaluation, published, folder)
     (folder / "summary.json").write_text(_json(summary))
     write_csv(read.rejects.rename({"source_file": "file"}), folder / "rejects.csv")
+    layout.write_more(folder, as_of=as_of, policy=policy)
     return summary, workbook
 
 

@@ -105,8 +105,9 @@ def check_as_of(as_of: dt.date, law: RulePack | None = None, *, label: str = "as
     """
     law = law or load_rulepack()
     if as_of < law.effective_date:
+        what = "Proposition 64" if law.functions == "prop64" else f"the law of {law.name}"
         raise RunError(
-            f"{label} {as_of.isoformat()} is before Proposition 64 took effect "
+            f"{label} {as_of.isoformat()} is before {what} took effect "
             f"({law.effective_date.isoformat()}); there was no relief yet"
         )
 
@@ -123,13 +124,16 @@ def county_convictions(counts: pl.DataFrame) -> dict[str, int]:
     return dict(zip(tally["county"].to_list(), tally["n"].to_list(), strict=True))
 
 
+ALL_COUNTIES = "ALL"  # --county ALL: a statewide run
+
+
 def check_county(found: Mapping[str, int] | Sequence[str], county: str) -> None:
     """Stop a run whose county no event names (a typo, or the wrong file).
 
     One line: the closest county's name when one is close (difflib), then every
     county the extract names, with its convictions when ``found`` counts them.
     """
-    if county in found:
+    if county in found or county == ALL_COUNTIES:
         return
     names = sorted(found)
     close = difflib.get_close_matches(county, names, n=1, cutoff=0.6)

@@ -41,6 +41,7 @@ COUNT_ATTRIBUTES = (
     "agency_type",
     "county",
     "case_number",
+    "court_case",
     "offense_raw",
     "offense_qualifiers",
     "comment_text",
@@ -71,6 +72,16 @@ class Model:
     people: pl.LazyFrame
     events: pl.LazyFrame
     counts: pl.LazyFrame
+    # Every normalised line (a count's sentence parts and dispositions, one a line),
+    # for the laws that read more of a count than its first line (``LINE_COLUMNS``).
+    lines: pl.LazyFrame | None = None
+
+
+# What a law reads line by line: each sentence part with its place (probation,
+# jail, prison, fine) and each disposition of a count (DISP_ORDER 1, 2, ...).
+LINE_COLUMNS = ("subject_id", "cnt_order", "disp_order", "disposition", "convicted",
+                "sent_order", "sent_loc", "sent_length_raw", "sent_time_code", "sent_days",
+                "sent_months", "sent_years", "sent_unknown", "row_order")  # fmt: skip
 
 
 def build(
@@ -99,6 +110,7 @@ def build(
         people=people(rows, in_order=in_order),
         events=events(rows, in_order=in_order),
         counts=counts(rows, in_order=in_order, grouped=grouped),
+        lines=rows.select(LINE_COLUMNS),
     )
 
 

@@ -43,7 +43,9 @@ RulePack = Step = Any
 __all__ = ["LIBRARIES", "Context", "Library", "library"]
 
 # Library name -> the module that registers it.
-LIBRARIES: Mapping[str, str] = MappingProxyType({"prop64": "clearance.rules.prop64"})
+LIBRARIES: Mapping[str, str] = MappingProxyType(
+    {"prop64": "clearance.rules.prop64", "ca_auto_relief": "clearance.rules.ca_auto_relief"}
+)
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Context:
     as_of: dt.date
     county: str
     tests: dict[str, pl.Expr] = field(default_factory=dict)  # the earlier rules' tests, by id
+    # What a law's functions work out once per group and share (its tables).
+    shared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def as_of_lit(self) -> pl.Expr:
@@ -68,8 +72,12 @@ class Context:
         """The policy's value for a dotted setting (`additional_relief.age_threshold`)."""
         value = self.policy
         for part in key.split("."):
-            value = getattr(value, part)
+            value = value[part] if isinstance(value, Mapping) else getattr(value, part)
         return value
+
+    def date_setting(self, key: str) -> pl.Expr:
+        """A date setting of the policy as a Polars literal."""
+        return pl.lit(self.setting(key), dtype=pl.Date)
 
 
 Function = Callable[..., Any]
@@ -81,7 +89,14 @@ class Library:
     def __init__(self, name: str) -> None:
         self.name = name
         self.scopes: dict[str, Function] = {}
+        # Scopes that build the rows to decide themselves (ctx, model) -> LazyFrame:
+        # for laws whose rows are not conviction counts (an arrest, say).
+        self.row_scopes: dict[str, Function] = {}
         self.facts: dict[str, Function] = {}
+        # Run on the decided rows, in the pack's order (ctx, rows) -> LazyFrame.
+        self.finishers: dict[str, Function] = {}
+        # The law reads the model's lines (model.lines), not only its counts.
+        self.needs_lines = False
         self.tests: dict[str, Function] = dict(_COMMON_TESTS)
         self.checks: list[Function] = []  # (pack, reader) -> None: what the functions assume
 
@@ -90,8 +105,18 @@ class Library:
         self.scopes[fn.__name__] = fn
         return fn
 
+    def rows(self, fn: Function) -> Function:
+        """A scope that builds the rows to decide from the model (``(ctx, model)``)."""
+        self.row_scopes[fn.__name__] = fn
+        return fn
+
     def fact(self, fn: Function) -> Function:
         self.facts[fn.__name__] = fn
+        return fn
+
+    def finish(self, fn: Function) -> Function:
+        """A function of the decided rows (``(ctx, rows)``): what follows a determination."""
+        self.finishers[fn.__name__] = fn
         return fn
 
     def test(self, fn: Function) -> Function:
@@ -109,9 +134,16 @@ class Library:
 
     # Checks made when a pack is read.
     def check_scope(self, name: str, r: Reader) -> None:
-        if name not in self.scopes:
+        if name not in self.scopes and name not in self.row_scopes:
+            known = ", ".join([*self.scopes, *self.row_scopes])
             raise r.fail("scope", f"no scope function {name!r} in library {self.name} "
-                         f"(it has: {', '.join(self.scopes)})")  # fmt: skip
+                         f"(it has: {known})")  # fmt: skip
+
+    def check_finish(self, name: str, arguments: Mapping[str, Any], where: str, r: Reader) -> None:
+        if name not in self.finishers:
+            raise r.fail(where, f"no finishing function {name!r} in library {self.name} "
+                         f"(it has: {', '.join(self.finishers)})")  # fmt: skip
+        _check_call(self.finishers[name], (None, None), arguments, where, r)
 
     def check_fact(self, name: str, arguments: Mapping[str, Any], where: str, r: Reader) -> None:
         if name not in self.facts:

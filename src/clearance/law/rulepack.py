@@ -65,8 +65,8 @@ BASES: tuple[str, ...] = ("statute", "policy", "data")
 PACK_FILE = "pack.yaml"
 PACKS = Path(__file__).resolve().parent.parent / "packs"  # the installed packs
 DEFAULT_PACK = "prop64"
-DATA_KINDS = ("date", "years", "sections", "subsections", "offense", "patterns")
-SETTING_KINDS = ("sections", "choice", "flag", "age", "years")
+DATA_KINDS = ("date", "years", "sections", "subsections", "offense", "patterns", "classes")
+SETTING_KINDS = ("sections", "choice", "flag", "age", "years", "days", "date")
 # A pack file larger than this is refused before it is read (the largest is ~40 kB).
 MAX_FILE_BYTES = 2_000_000
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -127,6 +127,8 @@ class Datum:
             return f"{self.value['code']} {self.value['section']}"
         if self.kind == "patterns":
             return ", ".join(self.value)
+        if self.kind == "classes":
+            return ", ".join(e["name"] for e in self.value)
         return str(self.value)
 
 
@@ -171,6 +173,11 @@ class Step:
     unknown_recorded: bool  # an unknown test is listed in `not_tested`
     pinpoints: Mapping[str, str]  # section -> narrower citation
     explain: str  # a Jinja template
+    kind: str | None = None  # the kind of row the rule decides (a pack with `kinds`)
+    path: str | None = None  # the path of relief the rule grants, shown in `path`
+    eligible_on: str | None = None  # the column holding the day relief is due
+    by_date: tuple[str, str] | None = None  # (on or before the as-of date, after it)
+    rule: Rule | None = None  # the rule it gives (by reason, or its kind's own)
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,10 @@ class RulePack:
     folder: Path
     installed: bool
     files: Mapping[str, str] = field(default_factory=dict)  # relative path -> SHA-256
+    kinds: tuple[str, ...] = ()  # the kinds of rows decided (empty: convictions only)
+    finish: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (function, arguments)
+    # Files of other installed packs this one reads (a shared list): name -> bytes.
+    borrowed: Mapping[str, bytes] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- provenance
 
@@ -304,6 +315,15 @@ class RulePack:
         """The rules table by reason code, in the order of evaluation."""
         return self.rules
 
+    def rule_for(self, kind: str | None, reason: str) -> Rule:
+        """The rule a row of ``kind`` decided with ``reason`` carries (a reason two
+        kinds share may rest on each kind's own provision)."""
+        for step in self.steps:
+            same_kind = kind is None or step.kind in (None, kind)
+            if step.reason == reason and same_kind and step.rule is not None:
+                return step.rule
+        return self.rule(reason)
+
     def rule(self, reason: str) -> Rule:
         try:
             return self.rules[reason]
@@ -380,6 +400,29 @@ class RulePack:
     def names_cannabis(self, *columns: str) -> pl.Expr:
         """`matches("cannabis_words", ...)`: the text names cannabis."""
         return self.matches("cannabis_words", *columns)
+
+    def classify(self, datum: str, column: str) -> pl.Expr:
+        """The first class of the datum (kind ``classes``) whose patterns the text matches.
+
+        The text is trimmed and upper-cased; a class matches when all the patterns of
+        any one of its alternatives are found in it. Null when none does.
+        """
+        text = pl.col(column).cast(pl.String).str.strip_chars().str.to_uppercase()
+        expr: Any = None
+        for entry in reversed(self.value(datum)):
+            found = any_true(
+                pl.all_horizontal([text.str.contains(p).fill_null(False) for p in alternative])
+                for alternative in entry["any_of"]
+            )
+            if expr is None:
+                expr = pl.when(found).then(pl.lit(entry["name"])).otherwise(pl.lit(None, pl.String))
+            else:
+                expr = pl.when(found).then(pl.lit(entry["name"])).otherwise(expr)
+        return expr
+
+    def classes(self, datum: str) -> Mapping[str, Mapping[str, Any]]:
+        """The classes of a datum of kind ``classes``, by name, in order."""
+        return MappingProxyType({e["name"]: e for e in self.value(datum)})
 
     def subsection_in(self, datum: str, section_column: str = "cannabis_section") -> pl.Expr:
         """Boolean expression: the row's section and subsection fall under a listed subsection.
@@ -467,6 +510,7 @@ def _read_folder(folder: Path, *, installed: bool) -> RulePack:
             raise RulePackError(f"{name}: not UTF-8 text (byte {exc.start})") from None
     pack = _read_pack(texts, folder, installed)
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in raw.items()}
+    digests.update({name: hashlib.sha256(data).hexdigest() for name, data in pack.borrowed.items()})
     object.__setattr__(pack, "files", MappingProxyType(digests))
     return pack
 
@@ -477,7 +521,7 @@ _TOP_REQUIRED = (
     "name", "title", "version", "citation", "summary", "functions",
     "determinations", "statutes", "data", "scope", "facts", "rules", "policy",
 )  # fmt: skip
-_TOP_OPTIONAL = ("lists", "explain", "cases")
+_TOP_OPTIONAL = ("lists", "explain", "cases", "kinds", "finish")
 
 
 def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RulePack:
@@ -494,10 +538,17 @@ def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RuleP
         if not isinstance(d, str) or not _ID_RE.match(d):
             raise r.fail("determinations", f"{d!r} is not a determination name")
     statutes = _read_statutes(r, doc["statutes"])
-    data = _read_data(r, doc["data"])
+    data = _read_data(r, doc["data"], texts)
     if "effective_date" not in data or data["effective_date"].kind != "date":
         raise r.fail("data", "missing 'effective_date' (kind: date), the day the law took effect")
-    lists = _read_lists(r, doc.get("lists") or {}, texts)
+    borrowed: dict[str, bytes] = {}
+    lists = _read_lists(r, doc.get("lists") or {}, texts, borrowed)
+    kinds: tuple[str, ...] = ()
+    if "kinds" in doc:
+        kinds = tuple(non_empty_list(r, doc["kinds"], "kinds"))
+        for k in kinds:
+            if not isinstance(k, str) or not _ID_RE.match(k):
+                raise r.fail("kinds", f"{k!r} is not a kind name (lower case, underscores)")
     functions = library(r.text(doc["functions"], "functions", "functions"), r)
 
     scope = r.mapping(doc["scope"], "scope", required=("function", "citation", "description"))
@@ -511,9 +562,18 @@ def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RuleP
         facts.append((function, MappingProxyType(raw)))
 
     settings = _read_settings(r, doc["policy"])
-    steps, rules = _read_rules(r, doc["rules"], statutes, determinations, settings, data, lists)
+    steps, rules = _read_rules(
+        r, doc["rules"], statutes, determinations, settings, data, lists, kinds
+    )
     for step in steps:
         functions.check_test(step, steps, r)
+    finish = []
+    for i, raw in enumerate(doc.get("finish") or []):
+        where = f"finish[{i}]"
+        raw = dict(r.mapping(raw, where, required=("function",), any_other=True))
+        function = r.text(raw.pop("function"), where, "function")
+        functions.check_finish(function, raw, where, r)
+        finish.append((function, MappingProxyType(raw)))
     guards = _read_guards(r, doc.get("explain") or {}, steps)
 
     policy = r.mapping(doc["policy"], "policy", required=("presets", "default", "settings"))
@@ -546,6 +606,9 @@ def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RuleP
         default_policy=default,
         folder=folder,
         installed=installed,
+        kinds=kinds,
+        finish=tuple(finish),
+        borrowed=MappingProxyType(borrowed),
     )
     functions.check_pack(pack, r)
     return pack
@@ -562,7 +625,7 @@ def _read_statutes(r: Reader, raw: Any) -> dict[str, str]:
     }
 
 
-def _read_data(r: Reader, raw: Any) -> dict[str, Datum]:
+def _read_data(r: Reader, raw: Any, texts: Mapping[str, str]) -> dict[str, Datum]:
     if not isinstance(raw, dict) or not raw:
         raise r.fail("data", "expected a non-empty mapping")
     data = {}
@@ -581,13 +644,16 @@ def _read_data(r: Reader, raw: Any) -> dict[str, Datum]:
             "subsections": ("entries",),
             "offense": ("code", "section"),
             "patterns": ("patterns",),
+            "classes": ("file",),
         }[kind]
         item = r.mapping(item, where, required=base + extra, optional=("since",))
         since = r.date(item["since"], where) if "since" in item else None
         data[key] = Datum(
             name=key,
             kind=kind,
-            value=_datum_value(r, kind, item, where),
+            value=_read_classes(r, item, where, texts)
+            if kind == "classes"
+            else _datum_value(r, kind, item, where),
             citation=r.citation(item, where),
             since=since,
             description=" ".join(r.text(item["description"], where, "description").split()),
@@ -649,17 +715,77 @@ def _datum_value(r: Reader, kind: str, item: dict, where: str) -> Any:
     return tuple(entries)
 
 
-def _read_lists(r: Reader, raw: Any, texts: Mapping[str, str]) -> dict[str, OffenseList]:
+def _read_classes(r: Reader, item: Mapping, where: str, texts: Mapping[str, str]) -> tuple:
+    """A datum of kind ``classes``: ordered classes of text, each with its citation.
+
+    The file holds ``classes``, a list of ``{name, final, citation, description,
+    any_of}``; ``any_of`` lists alternatives, each a list of regular expressions that
+    must all be found in the (trimmed, upper-case) text. The first class that matches
+    wins, so the file lists the most specific first.
+    """
+    file = r.text(item["file"], where, "file")
+    if file not in texts:
+        raise r.fail(where, f"file {file!r} not found in the pack's folder")
+    fr = Reader(file)
+    doc = fr.mapping(parse(file, texts[file]), "", required=("title", "citation", "classes"))
+    entries = []
+    names: set[str] = set()
+    for i, raw in enumerate(non_empty_list(fr, doc["classes"], "classes")):
+        at = f"classes[{i}]"
+        raw = fr.mapping(raw, at, required=("name", "final", "citation", "description", "any_of"))
+        name = fr.text(raw["name"], at, "name")
+        if not _ID_RE.match(name) or name in names:
+            raise fr.fail(at, f"class name {name!r} is not a new lower-case name")
+        names.add(name)
+        if not isinstance(raw["final"], bool):
+            raise fr.fail(at, "'final' must be true or false")
+        alternatives = []
+        for j, alternative in enumerate(non_empty_list(fr, raw["any_of"], f"{at}.any_of")):
+            patterns = alternative if isinstance(alternative, list) else [alternative]
+            checked = []
+            for pattern in patterns:
+                pattern = fr.text(pattern, f"{at}.any_of[{j}]", "pattern")
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise fr.fail(at, f"pattern {pattern!r} is not valid: {exc}") from None
+                checked.append(pattern)
+            alternatives.append(tuple(checked))
+        entries.append(Entry({
+            "name": name, "final": raw["final"], "citation": fr.citation(raw, at),
+            "description": " ".join(fr.text(raw["description"], at, "description").split()),
+            "any_of": tuple(alternatives),
+        }))  # fmt: skip
+    return tuple(entries)
+
+
+def _read_lists(
+    r: Reader, raw: Any, texts: Mapping[str, str], borrowed: dict[str, bytes]
+) -> dict[str, OffenseList]:
+    """The pack's offense lists: its own files, or (``pack: NAME``) the same list of
+    another installed pack, read from there so the law is written once."""
     if not isinstance(raw, dict):
         raise r.fail("lists", "expected a mapping of list name to its file")
     lists = {}
     for name, item in raw.items():
         where = f"lists.{name}"
-        item = r.mapping(item, where, required=("file", "since"))
+        item = r.mapping(item, where, required=("file", "since"), optional=("pack",))
         file = r.text(item["file"], where, "file")
-        if file not in texts:
+        if "pack" in item:
+            other = r.text(item["pack"], where, "pack")
+            if not _NAME_RE.match(other) or not (PACKS / other / PACK_FILE).is_file():
+                raise r.fail(where, f"no installed rule pack {other!r} to take the list from")
+            path = PACKS / other / file
+            if not path.is_file():
+                raise r.fail(where, f"file {file!r} not found in the pack {other}")
+            data = path.read_bytes()
+            borrowed[f"{other}:{file}"] = data
+            text = data.decode("utf-8")
+        elif file not in texts:
             raise r.fail(where, f"file {file!r} not found in the pack's folder")
-        lists[name] = read_list(name, file, texts[file], since=r.date(item["since"], where))
+        else:
+            text = texts[file]
+        lists[name] = read_list(name, file, text, since=r.date(item["since"], where))
     return lists
 
 
@@ -679,8 +805,8 @@ def _read_settings(r: Reader, raw: Any) -> dict[str, Setting]:
         if (item["kind"] == "choice") != bool(choices):
             raise r.fail(where, "'choices' are given for, and only for, kind choice")
         bounds = item.get("range")
-        if (item["kind"] in ("age", "years")) != (bounds is not None):
-            raise r.fail(where, "'range' is given for, and only for, kinds age and years")
+        if (item["kind"] in ("age", "years", "days")) != (bounds is not None):
+            raise r.fail(where, "'range' is given for, and only for, kinds age, years and days")
         whole = isinstance(bounds, list) and all(isinstance(b, int) for b in bounds)
         if bounds is not None and not (whole and len(bounds) == 2 and bounds[0] <= bounds[1]):
             raise r.fail(where, f"'range' must be [lowest, highest], found {bounds!r}")
@@ -696,7 +822,8 @@ def _read_settings(r: Reader, raw: Any) -> dict[str, Setting]:
 
 _STEP_REQUIRED = ("id", "reason", "determination", "test", "explain")
 _STEP_OPTIONAL = ("rule_id", "basis", "citation", "statute", "description", "enabled_by",
-                  "unknown", "pinpoints", "label", "ground")  # fmt: skip
+                  "unknown", "pinpoints", "label", "ground", "kind", "path",
+                  "eligible_on")  # fmt: skip
 _REASON_KEYS = ("rule_id", "basis", "citation", "statute", "description", "label")
 
 
@@ -708,9 +835,12 @@ def _read_rules(
     settings: Mapping[str, Setting],
     data: Mapping[str, Datum],
     lists: Mapping[str, OffenseList],
+    kinds: tuple[str, ...] = (),
 ) -> tuple[list[Step], dict[str, Rule]]:
     steps: list[Step] = []
     rules: dict[str, Rule] = {}
+    kind_of_reason: dict[str, str | None] = {}
+    own_rules: dict[tuple[str | None, str], Rule] = {}
     produced: dict[str, list[str]] = {}
     ids: set[str] = set()
     for i, raw in enumerate(non_empty_list(r, raw_rules, "rules")):
@@ -725,11 +855,26 @@ def _read_rules(
             raise r.fail(where, f"rule id {step_id!r} is used twice")
         ids.add(step_id)
         reason = r.text(raw["reason"], where, "reason")
+        kind = raw.get("kind")
+        if kinds and kind not in kinds:
+            raise r.fail(where, f"'kind' must be one of {', '.join(kinds)}, found {kind!r}")
+        if not kinds and kind is not None:
+            raise r.fail(where, "'kind' is given, but the pack declares no 'kinds'")
 
         outcome = raw["determination"]
         fixed: str | None = None
         chosen_by: str | None = None
-        if isinstance(outcome, dict):
+        by_date: tuple[str, str] | None = None
+        if isinstance(outcome, dict) and "by_date" in outcome:
+            outcome = r.mapping(outcome, where + ".determination", required=("by_date",))
+            pair = outcome["by_date"]
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise r.fail(where, "'by_date' must be [on or before the as-of date, after it]")
+            by_date = (pair[0], pair[1])
+            possible = list(pair)
+            if not isinstance(raw.get("eligible_on"), str) or not raw.get("path"):
+                raise r.fail(where, "a determination 'by_date' needs 'path' and 'eligible_on'")
+        elif isinstance(outcome, dict):
             outcome = r.mapping(outcome, where + ".determination", required=("policy", "one_of"))
             chosen_by = r.text(outcome["policy"], where, "determination.policy")
             if chosen_by not in settings or settings[chosen_by].kind != "choice":
@@ -748,7 +893,27 @@ def _read_rules(
                     f"{{policy: SETTING, one_of: [...]}}, found {raw['determination']!r}",
                 )
 
-        if reason in rules:
+        own = reason in rules and kind_of_reason.get(reason) != kind and "rule_id" in raw
+        if own:  # a reason another kind declared, on this kind's own provision
+            missing = [k for k in ("rule_id", "citation", "statute", "description") if k not in raw]
+            if missing:
+                raise r.fail(where, f"missing {missing[0]!r} (this kind's own rule)")
+            for key in raw["statute"] if isinstance(raw["statute"], list) else [None]:
+                if key not in statutes:
+                    raise r.fail(where, f"statute {key!r} is not quoted in 'statutes'")
+            base = rules[reason]
+            own_rules[(kind, reason)] = Rule(
+                reason=reason,
+                id=r.text(raw["rule_id"], where, "rule_id"),
+                determinations=(),
+                basis=raw.get("basis", base.basis),
+                citation=r.citation(raw, where),
+                statute=tuple(raw["statute"]),
+                description=" ".join(r.text(raw["description"], where, "description").split()),
+                label=raw.get("label", base.label),
+                ground=_optional_text(r, raw, "ground", where) or base.ground,
+            )
+        elif reason in rules:
             repeated = [k for k in (*_REASON_KEYS, "ground") if k in raw]
             if repeated:
                 raise r.fail(
@@ -784,6 +949,7 @@ def _read_rules(
                 label=r.text(raw["label"], where, "label"),
                 ground=_optional_text(r, raw, "ground", where),
             )
+            kind_of_reason[reason] = kind
         produced.setdefault(reason, [])
         produced[reason] += [d for d in possible if d not in produced[reason]]
 
@@ -824,13 +990,24 @@ def _read_rules(
                     }
                 ),
                 explain=_template(r, raw["explain"], where),
+                kind=kind,
+                path=_optional_text(r, raw, "path", where),
+                eligible_on=_optional_text(r, raw, "eligible_on", where),
+                by_date=by_date,
+                rule=own_rules.get((kind, reason)) if own else None,
             )
         )
     rules = {
         reason: Rule(**{**rule.__dict__, "determinations": tuple(produced[reason])})
         for reason, rule in rules.items()
     }
-    return steps, rules
+    done = []
+    for step in steps:
+        chosen = step.rule
+        if chosen is not None:
+            chosen = Rule(**{**chosen.__dict__, "determinations": tuple(produced[step.reason])})
+        done.append(Step(**{**step.__dict__, "rule": chosen or rules[step.reason]}))
+    return done, rules
 
 
 def _optional_text(r: Reader, raw: dict, key: str, where: str) -> str | None:

@@ -120,9 +120,11 @@ class Pending:
             raise RuntimeError(f"the Excel workbook could not be written: {exc}") from exc
 
 
-def write_all(determinations: pl.DataFrame, out: Path, title: str) -> Pending:
+def write_all(
+    determinations: pl.DataFrame, out: Path, title: str, columns: tuple[str, ...] = COLUMNS
+) -> Pending:
     """Write CSV and Parquet now; the workbook now or on a thread (wait on it)."""
-    published = determinations.select(COLUMNS)
+    published = determinations.select(columns)
     pending = start_workbook(published, published.height, out, title)  # first: the longest
     write_csv(published, out / "determinations.csv")
     determinations.write_parquet(out / "determinations.parquet", statistics=True)
@@ -189,6 +191,40 @@ def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) ->
 
 
 def _width(column: str) -> int:
-    wide = {"name": 24, "offense": 36, "citation": 40, "court": 22, "rule": 26}
+    wide = {"name": 24, "offense": 36, "citation": 40, "court": 22, "rule": 26, "petitions": 24,
+            "serious_violent": 36, "pending_records": 40, "new_felony": 30}  # fmt: skip
     wider = {"superstrikes": 40, "pc290_convictions": 40, "cannabis_convictions": 26}
     return wide.get(column) or wider.get(column) or max(10, min(len(column) + 2, 20))
+
+
+class Layout:
+    """What a rule pack's determinations table holds, and the figures tallied from it.
+
+    Prop 64's is this module's (``COLUMNS``, ``table``) with ``outputs.summary``'s
+    tallies; another law supplies its own (``clearance.outputs.auto_relief``).
+    """
+
+    name = "prop64"
+    columns: tuple[str, ...] = COLUMNS
+
+    def needed(self, columns: list[str]) -> list[str]:
+        return needed(columns)
+
+    def table(self, decided: pl.DataFrame) -> pl.DataFrame:
+        return table(decided)
+
+    def counts_read(self, counts: pl.DataFrame) -> pl.DataFrame:
+        from clearance.outputs import summary
+
+        return summary.counts_read(counts)
+
+    def tallies(self, published: pl.DataFrame, model, as_of: dt.date, policy) -> dict:
+        from clearance.outputs import summary
+
+        return summary.tallies(published, model, as_of)
+
+    def write_more(self, folder: Path, *, as_of: dt.date, policy) -> None:
+        """Files beyond the determinations and summary (none for Prop 64)."""
+
+
+PROP64 = Layout()

@@ -99,6 +99,8 @@ class Results:
     folder: Path  # the run's temporary output folder; parts go in folder/.spill
     as_of: dt.date
     limit: int = field(default_factory=spill_bytes)
+    layout: det_out.Layout = det_out.PROP64  # the rule pack's table and figures
+    policy: object = None  # the run's policy (a layout's figures may read it)
     # Held since the last spill.
     decided: list[pl.DataFrame] = field(default_factory=list)
     people: list[pl.DataFrame] = field(default_factory=list)
@@ -125,7 +127,7 @@ class Results:
         everyone in it (``people``), and the counts of the people it determined."""
         decided = compact(decided)
         people = compact(people)
-        counts = compact(summary_.counts_read(counts))
+        counts = compact(self.layout.counts_read(counts))
         self.decided.append(decided)
         self.people.append(people)
         self.counts.append(counts)
@@ -145,10 +147,10 @@ class Results:
         self.people.clear()
         self.counts.clear()
         self.held = 0
-        published = det_out.table(decided.sort(*DETERMINATIONS_ORDER))
+        published = self.layout.table(decided.sort(*DETERMINATIONS_ORDER))
         del decided
         model = Model(people=everyone.lazy(), events=pl.LazyFrame(), counts=counts.lazy())
-        tallies = summary_.tallies(published, model, self.as_of)
+        tallies = self.layout.tallies(published, model, self.as_of, self.policy)
         ids = published["subject_id"].unique().implode()
         determined = everyone.filter(pl.col("subject_id").is_in(ids)).sort(*PEOPLE_ORDER)
         self.tallies = tallies if self.tallies is None else summary_.add(self.tallies, tallies)
@@ -214,12 +216,13 @@ class Results:
         """determinations.csv, .parquet and .xlsx (the workbook maybe still being
         written: wait on what is returned) and the people determined."""
         if self.published is not None and self.determined is not None:
-            pending = det_out.write_all(self.published, out, title)
+            pending = det_out.write_all(self.published, out, title, self.layout.columns)
             self.determined.write_parquet(out / people_file)
             return pending
         if self.schemas is None:
             raise RuntimeError("the results were written before every group was in (finish)")
         det_schema, people_schema = self.schemas
+        columns = self.layout.columns
         parquet = out / "determinations.parquet"
         with (out / "determinations.csv").open("wb") as csv:
             first = True
@@ -227,7 +230,7 @@ class Results:
             def csv_too(frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
                 nonlocal first
                 for frame in frames:
-                    write_csv(frame.select(det_out.COLUMNS), csv, include_header=first)
+                    write_csv(frame.select(columns), csv, include_header=first)
                     first = False
                     yield frame
 
@@ -235,10 +238,10 @@ class Results:
             ordered = csv_too(_ordered(self.determinations_parts, DETERMINATIONS_ORDER, self.limit))
             write_parquet(ordered, rows, det_schema, parquet)
             if first:  # no determination at all: the header alone
-                write_csv(pl.DataFrame(schema=det_schema).select(det_out.COLUMNS), csv)
+                write_csv(pl.DataFrame(schema=det_schema).select(columns), csv)
         height = rows
         pending = det_out.start_workbook(
-            pl.scan_parquet(parquet).select(det_out.COLUMNS), height, out, title
+            pl.scan_parquet(parquet).select(columns), height, out, title
         )
         write_parquet(
             _ordered(self.people_parts, PEOPLE_ORDER, self.limit),

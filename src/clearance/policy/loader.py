@@ -17,12 +17,18 @@ __all__ = ["list_presets", "load_policy"]
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
-def load_policy(spec: str | Path) -> Policy:
+def load_policy(spec: str | Path, law=None) -> Policy:
     """A validated policy from a preset name, a `.yaml`/`.yml` file or a gogen `.json` file.
 
     `source` is the preset name or the file path as given.  Raises `PolicyError`
-    naming the file and the key when the policy cannot be used.
+    naming the file and the key when the policy cannot be used. ``law``: the rule
+    pack the policy is for; a pack other than Prop 64 reads its own presets and
+    settings (``clearance.policy.pack_policy``).
     """
+    if law is not None and law.functions != "prop64":
+        from clearance.policy.pack_policy import load_pack_policy
+
+        return load_pack_policy(spec, law)  # type: ignore[return-value]
     if isinstance(spec, str) and spec in preset_names():
         return _from_yaml(preset_text(spec), source=spec)
 

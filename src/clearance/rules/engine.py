@@ -54,11 +54,14 @@ def enabled(law: RulePack, policy: Policy | dict, step_id: str) -> bool:
 def scope(law: RulePack, policy: Policy, county: str, as_of: dt.date) -> pl.Expr:
     """The in-scope conviction counts of the county, as a filter over ``model.counts``."""
     ctx = Context(law, policy, as_of, county)
-    return (
-        pl.col("convicted")
-        & _library(law).scope_expr(ctx)
-        & (pl.col("county").str.to_uppercase() == county.strip().upper())
-    )
+    return pl.col("convicted") & _library(law).scope_expr(ctx) & in_county(county)
+
+
+def in_county(county: str, column: str = "county") -> pl.Expr:
+    """The row's county is the run's (``--county ALL``: every county, a statewide run)."""
+    if county.strip().upper() == "ALL":
+        return pl.col(column).is_not_null() | pl.col(column).is_null()
+    return (pl.col(column).str.to_uppercase() == county.strip().upper()).fill_null(False)
 
 
 def determine(
@@ -68,29 +71,37 @@ def determine(
     law = law or load_rulepack()
     functions = _library(law)
     ctx = Context(law, policy, as_of, county)
-    rows = model.counts.filter(scope(law, policy, county, as_of))
+    if law.scope_function in functions.row_scopes:  # the law builds its own rows
+        rows = functions.row_scopes[law.scope_function](ctx, model)
+    else:
+        rows = model.counts.filter(scope(law, policy, county, as_of))
     for name, arguments in law.facts:
         rows = functions.facts[name](ctx, model, rows, **arguments)
+    decided = _decide(rows, ctx, functions)
+    for name, arguments in law.finish:
+        decided = functions.finishers[name](ctx, decided, **arguments)
     # Columns a fact function keeps for its tests only are named with a leading "_".
-    decided = _decide(rows, ctx, functions).select(pl.exclude("^_.*$"))
-    return decided.sort("subject_id", "cnt_order")
+    return decided.select(pl.exclude("^_.*$")).sort("subject_id", "cnt_order")
 
 
 def _decide(rows: pl.LazyFrame, ctx: Context, functions) -> pl.LazyFrame:
     law, policy = ctx.law, ctx.policy
     for step in law.steps:
         used = enabled(law, policy, step.id)
-        ctx.tests[step.id] = functions.test_expr(step, ctx) if used else pl.lit(False)
+        test = functions.test_expr(step, ctx) if used else pl.lit(False)
+        if step.kind is not None:  # a rule for another kind of row does not apply
+            test = pl.when(pl.col("kind") == step.kind).then(test).otherwise(False)
+        ctx.tests[step.id] = test
     rows = rows.with_columns(**{f"t_{name}": expr for name, expr in ctx.tests.items()})
 
     determination = reason = None
     for step in reversed(law.steps):
         fires = pl.col(f"t_{step.id}").fill_null(False)
-        chosen = step.determination or ctx.setting(step.policy_determination) or "review"
+        chosen = _outcome(step, ctx)
         if determination is None:
-            determination, reason = pl.lit(chosen), pl.lit(step.reason)
+            determination, reason = chosen, pl.lit(step.reason)
         else:
-            determination = pl.when(fires).then(pl.lit(chosen)).otherwise(determination)
+            determination = pl.when(fires).then(chosen).otherwise(determination)
             reason = pl.when(fires).then(pl.lit(step.reason)).otherwise(reason)
 
     recorded = [s.id for s in law.steps if s.unknown_recorded and enabled(law, policy, s.id)]
@@ -108,11 +119,42 @@ def _decide(rows: pl.LazyFrame, ctx: Context, functions) -> pl.LazyFrame:
         .list.join(", ")
     )
     rules = law.rules_by_reason()
-    return rows.with_columns(
+    decided = rows.with_columns(
         determination=determination,
         reason=reason,
         not_tested=pl.when(not_tested == "").then(None).otherwise(not_tested),
-    ).with_columns(
-        rule=pl.col("reason").replace_strict({k: v.rule_id for k, v in rules.items()}),
-        citation=pl.col("reason").replace_strict({k: v.citation for k, v in rules.items()}),
     )
+    if not law.kinds:
+        return decided.with_columns(
+            rule=pl.col("reason").replace_strict({k: v.rule_id for k, v in rules.items()}),
+            citation=pl.col("reason").replace_strict({k: v.citation for k, v in rules.items()}),
+        )
+    # Rows of several kinds: a reason two kinds share may rest on each kind's own
+    # provision, and a rule may grant relief by a path from a day (``eligible_on``).
+    rule = citation = path = eligible_on = None
+    for step in reversed(law.steps):
+        fires = pl.col(f"t_{step.id}").fill_null(False)
+        own = step.rule or rules[step.reason]
+        on = pl.col(step.eligible_on) if step.eligible_on else pl.lit(None, pl.Date)
+        way = pl.lit(step.path, pl.String)
+        if rule is None:
+            rule, citation = pl.lit(own.rule_id), pl.lit(own.citation)
+            path, eligible_on = way, on
+        else:
+            rule = pl.when(fires).then(pl.lit(own.rule_id)).otherwise(rule)
+            citation = pl.when(fires).then(pl.lit(own.citation)).otherwise(citation)
+            path = pl.when(fires).then(way).otherwise(path)
+            eligible_on = pl.when(fires).then(on).otherwise(eligible_on)
+    return decided.with_columns(rule=rule, citation=citation, path=path, eligible_on=eligible_on)
+
+
+def _outcome(step, ctx: Context) -> pl.Expr:
+    """What the rule determines: fixed, the policy's choice, or by the day relief is due."""
+    if step.by_date is not None:
+        on_or_before, after = step.by_date
+        return (
+            pl.when(pl.col(step.eligible_on) <= ctx.as_of_lit)
+            .then(pl.lit(on_or_before))
+            .otherwise(pl.lit(after))
+        )
+    return pl.lit(step.determination or ctx.setting(step.policy_determination) or "review")

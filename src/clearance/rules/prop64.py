@@ -15,6 +15,7 @@ from clearance.extract.model import Model
 from clearance.extract.normalize import CANNABIS_SECTIONS
 from clearance.law import RulePack
 from clearance.law.registry import Context, Library
+from clearance.rules.frames import with_flags as _with_flags
 
 law = Library("prop64")
 
@@ -45,23 +46,6 @@ def _listing(flag: pl.Expr) -> pl.Expr:
         pl.col("event_date").dt.to_string("%Y-%m-%d").fill_null("date unknown"),
     )
     return label.filter(flag).sort().unique(maintain_order=True).str.join("; ")
-
-
-def _with_flags(rows: pl.LazyFrame, **flags: pl.Expr) -> pl.LazyFrame:
-    """``rows`` with a boolean column per flag, each computed once per distinct value.
-
-    The offense lists are long expressions (codes, sections, subsections, text
-    patterns); a history repeats a few hundred distinct charges, so they are
-    evaluated on those and joined back by the columns they read.
-    """
-    columns = sorted({c for flag in flags.values() for c in flag.meta.root_names()})
-    distinct = rows.select(columns).unique().with_columns(**flags)
-    found = (
-        rows.select(columns)
-        .join(distinct, on=columns, how="left", nulls_equal=True, maintain_order="left")
-        .drop(columns)
-    )
-    return pl.concat([rows, found], how="horizontal")
 
 
 def _disqualifiable(ctx: Context) -> pl.Expr:

@@ -1,0 +1,939 @@
+"""California automatic relief's functions: what the pack `ca-auto-relief` computes.
+
+The pack (`src/clearance/packs/ca-auto-relief/pack.yaml`) says which of these each
+rule calls and in what order; these functions say how each fact is computed over a
+group of people's histories, as Polars queries. No section, date, wait or pattern
+is written here: each is read from the pack (``ctx.data``, ``ctx.law.lists``, the
+``dispositions`` classes) or from the policy (``ctx.setting``).
+
+How the records are read (ca-automatic-relief.md, "Precise readings"):
+
+- **Dispositions** are classed by the pack's ``dispositions`` file. A count's
+  record is *open* when none of its lines holds a final disposition (empty, a
+  complaint filed, a transfer, a warrant, a continuance).
+- **The same case** of a record: a later step of its cycle, or a later court
+  step (any cycle) whose case number (OFN or FE_NUM_CRT_CASE) is one of the
+  record's; and the record's own later dispositions (DISP_ORDER 2 ...).
+- **Sentences**: each count's distinct sentence parts, by place (probation,
+  prison, fine, other); a fine or a part with neither length nor unit adds no
+  time; another part without a usable length or unit makes the sentence unknown.
+- **Arrests**: each ARREST/DETAINED/CITED step; its level is its most serious
+  count; its court steps are those of its cycle and those linked by case number.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from clearance.extract.model import Model
+from clearance.law import RulePack
+from clearance.law.registry import Context, Library
+from clearance.rules.engine import in_county
+from clearance.rules.frames import with_flags
+
+law = Library("ca_auto_relief")
+law.needs_lines = True
+
+CONVICTION, ARREST = "conviction", "arrest"
+SEVERITY_RANK = {"F": 3, "M": 2, "I": 1}
+_SENTENCE = ("sent_order", "sent_loc", "sent_length_raw", "sent_time_code")
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def add_time(date: pl.Expr, years: pl.Expr, months: pl.Expr, days: pl.Expr) -> pl.Expr:
+    """Years, then months, then days, each a calendar step (as Prop 64's sentences)."""
+    return (
+        date.dt.offset_by(pl.format("{}y", years.clip(0, 9000)))
+        .dt.offset_by(pl.format("{}mo", months.clip(0, 12 * 9000)))
+        .dt.offset_by(pl.format("{}d", days.clip(0, 366 * 9000)))
+    )
+
+
+def plus_years(date: pl.Expr, years: int | pl.Expr) -> pl.Expr:
+    """The same day ``years`` later (29 February becomes 28 February)."""
+    if isinstance(years, int):
+        return date.dt.offset_by(f"{years}y")
+    return date.dt.offset_by(pl.format("{}y", years))
+
+
+def latest(*dates: pl.Expr) -> pl.Expr:
+    """The latest of dates that are all known; null if any is unknown."""
+    return pl.when(pl.all_horizontal(d.is_not_null() for d in dates)).then(
+        pl.max_horizontal(*dates)
+    )
+
+
+def _listing(text: pl.Expr, date: pl.Expr, flag: pl.Expr) -> pl.Expr:
+    """The flagged records as "text (YYYY-MM-DD); ..." in date order, for facts."""
+    label = pl.format(
+        "{} ({})", text.fill_null("?"), date.dt.to_string("%Y-%m-%d").fill_null("date unknown")
+    )
+    return label.filter(flag).unique().sort().str.join("; ")
+
+
+def _charge_label() -> pl.Expr:
+    return pl.coalesce(
+        pl.format("{} {}{}", pl.col("code"), pl.col("section"), pl.col("subsection").fill_null("")),
+        pl.col("offense_raw"),
+        pl.lit("charge unreadable"),
+    )
+
+
+def _is(column: str, datum_words: str, law_: RulePack) -> pl.Expr:
+    return law_.matches(datum_words, column)
+
+
+def _possibly(pack, name):  # TEMPORARY until the list format lands
+    fn = getattr(pack, "offense_possibly_in", None)
+    return fn(name) if fn else pl.lit(False)
+
+
+def _enhancement(pack, name):  # TEMPORARY
+    fn = getattr(pack, "enhancement_in", None)
+    return fn(name) if fn else pl.lit(False)
+
+
+# ---------------------------------------------------------------- shared tables
+
+
+def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
+    """The group's tables every function reads, worked out once (``ctx.shared``)."""
+    if "counts" in ctx.shared:
+        return ctx.shared
+    if model.lines is None:
+        raise RuntimeError("the rule pack ca-auto-relief reads the model's lines")
+    pack = ctx.law
+    classes = pack.classes("dispositions")
+    final_classes = [name for name, c in classes.items() if c["final"]]
+    lines = model.lines
+    texts = (
+        lines.select("disposition")
+        .unique()
+        .with_columns(disp_class=pack.classify("dispositions", "disposition"))
+    )
+    lines = lines.join(texts, on="disposition", how="left", nulls_equal=True)
+    final = pl.col("disposition").is_not_null() & (
+        pl.col("disp_class").is_null() | pl.col("disp_class").is_in(final_classes)
+    )
+
+    def has(name: str) -> pl.Expr:
+        return (pl.col("disp_class") == name).fill_null(False)
+
+    def first_text(name: str) -> pl.Expr:
+        return pl.col("disposition").filter(has(name)).first()
+
+    info = lines.group_by("subject_id", "cnt_order").agg(
+        convicted_any=pl.col("convicted").any(),
+        final=final.any(),
+        relief=has("relief_granted").any(),
+        relief_text=first_text("relief_granted"),
+        prohibited=has("relief_prohibited").any(),
+        prohibited_text=first_text("relief_prohibited"),
+        revoked=has("probation_revoked").any(),
+        diversion=has("diversion_completed").any(),
+        acquitted=has("acquitted").any(),
+        dismissed=has("dismissed").any(),
+        complaint=has("complaint_filed").any(),
+        dispositions=pl.col("disposition").drop_nulls().unique(maintain_order=True).str.join(" / "),
+    )
+
+    # Each count's distinct sentence parts, by place.
+    present = pl.any_horizontal(pl.col(c).is_not_null() for c in _SENTENCE)
+    parts = (
+        model.lines.filter(present)
+        .select(
+            "subject_id",
+            "cnt_order",
+            *_SENTENCE,
+            "sent_days",
+            "sent_months",
+            "sent_years",
+            "sent_unknown",
+        )
+        .unique()
+    )
+    loc = pl.col("sent_loc").fill_null("")
+    parts = parts.with_columns(
+        _prob=pack.matches("probation_words", "sent_loc"),
+        _fine=pack.matches("fine_words", "sent_loc") & ~pack.matches("probation_words", "sent_loc"),
+        _prison=pack.matches("prison_words", "sent_loc"),
+        _jail=pack.matches("jail_words", "sent_loc"),
+        _len=(pl.col("sent_days") + pl.col("sent_months") + pl.col("sent_years")) > 0,
+    ).with_columns(_other=~pl.col("_prob") & ~pl.col("_fine"), _loc=loc)
+    prob, other = pl.col("_prob"), pl.col("_other")
+    sentences = parts.group_by("subject_id", "cnt_order").agg(
+        prob_y=pl.col("sent_years").filter(prob).sum(),
+        prob_m=pl.col("sent_months").filter(prob).sum(),
+        prob_d=pl.col("sent_days").filter(prob).sum(),
+        probation_part=prob.any(),
+        prob_length=(prob & pl.col("_len") & ~pl.col("sent_unknown")).any(),
+        other_y=pl.col("sent_years").filter(other).sum(),
+        other_m=pl.col("sent_months").filter(other).sum(),
+        other_d=pl.col("sent_days").filter(other).sum(),
+        sent_unreadable=((prob | other) & pl.col("sent_unknown")).any(),
+        prison=(pl.col("_prison") & other).any(),
+        jail=(pl.col("_jail") & other & ~pl.col("_prison")).any(),
+        probation_term=pl.format(
+            "{} {}", pl.col("sent_length_raw").str.strip_chars(), pl.col("sent_time_code")
+        )
+        .filter(prob & pl.col("_len"))
+        .unique()
+        .sort()
+        .str.join(" + "),
+    )
+
+    counts = (
+        model.counts.select(
+            "subject_id",
+            "cnt_order",
+            "event_key",
+            "event_date",
+            "event_date_raw",
+            "event_type",
+            "agency",
+            "county",
+            "case_number",
+            "court_case",
+            "offense_raw",
+            "offense_qualifiers",
+            "charge",
+            "code",
+            "section",
+            "subsection",
+            "attempt",
+            "severity",
+            "source_file",
+            "line",
+        )
+        .join(info, on=["subject_id", "cnt_order"], how="left")
+        .join(sentences, on=["subject_id", "cnt_order"], how="left")
+        .with_columns(
+            pl.col(
+                "convicted_any",
+                "final",
+                "relief",
+                "prohibited",
+                "revoked",
+                "diversion",
+                "acquitted",
+                "dismissed",
+                "complaint",
+                "probation_part",
+                "prob_length",
+                "sent_unreadable",
+                "prison",
+                "jail",
+            ).fill_null(False),
+            pl.col("prob_y", "prob_m", "prob_d", "other_y", "other_m", "other_d").fill_null(0),
+            cycle=pl.col("cnt_order").str.slice(0, 3),
+            step=pl.col("cnt_order").str.slice(3, 3),
+            event_type_uc=pl.col("event_type").str.to_uppercase().fill_null(""),
+        )
+        .with_columns(
+            is_court=pl.col("event_type_uc").str.contains("COURT"),
+            is_arrest=pl.col("event_type_uc").str.starts_with("ARREST"),
+        )
+        .filter(pl.col("event_key").is_not_null())
+    )
+    pps = ctx.setting("post_prison_supervision_years")
+    date = pl.col("event_date")
+    other_end = add_time(date, pl.col("other_y"), pl.col("other_m"), pl.col("other_d"))
+    counts = (
+        counts.with_columns(
+            # What the count's own parts give: the other parts summed, and, after prison,
+            # the assumed parole or PRCS.
+            _other_end=pl.when(~pl.col("sent_unreadable")).then(other_end),
+            _prison_end=pl.when(~pl.col("sent_unreadable") & pl.col("prison")).then(
+                plus_years(other_end, pps)
+            ),
+            probation_end=pl.when(pl.col("prob_length")).then(
+                add_time(date, pl.col("prob_y"), pl.col("prob_m"), pl.col("prob_d"))
+            ),
+        )
+        .collect()
+        .lazy()
+    )  # a group of people, in memory: read by every query below
+
+    # Events: a step of a cycle, with what its counts record.
+    events = (
+        counts.group_by("subject_id", "event_key")
+        .agg(
+            pl.col("cycle", "step", "event_date", "is_court", "is_arrest").first(),
+            ev_convicted=pl.col("convicted_any").any(),
+            ev_final=pl.col("final").any(),
+            ev_relief=pl.col("relief").any(),
+            ev_relief_text=pl.col("relief_text").drop_nulls().first(),
+            ev_prohibited=pl.col("prohibited").any(),
+            ev_prohibited_text=pl.col("prohibited_text").drop_nulls().first(),
+            ev_revoked=pl.col("revoked").any(),
+            ev_diversion=pl.col("diversion").any(),
+            ev_acquitted=pl.col("acquitted").any(),
+            ev_dismissed=pl.col("dismissed").any(),
+            ev_complaint=pl.col("complaint").any(),
+            # A sentence recorded at a revocation runs from it (plus supervision after prison).
+            ev_sentence_end=pl.max_horizontal("_other_end", "_prison_end").max(),
+            ev_sentence_unknown=pl.col("sent_unreadable").any(),
+            n_counts=pl.len(),
+            n_final=pl.col("final").sum(),
+            n_acquitted=pl.col("acquitted").sum(),
+            n_dismissed=pl.col("dismissed").sum(),
+            ev_dispositions=pl.col("dispositions")
+            .filter(pl.col("dispositions") != "")
+            .unique(maintain_order=True)
+            .str.join(" / "),
+        )
+        .collect()
+        .lazy()
+    )
+    numbers = (
+        counts.select("subject_id", "event_key", number=pl.concat_list("case_number", "court_case"))
+        .explode("number")
+        .drop_nulls("number")
+        .unique()
+    )
+    # Later events of the same case: a later step of the cycle, or a later (or same-day)
+    # court step of another event sharing a case number.
+    mine = events.select("subject_id", "event_key", "cycle", "step", "event_date")
+    theirs = events.select(
+        "subject_id",
+        l_key="event_key",
+        l_cycle="cycle",
+        l_step="step",
+        l_date="event_date",
+        l_court="is_court",
+    )
+    same_cycle = (
+        mine.join(theirs, left_on=["subject_id", "cycle"], right_on=["subject_id", "l_cycle"])
+        .filter(pl.col("l_step") > pl.col("step"))
+        .select("subject_id", "event_key", "l_key")
+    )
+    by_number = (
+        numbers.join(numbers.rename({"event_key": "l_key"}), on=["subject_id", "number"])
+        .filter(pl.col("event_key") != pl.col("l_key"))
+        .join(mine, on=["subject_id", "event_key"])
+        .join(theirs, on=["subject_id", "l_key"])
+        .filter(
+            pl.col("l_court")
+            & (
+                (pl.col("l_date") >= pl.col("event_date"))
+                | ((pl.col("l_cycle") == pl.col("cycle")) & (pl.col("l_step") > pl.col("step")))
+            ).fill_null(False)
+        )
+        .select("subject_id", "event_key", "l_key")
+    )
+    later = pl.concat([same_cycle, by_number]).unique()
+    later_events = (
+        later.join(events.rename({"event_key": "l_key"}), on=["subject_id", "l_key"])
+        .collect()
+        .lazy()
+    )
+    revoking = pl.col("ev_revoked")
+    later_facts = (
+        later_events.group_by("subject_id", "event_key")
+        .agg(
+            later_final=pl.col("ev_final").any(),
+            later_relief=pl.col("ev_relief").any(),
+            later_relief_text=pl.col("ev_relief_text").drop_nulls().first(),
+            later_prohibited=pl.col("ev_prohibited").any(),
+            later_prohibited_text=pl.col("ev_prohibited_text").drop_nulls().first(),
+            later_revoked=revoking.any(),
+            revocation_date=pl.col("event_date").filter(revoking).min(),
+            revocation_end=pl.col("ev_sentence_end").filter(revoking).max(),
+            revocation_unknown=pl.col("ev_sentence_unknown").filter(revoking).any(),
+        )
+        .collect()
+        .lazy()
+    )
+    ctx.shared.update(
+        counts=counts, events=events, later=later_events, later_facts=later_facts, numbers=numbers
+    )
+    return ctx.shared
+
+
+def _conviction_sentences(ctx: Context, model: Model) -> pl.LazyFrame:
+    """Every conviction count of the group (any county) with its sentence's end and
+    completion (ca-automatic-relief.md, "Dates" and "Probation")."""
+    if "convictions" in ctx.shared:
+        return ctx.shared["convictions"]
+    t = _tables(ctx, model)
+    date = pl.col("event_date")
+    revoked = pl.col("revoked") | pl.col("later_revoked")
+    convictions = (
+        t["counts"]
+        .filter(pl.col("convicted_any"))
+        .join(t["later_facts"], on=["subject_id", "event_key"], how="left")
+        .with_columns(
+            pl.col(
+                "later_final",
+                "later_relief",
+                "later_prohibited",
+                "later_revoked",
+                "revocation_unknown",
+            ).fill_null(False),
+        )
+        .with_columns(
+            revoked_any=revoked,
+            # A revocation recorded as a later disposition of the count itself is
+            # dated by its step (the count's date) when no later step records it.
+            revocation_date=pl.when(revoked).then(pl.coalesce("revocation_date", date)),
+        )
+        .with_columns(
+            sentence_end=pl.when(pl.col("revoked_any"))
+            .then(
+                pl.when(~pl.col("revocation_unknown")).then(
+                    latest(
+                        pl.col("revocation_date"),
+                        pl.col("revocation_end").fill_null(pl.col("revocation_date")),
+                        pl.max_horizontal("_other_end", "_prison_end"),
+                    )
+                )
+            )
+            .when(pl.col("prob_length"))
+            .then(latest(pl.col("probation_end"), pl.col("_other_end")))
+            .otherwise(pl.col("_other_end")),
+        )
+        .with_columns(
+            # Completion: the end of probation or of the sentence; after a prison term
+            # (not suspended beside probation), its end plus parole or PRCS.
+            completion=pl.when(pl.col("revoked_any"))
+            .then(pl.col("sentence_end"))
+            .when(pl.col("prison") & ~pl.col("prob_length"))
+            .then(latest(pl.col("sentence_end"), pl.col("_prison_end")))
+            .otherwise(pl.col("sentence_end")),
+        )
+        .collect()
+        .lazy()
+    )
+    ctx.shared["convictions"] = convictions
+    return convictions
+
+
+# -------------------------------------------------------------------------- scope
+
+
+@law.rows
+def conviction_and_arrest_rows(ctx: Context, model: Model) -> pl.LazyFrame:
+    """Every conviction count of the county, and every arrest of the county that led
+    to no conviction and is not for infractions only: one row each, with ``kind``."""
+    t = _tables(ctx, model)
+    people = model.people.select(
+        "subject_id",
+        "cii_number",
+        "name",
+        "gender",
+        "race",
+        "dob",
+        "dob_raw",
+        "registered_290",
+        "deceased",
+    )
+    events = model.events.select("subject_id", "event_key", "cyc_order", "stp_order")
+    convictions = (
+        _conviction_sentences(ctx, model)
+        .filter(in_county(ctx.county))
+        .with_columns(kind=pl.lit(CONVICTION))
+    )
+    arrests = _arrest_rows(ctx, t).filter(in_county(ctx.county))
+    rows = pl.concat([convictions, arrests], how="diagonal_relaxed")
+    return (
+        rows.join(people, on="subject_id", how="left")
+        .join(events, on=["subject_id", "event_key"], how="left")
+        .with_columns(date=pl.col("event_date"))
+    )
+
+
+def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
+    """One row per arrest step: its level, its offense, its court steps' outcome."""
+    counts, events = t["counts"], t["events"]
+    rank = pl.col("severity").replace_strict(SEVERITY_RANK, default=0, return_dtype=pl.Int8)
+    arrest_counts = counts.filter(pl.col("is_arrest")).with_columns(_rank=rank)
+    max_term = ctx.law.offense_in("max_term_8_years")
+    arrest_counts = with_flags(arrest_counts, _long=max_term)
+    first = pl.col("cnt_order").arg_min()
+    top = pl.col("_rank").arg_max()
+    arrests = arrest_counts.group_by("subject_id", "event_key").agg(
+        pl.col("cnt_order").min(),
+        *(
+            pl.col(c).get(first)
+            for c in (
+                "event_date",
+                "event_date_raw",
+                "event_type",
+                "agency",
+                "county",
+                "cycle",
+                "step",
+                "source_file",
+                "line",
+            )
+        ),
+        *(
+            pl.col(c).get(top)
+            for c in (
+                "offense_raw",
+                "offense_qualifiers",
+                "charge",
+                "code",
+                "section",
+                "subsection",
+                "attempt",
+            )
+        ),
+        case_number=pl.col("case_number").drop_nulls().first(),
+        court_case=pl.col("court_case").drop_nulls().first(),
+        _top=pl.col("_rank").max(),
+        _unreadable=pl.col("severity").is_null().any(),
+        max_term_8=(pl.col("_long") & (pl.col("severity") == "F")).any(),
+        arrest_relief=pl.col("relief").any(),
+        arrest_relief_text=pl.col("relief_text").drop_nulls().first(),
+        arrest_diversion=pl.col("diversion").any(),
+        arrest_dismissed=pl.col("dismissed").any(),
+        arrest_complaint=pl.col("complaint").any(),
+        arrest_dispositions=pl.col("dispositions")
+        .filter(pl.col("dispositions") != "")
+        .unique(maintain_order=True)
+        .str.join(" / "),
+    )
+    # Court steps of the arrest: of its cycle (any step), or linked by case number.
+    court = events.filter(pl.col("is_court")).rename({"event_key": "c_key", "cycle": "c_cycle"})
+    in_cycle = (
+        arrests.select("subject_id", "event_key", "cycle")
+        .join(
+            court.select("subject_id", "c_key", "c_cycle"),
+            left_on=["subject_id", "cycle"],
+            right_on=["subject_id", "c_cycle"],
+        )
+        .select("subject_id", "event_key", "c_key")
+    )
+    numbers = t["numbers"]
+    linked = (
+        numbers.join(numbers.rename({"event_key": "c_key"}), on=["subject_id", "number"])
+        .join(arrests.select("subject_id", "event_key"), on=["subject_id", "event_key"])
+        .join(court.select("subject_id", "c_key"), on=["subject_id", "c_key"])
+        .select("subject_id", "event_key", "c_key")
+    )
+    courts = (
+        pl.concat([in_cycle, linked])
+        .unique()
+        .join(court, on=["subject_id", "c_key"])
+        .group_by("subject_id", "event_key")
+        .agg(
+            court_steps=pl.len(),
+            court_convicted=pl.col("ev_convicted").any(),
+            court_counts=pl.col("n_counts").sum(),
+            court_final=pl.col("n_final").sum(),
+            court_acquitted=pl.col("n_acquitted").sum(),
+            court_dismissed=pl.col("n_dismissed").sum(),
+            court_relief=pl.col("ev_relief").any(),
+            court_relief_text=pl.col("ev_relief_text").drop_nulls().first(),
+            court_complaint=pl.col("ev_complaint").any(),
+            diversion_date=pl.col("event_date").filter(pl.col("ev_diversion")).max(),
+            dismissal_date=pl.col("event_date").filter(pl.col("ev_dismissed")).max(),
+            acquittal_date=pl.col("event_date").filter(pl.col("ev_acquitted")).max(),
+            court_dispositions=pl.col("ev_dispositions")
+            .filter(pl.col("ev_dispositions") != "")
+            .str.join(" / "),
+        )
+    )
+    severity = (
+        pl.when(pl.col("_top") == 3)
+        .then(pl.lit("F"))
+        .when(pl.col("_top") == 2)
+        .then(pl.lit("M"))
+        .when(pl.col("_unreadable"))
+        .then(pl.lit(None, pl.String))
+        .otherwise(pl.lit("I"))
+    )
+    return (
+        arrests.join(courts, on=["subject_id", "event_key"], how="left")
+        .with_columns(
+            pl.col(
+                "court_steps", "court_counts", "court_final", "court_acquitted", "court_dismissed"
+            ).fill_null(0),
+            pl.col("court_convicted", "court_relief", "court_complaint").fill_null(False),
+            severity=severity,
+            kind=pl.lit(ARREST),
+        )
+        # Out of scope: an arrest whose case led to a conviction (decided as that
+        # conviction), and one for infractions only.
+        .filter(~pl.col("court_convicted") & (pl.col("severity") != "I").fill_null(True))
+    )
+
+
+# -------------------------------------------------------------------------- facts
+
+
+@law.fact
+def sentences(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Each conviction's relief recorded, prohibited, probation and revocation, as facts."""
+    date_text = {
+        c: pl.col(c).dt.to_string("%Y-%m-%d")
+        for c in ("probation_end", "sentence_end", "completion", "revocation_date")
+    }
+    conviction = pl.col("kind") == CONVICTION
+    return rows.with_columns(
+        already_relieved=pl.when(conviction)
+        .then(pl.col("relief") | pl.col("later_relief"))
+        .otherwise(pl.col("arrest_relief") | pl.col("court_relief")),
+        relieved_by=pl.when(conviction)
+        .then(pl.coalesce("relief_text", "later_relief_text"))
+        .otherwise(pl.coalesce("arrest_relief_text", "court_relief_text")),
+        relief_prohibited=conviction & (pl.col("prohibited") | pl.col("later_prohibited")),
+        prohibited_by=pl.when(conviction).then(
+            pl.coalesce("prohibited_text", "later_prohibited_text")
+        ),
+        revoked=pl.col("revoked_any"),
+        **{f"{c}_text": expr for c, expr in date_text.items()},
+    )
+
+
+@law.fact
+def person_conditions(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """PC 290, pending charges, and the end of any sentence or supervision being served
+    on the as-of date (1203.425(a)(1)(B)(i)-(iii)): facts of the person, on every row."""
+    t = _tables(ctx, model)
+    convictions = _conviction_sentences(ctx, model)
+    as_of = ctx.as_of_lit
+    flagged = with_flags(
+        convictions.select(
+            "subject_id",
+            "event_date",
+            "code",
+            "section",
+            "subsection",
+            "charge",
+            "offense_qualifiers",
+            "offense_raw",
+        ),
+        _pc290=ctx.law.offense_in("pc290"),
+    )
+    pc290 = (
+        flagged.filter(pl.col("_pc290"))
+        .group_by("subject_id")
+        .agg(pc290_convictions=_listing(_charge_label(), pl.col("event_date"), pl.lit(True)))
+    )
+    # Open records: an arrest or court count with no final disposition, and no later
+    # event of its case that disposes of it.
+    years = ctx.setting("pending_years")
+    dated = pl.col("event_date")
+    recent = (
+        pl.lit(True) if years is None else (dated.is_null() | (dated > plus_years(as_of, -years)))
+    )
+    open_records = (
+        t["counts"]
+        .filter((pl.col("is_arrest") | pl.col("is_court")) & ~pl.col("final"))
+        .join(
+            t["later_facts"].select("subject_id", "event_key", "later_final"),
+            on=["subject_id", "event_key"],
+            how="left",
+        )
+        .filter(~pl.col("later_final").fill_null(False))
+        .filter(dated.is_null() | (dated <= as_of))
+        .with_columns(_counted=recent)
+        .group_by("subject_id")
+        .agg(
+            pending_case=pl.col("_counted").any(),
+            pending_records=_listing(
+                pl.format("{} {}", pl.col("event_type_uc").str.extract(r"^(\w+)"), _charge_label()),
+                dated,
+                pl.lit(True),
+            ),
+        )
+    )
+    completion = pl.col("completion")
+    serving = (
+        convictions.filter((dated <= as_of) & (as_of < completion))
+        .group_by("subject_id")
+        .agg(serving_until=completion.max())
+    )
+    return (
+        rows.join(pc290, on="subject_id", how="left")
+        .join(open_records, on="subject_id", how="left")
+        .join(serving, on="subject_id", how="left")
+        .with_columns(
+            pending_case=pl.col("pending_case").fill_null(False),
+            pc290_registrant=(
+                pl.col("registered_290").fill_null(False)
+                | pl.col("pc290_convictions").is_not_null()
+            ),
+            pc290_convictions=pl.col("pc290_convictions").fill_null(""),
+            pending_records=pl.col("pending_records").fill_null(""),
+        )
+    )
+
+
+@law.fact
+def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The day relief is due by each conviction path, never before the floors; and the
+    lists and the new felony that keep path II from applying."""
+    convictions = _conviction_sentences(ctx, model)
+    pack = ctx.law
+    date = pl.col("event_date")
+    conviction = pl.col("kind") == CONVICTION
+    floor = pl.max_horizontal(pl.lit(ctx.data("relief_from"), pl.Date), pl.col("serving_until"))
+    felony_from = ctx.date_setting("felony_path_from")
+    severity = pl.col("severity")
+    # Serious, violent and PC 290 felonies (1203.425(a)(1)(B)(iv)(II), last sentence):
+    # the count's own offense, or an enhancement on any count of its case.
+    flagged = with_flags(
+        rows,
+        _serious=pack.offense_in("serious_felonies"),
+        _violent=pack.offense_in("violent_felonies"),
+        _pc290_offense=pack.offense_in("pc290"),
+        _maybe_serious=_possibly(pack, "serious_felonies"),
+        _maybe_violent=_possibly(pack, "violent_felonies"),
+    )
+    t = _tables(ctx, model)
+    enhanced = (
+        with_flags(
+            t["counts"].select(
+                "subject_id",
+                "event_key",
+                "code",
+                "section",
+                "subsection",
+                "charge",
+                "offense_qualifiers",
+                "offense_raw",
+            ),
+            _enh_serious=_enhancement(pack, "serious_felonies"),
+            _enh_violent=_enhancement(pack, "violent_felonies"),
+        )
+        .filter(pl.col("_enh_serious") | pl.col("_enh_violent"))
+        .group_by("subject_id", "event_key")
+        .agg(
+            enhancement=_listing(_charge_label(), pl.lit(None, pl.Date), pl.lit(True)),
+            _enh_serious=pl.col("_enh_serious").any(),
+            _enh_violent=pl.col("_enh_violent").any(),
+        )
+    )
+    flagged = flagged.join(enhanced, on=["subject_id", "event_key"], how="left")
+    listed = []
+    for flag, words in (
+        ("_serious", "serious felony, PC 1192.7(c)"),
+        ("_violent", "violent felony, PC 667.5(c)"),
+        ("_pc290_offense", "PC 290(c) offense"),
+        ("_enh_serious", "serious by enhancement, PC 1192.7(c)"),
+        ("_enh_violent", "violent by enhancement, PC 667.5(c)"),
+    ):
+        listed.append(pl.when(pl.col(flag).fill_null(False)).then(pl.lit(words)))
+    felony = (severity == "F").fill_null(False)
+    flagged = flagged.with_columns(
+        serious_violent=pl.when(felony).then(
+            pl.concat_str(listed, separator="; ", ignore_nulls=True)
+        ),
+        possibly_serious=pl.when(
+            felony & (pl.col("_maybe_serious") | pl.col("_maybe_violent"))
+        ).then(pl.lit("the section is serious or violent only in some forms")),
+    ).with_columns(
+        serious_violent=pl.when(pl.col("serious_violent") != "").then(pl.col("serious_violent")),
+    )
+    # A new felony in the four years after completion, in any county.
+    felonies = convictions.filter(pl.col("severity") == "F").select(
+        "subject_id", f_key="cnt_order", f_date="event_date", f_label=_charge_label()
+    )
+    wait = ctx.data("felony_wait")
+    windows = (
+        flagged.filter(conviction & felony & pl.col("completion").is_not_null())
+        .select("subject_id", "cnt_order", "completion")
+        .join(felonies, on="subject_id")
+        .filter(
+            (pl.col("f_key") != pl.col("cnt_order"))
+            & (pl.col("f_date") > pl.col("completion"))
+            & (pl.col("f_date") <= plus_years(pl.col("completion"), wait))
+        )
+        .group_by("subject_id", "cnt_order")
+        .agg(new_felony=_listing(pl.col("f_label"), pl.col("f_date"), pl.lit(True)))
+    )
+    flagged = flagged.join(windows, on=["subject_id", "cnt_order"], how="left")
+    ia = conviction & pl.col("prob_length") & ~pl.col("revoked_any").fill_null(False)
+    misdemeanor = severity.is_in(["M", "I"]).fill_null(False)
+    return flagged.with_columns(
+        on_probation_path=pl.when(ia).then(latest(pl.col("probation_end"), floor)),
+        on_misdemeanor_path=pl.when(conviction & misdemeanor & ~ia).then(
+            latest(plus_years(date, ctx.data("misdemeanor_wait")), pl.col("sentence_end"), floor)
+        ),
+        on_felony_path=pl.when(conviction & felony).then(
+            latest(plus_years(pl.col("completion"), wait), floor, felony_from)
+        ),
+    )
+
+
+@law.fact
+def arrest_outcomes(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Each arrest's proceedings and outcome, and the day relief is due by each path."""
+    arrest = pl.col("kind") == ARREST
+    level = pl.col("severity")
+    felony, misdemeanor = (level == "F").fill_null(False), (level == "M").fill_null(False)
+    proceedings = (pl.col("court_steps") > 0) | pl.col("arrest_complaint").fill_null(False)
+    counts = pl.col("court_counts")
+    settled = pl.col("court_acquitted") + pl.col("court_dismissed")
+    all_dismissed = (counts > 0) & (pl.col("court_dismissed") == counts)
+    dismissed_at_arrest = (counts == 0) & pl.col("arrest_dismissed").fill_null(False)
+    acquitted = (counts > 0) & (settled == counts) & (pl.col("court_acquitted") > 0)
+    open_case = proceedings & ((counts == 0) | (pl.col("court_final") < counts))
+    long = pl.col("max_term_8").fill_null(False)
+    wait = (
+        pl.when(felony & long)
+        .then(pl.lit(ctx.data("arrest_long_felony_wait")))
+        .when(felony)
+        .then(pl.lit(ctx.data("arrest_felony_wait")))
+        .when(misdemeanor)
+        .then(pl.lit(ctx.data("arrest_misdemeanor_wait")))
+    )
+    date = pl.col("event_date")
+    floor = pl.lit(ctx.data("relief_from"), pl.Date)
+    felony_from = ctx.date_setting("felony_path_from")
+    waited = plus_years(date, wait)
+    acquittal_day = (
+        waited if ctx.setting("acquittal_waits") else pl.coalesce("acquittal_date", date)
+    )
+    return rows.with_columns(
+        proceedings=pl.when(arrest).then(proceedings),
+        wait_years=pl.when(arrest).then(wait),
+        on_diversion_path=pl.when(arrest).then(
+            latest(
+                pl.coalesce(
+                    "diversion_date",
+                    pl.when(pl.col("arrest_diversion").fill_null(False)).then(date),
+                ),
+                floor,
+            )
+        ),
+        on_dismissal_path=pl.when(
+            arrest & misdemeanor & (all_dismissed | dismissed_at_arrest)
+        ).then(latest(pl.coalesce("dismissal_date", date), floor)),
+        on_acquittal_misdemeanor=pl.when(arrest & misdemeanor & acquitted).then(
+            latest(acquittal_day, floor)
+        ),
+        on_acquittal_felony=pl.when(arrest & felony & acquitted).then(
+            latest(acquittal_day, floor, felony_from)
+        ),
+        case_open=arrest & open_case,
+        charges_filed=arrest & proceedings & ~open_case & (felony | misdemeanor),
+        on_misdemeanor_arrest_path=pl.when(arrest & misdemeanor & ~proceedings).then(
+            latest(waited, floor)
+        ),
+        on_felony_arrest_path=pl.when(arrest & felony & ~proceedings).then(
+            latest(waited, floor, felony_from)
+        ),
+    )
+
+
+# -------------------------------------------------------------------------- tests
+
+
+@law.test
+def invalid_date(ctx: Context) -> pl.Expr:
+    """The date is missing, partial or impossible, or on or before the date of birth."""
+    date = pl.col("event_date")
+    return date.is_null() | (date <= pl.col("dob")).fill_null(False)
+
+
+@law.test
+def dated_before(ctx: Context, *, date: str) -> pl.Expr:
+    """The record is dated before the pack's date `date`."""
+    return pl.col("event_date") < pl.lit(ctx.data(date), pl.Date)
+
+
+@law.test
+def has_date(ctx: Context, *, column: str) -> pl.Expr:
+    """The path applies: its eligibility date could be worked out (null: it cannot)."""
+    return pl.col(column).is_not_null()
+
+
+@law.test
+def level_unknown(ctx: Context) -> pl.Expr:
+    """Neither felony, misdemeanor nor infraction can be read."""
+    return pl.col("severity").is_null()
+
+
+@law.test
+def serious_violent_felony(ctx: Context) -> pl.Expr:
+    """A felony on the serious, violent or PC 290 lists, by its offense or its case's
+    enhancements."""
+    return pl.col("serious_violent").is_not_null()
+
+
+@law.test
+def possible_serious(ctx: Context) -> pl.Expr:
+    """A felony whose section is serious or violent only in forms the charge does not show."""
+    return pl.col("possibly_serious").is_not_null()
+
+
+@law.test
+def new_felony(ctx: Context) -> pl.Expr:
+    """A felony conviction in the four years after this felony's completion."""
+    return pl.col("new_felony").is_not_null()
+
+
+# ------------------------------------------------------------------------- finish
+
+
+@law.finish
+def objection_deadline(ctx: Context, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """1203.425(b)(1): the last day to petition to prohibit a conviction's relief.
+
+    Arrests have none (851.93 has no petition to prohibit).
+    """
+    days = ctx.setting("objection_days")
+    due = (pl.col("kind") == CONVICTION) & pl.col("determination").is_in(["relief", "upcoming"])
+    return rows.with_columns(
+        objection_deadline=pl.when(due).then(pl.col("eligible_on").dt.offset_by(f"-{days}d"))
+    )
+
+
+@law.finish
+def petitions(ctx: Context, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """What petitions the facts leave open to a row the automatic law does not relieve
+    (ca-automatic-relief.md, "Petition remedies"): codes, in the spec's order."""
+    pack = ctx.law
+    as_of = ctx.as_of_lit
+    flagged = with_flags(
+        rows,
+        _excluded_4=pack.offense_in("pc1203_4_exclusions"),
+        _wobbler=pack.offense_in("wobblers"),
+        _pc290_listed=pack.offense_in("pc290"),
+    )
+    open_row = pl.col("determination").is_in(["not_eligible", "review"]) & (
+        pl.col("reason") != "already_relieved"
+    )
+    conviction = open_row & (pl.col("kind") == CONVICTION)
+    severity = pl.col("severity")
+    felony = (severity == "F").fill_null(False)
+    probation = pl.col("probation_part").fill_null(False)
+    date, completion = pl.col("event_date"), pl.col("completion")
+    jail_term = pl.col("jail").fill_null(False) & (
+        date >= pl.lit(pack.value("realignment"), pl.Date)
+    ).fill_null(False)
+    prison = pl.col("prison").fill_null(False)
+    split = jail_term & probation
+    codes = [
+        ("1203.4", conviction & probation & ~pl.col("_excluded_4")),
+        (
+            "1203.4a",
+            conviction
+            & severity.is_in(["M", "I"]).fill_null(False)
+            & ~probation
+            & (plus_years(date, 1) <= as_of).fill_null(False),
+        ),
+        (
+            "1203.41",
+            conviction
+            & felony
+            & (
+                (jail_term & (plus_years(completion, pl.when(split).then(1).otherwise(2)) <= as_of))
+                | (prison & ~pl.col("_pc290_listed") & (plus_years(completion, 2) <= as_of))
+            ).fill_null(False),
+        ),
+        ("17b", conviction & felony & pl.col("_wobbler") & probation),
+        ("851.91", open_row & (pl.col("kind") == ARREST)),
+    ]
+    listed = pl.concat_str(
+        [pl.when(flag.fill_null(False)).then(pl.lit(code)) for code, flag in codes],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    return flagged.with_columns(petitions=pl.when(listed != "").then(listed))
