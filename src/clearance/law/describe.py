@@ -37,6 +37,12 @@ def _wrapped(text: str, indent: str) -> list[str]:
 
 
 def _outcome(step: Step) -> str:
+    if step.by_date is not None:
+        on_or_before, after = step.by_date
+        return (
+            f"path {step.path}: {on_or_before} when {step.eligible_on} is on or before the "
+            f"as-of date, else {after}"
+        )
     if step.determination is not None:
         return step.determination
     return f"the policy's {step.policy_determination}"
@@ -64,9 +70,16 @@ def pack_lines(law: RulePack) -> Iterator[str]:
     yield from _wrapped(f"{law.scope_description} ({law.scope_citation})", "  ")
     yield ""
     yield "Rules, in order of evaluation (the first that applies decides)"
-    seen: set[str] = set()
-    for number, step in enumerate(law.steps, start=1):
-        rule = law.rules[step.reason]
+    seen: set[tuple[str | None, str]] = set()
+    kind = None
+    number = 0
+    for step in law.steps:
+        rule = step.rule or law.rules[step.reason]
+        if step.kind != kind:  # a pack deciding several kinds of rows: each its own order
+            kind, number = step.kind, 0
+            yield ""
+            yield f"{kind.capitalize()} rows:"
+        number += 1
         yield ""
         yield f"{number:>2}. {step.id}: {_outcome(step)} (reason {step.reason}, {rule.basis})"
         yield f"    rule {rule.id}; citation {rule.citation}"
@@ -79,12 +92,12 @@ def pack_lines(law: RulePack) -> Iterator[str]:
         for section, citation in step.pinpoints.items():
             yield f"    for {section}: {citation}"
         for provision in rule.statute:
-            if step.reason in seen:
+            if (step.kind, step.reason) in seen:
                 yield f"    statute: {provision} (quoted above)"
                 continue
             yield f"    statute: {provision}"
             yield from _wrapped(f"“{law.statutes[provision]}”", "      ")
-        seen.add(step.reason)
+        seen.add((step.kind, step.reason))
     yield ""
     yield "Policy settings"
     for setting in law.settings.values():
