@@ -383,9 +383,10 @@ def _patterns(r: Reader, raw: dict, key: str, where: str) -> tuple[str, ...]:
                 f"({' '.join(s.strip() for s in first[:4])})"
             ) from None  # fmt: skip
         # The text is upper-cased before it is searched: a lower-case letter outside an
-        # escape (\d, \s, \b, \p{L}) or a flag group ((?i)) would never match.
+        # escape (\d, \s, \b, \p{L}) or a flag group would never match, unless the
+        # pattern asks for case-insensitive matching ((?i)).
         bare = re.sub(r"\\p\{[^}]*\}|\\.|\(\?[a-z]+[:)]", "", pattern)
-        if re.search(r"[a-z]", bare):
+        if not re.search(r"\(\?[a-z]*i[a-z]*[:)]", pattern) and re.search(r"[a-z]", bare):
             raise r.fail(
                 where,
                 f"{key!r} pattern {pattern!r} has lower-case letters; the charge text is "
