@@ -33,10 +33,13 @@ from typing import Any
 import polars as pl
 
 from clearance.law.offenses import (
+    DEFAULT_ATTEMPT_COLUMN,
     DEFAULT_ENHANCEMENT_COLUMNS,
     OffenseList,
     any_true,
+    enhancement_in,
     offense_in,
+    offense_possibly_in,
     read_list,
     subsection_in,
 )
@@ -379,15 +382,42 @@ class RulePack:
         list_name: str,
         *,
         enhancement_columns: tuple[str, ...] | list[str] = DEFAULT_ENHANCEMENT_COLUMNS,
+        attempt_column: str | None = DEFAULT_ATTEMPT_COLUMN,
     ) -> pl.Expr:
         """Boolean expression: the row's offense is on the named list (see law.offenses)."""
+        return offense_in(
+            self._list(list_name), tuple(enhancement_columns), attempt_column=attempt_column
+        )
+
+    def offense_possibly_in(
+        self,
+        list_name: str,
+        *,
+        enhancement_columns: tuple[str, ...] | list[str] = DEFAULT_ENHANCEMENT_COLUMNS,
+        attempt_column: str | None = DEFAULT_ATTEMPT_COLUMN,
+    ) -> pl.Expr:
+        """Boolean expression: the row's offense is on the named list only in a form the
+        charge may not show (a fact entry; see law.offenses)."""
+        return offense_possibly_in(
+            self._list(list_name), tuple(enhancement_columns), attempt_column=attempt_column
+        )
+
+    def enhancement_in(
+        self,
+        list_name: str,
+        *,
+        enhancement_columns: tuple[str, ...] | list[str] = DEFAULT_ENHANCEMENT_COLUMNS,
+    ) -> pl.Expr:
+        """Boolean expression: the row names an enhancement of the named list (see law.offenses)."""
+        return enhancement_in(self._list(list_name), tuple(enhancement_columns))
+
+    def _list(self, list_name: str) -> OffenseList:
         try:
-            offenses = self.lists[list_name]
+            return self.lists[list_name]
         except KeyError:
             raise KeyError(
                 f"no offense list {list_name!r}; known lists: {', '.join(self.lists)}"
             ) from None
-        return offense_in(offenses, tuple(enhancement_columns))
 
     def matches(self, datum: str, *columns: str) -> pl.Expr:
         """Boolean expression: a text column matches one of the datum's patterns (upper case).
