@@ -404,11 +404,32 @@ def filings(
         5000, "--part-size", min=1, help="Most cases per exhibit file, letters per letters file."
     ),
     letters: bool = typer.Option(True, "--letters/--no-letters", help="Write notice letters."),
+    objections: Path | None = typer.Option(
+        None,
+        "--objections",
+        help="A ca-auto-relief run: CSV of subject_id, cnt_order, grounds of the convictions "
+        "the office objects to; each gets a petition to prohibit relief (PC 1203.425(b)).",
+    ),
+    filed_on: str | None = typer.Option(
+        None,
+        "--filed-on",
+        help="The filing date the objection deadlines are checked against "
+        "(YYYY-MM-DD; default the run's as-of date).",
+    ),
 ) -> None:
-    """Court filings, the DOJ disposition update file and notice letters, from a run folder."""
+    """Court filings, the DOJ disposition update file and notice letters, from a run folder.
+
+    From a ca-auto-relief run: petitions to prohibit relief for the convictions in
+    --objections, and the list of those not objected to."""
     from clearance.filings.command import main as filings_main
 
-    filings_main(run_dir, out_dir, office, part_size, letters)
+    date = None
+    if filed_on is not None:
+        try:
+            date = dt.date.fromisoformat(filed_on)
+        except ValueError:
+            raise fail(f"--filed-on {filed_on!r} is not a date of the form YYYY-MM-DD") from None
+    filings_main(run_dir, out_dir, office, part_size, letters, objections, date)
 
 
 @app.command()

@@ -399,9 +399,11 @@ def _awaiting(courts: list[Court], path: Path) -> int:
     return table.height
 
 
-_TOP_FILES = frozenset({MANIFEST, DOJ_FILE, AWAITING_FILE})
+# objections.csv and not-objected.csv: a ca-auto-relief run's filings (objections.py).
+_TOP_FILES = frozenset({MANIFEST, DOJ_FILE, AWAITING_FILE, "objections.csv", "not-objected.csv"})
 _COURT_FILE = re.compile(
-    r"(?:motion|order|challenge-notice|exhibit-[ab](?:-part-\d+)?)\.(?:pdf|docx)"
+    r"(?:motion|order|challenge-notice|exhibit-[ab](?:-part-\d+)?|petition-[A-Za-z0-9-]+)"
+    r"\.(?:pdf|docx)"
 )
 _LETTER_FILE = re.compile(
     r"letters-[a-z]+(?:-part-\d+)?\.pdf|letter-template-[a-z]+\.docx|"

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import datetime as dt
+import json
+
 from clearance.console import err, out, progress_bar, user_errors
+from clearance.explain import PackMismatch, pack_for_run
 from clearance.filings.build import write_filings
+from clearance.filings.errors import FilingsError
+from clearance.filings.objections import read_objections, write_objection_filings
 from clearance.filings.office import load_office
 from clearance.textsafe import shown
 
@@ -19,10 +25,25 @@ __all__ = ["main"]
 
 
 def main(
-    run_dir: Path, out_dir: Path, office_file: Path | None, part_size: int, letters: bool
+    run_dir: Path,
+    out_dir: Path,
+    office_file: Path | None,
+    part_size: int,
+    letters: bool,
+    objections_file: Path | None = None,
+    filed_on: dt.date | None = None,
 ) -> None:
     with user_errors():  # FilingsError (and OfficeError) print as one line, exit 2
         office = load_office(office_file) if office_file is not None else None
+        law, provenance = _run_pack(run_dir)
+        if law is not None and law.functions == "ca_auto_relief":
+            _objections(run_dir, out_dir, law, provenance, office, objections_file, filed_on)
+            return
+        if objections_file is not None:
+            raise FilingsError(
+                "--objections: objections to automatic relief are filed from a "
+                "ca-auto-relief run; this run was decided under another rule pack"
+            )
         with progress_bar("Writing filings", None) as advance:
             result = write_filings(
                 run_dir,
@@ -59,3 +80,37 @@ def main(
     if m["letters"]:
         out.print(f"  letters/: {m['letters']['people']:,} people, English and Spanish")
     out.print(f"Filings in {result.out}", markup=False)
+
+
+def _run_pack(run_dir: Path):
+    """The run's rule pack and provenance (None: a run folder that records no pack)."""
+    try:
+        provenance = json.loads((run_dir / "run.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None, {}  # write_filings names the problem
+    if not isinstance(provenance, dict) or not provenance.get("rule_pack"):
+        return None, provenance
+    try:
+        return pack_for_run(provenance), provenance
+    except PackMismatch as exc:
+        raise FilingsError(str(exc)) from None
+
+
+def _objections(run_dir, out_dir, law, provenance, office, objections_file, filed_on) -> None:
+    """A ca-auto-relief run: petitions to prohibit relief for the marked convictions."""
+    marked = read_objections(objections_file) if objections_file is not None else []
+    manifest, warnings = write_objection_filings(
+        run_dir, out_dir, law, provenance, office, marked, filed_on=filed_on
+    )
+    for warning in warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    o = manifest["objections"]
+    out.print(
+        f"{manifest['convictions']['due_or_upcoming']:,} convictions due relief or upcoming "
+        f"as of {manifest['run']['as_of']}: [bold]{o['marked']:,}[/] objected to "
+        f"({o['late']:,} past the objection deadline), "
+        f"[bold]{manifest['not_objected']['rows']:,}[/] not objected to (not-objected.csv)"
+    )
+    for court, n in o["by_court"].items():
+        out.print(f"  {court}/: {n:,} petition(s) to prohibit relief", markup=False)
+    out.print(f"Filings in {out_dir}", markup=False)

@@ -46,6 +46,7 @@ import polars as pl
 from clearance import __version__
 from clearance._folders import FolderError, check_destination, disk_error_line, make_temp
 from clearance._folders import move_into_place
+from clearance.filings.build import FILINGS_FOLDER, MANIFEST, _signature, _write_both
 from clearance.filings.document import Caption, DocMeta, Pleading, SimpleTable
 from clearance.filings.errors import FilingsError
 from clearance.filings.office import Office, blank_office
@@ -67,10 +68,25 @@ NOT_OBJECTED_FILE = "not-objected.csv"
 KEY = ("subject_id", "cnt_order")
 MAX_GROUNDS_CHARS = 20_000
 _RECORD_COLUMNS = (
-    "subject_id", "cii_number", "name", "dob", "cnt_order", "case_number", "court", "county",
-    "conviction_date", "offense", "severity", "determination", "reason", "citation", "path",
-    "eligible_on", "objection_deadline", "completion",
-)  # fmt: skip
+    "subject_id",
+    "cii_number",
+    "name",
+    "dob",
+    "cnt_order",
+    "case_number",
+    "court",
+    "county",
+    "conviction_date",
+    "offense",
+    "severity",
+    "determination",
+    "reason",
+    "citation",
+    "path",
+    "eligible_on",
+    "objection_deadline",
+    "completion",
+)
 LEVELS = {"F": "felony", "M": "misdemeanor", "I": "infraction"}
 
 
@@ -91,7 +107,9 @@ def read_objections(path: Path) -> list[Objection]:
     except FileNotFoundError:
         raise FilingsError(f"{path}: objections file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise FilingsError(f"{path}: cannot read the objections file ({type(exc).__name__})") from None
+        raise FilingsError(
+            f"{path}: cannot read the objections file ({type(exc).__name__})"
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     names = [n.strip() for n in reader.fieldnames or []]
     missing = [c for c in (*KEY, "grounds") if c not in names]
@@ -114,9 +132,13 @@ def read_objections(path: Path) -> list[Objection]:
         if not grounds:
             raise FilingsError(f"{where}: the grounds are empty; a petition must state them")
         if len(grounds) > MAX_GROUNDS_CHARS:
-            raise FilingsError(f"{where}: the grounds are longer than {MAX_GROUNDS_CHARS:,} characters")
+            raise FilingsError(
+                f"{where}: the grounds are longer than {MAX_GROUNDS_CHARS:,} characters"
+            )
         if (subject, cnt) in seen:
-            raise FilingsError(f"{where}: this conviction is already marked on line {seen[(subject, cnt)]}")
+            raise FilingsError(
+                f"{where}: this conviction is already marked on line {seen[(subject, cnt)]}"
+            )
         seen[(subject, cnt)] = number
         found.append(Objection(subject, cnt, grounds, where))
     return found
@@ -125,8 +147,9 @@ def read_objections(path: Path) -> list[Objection]:
 def objections_from_rows(rows: list[dict[str, str]], source: str) -> list[Objection]:
     """Objections marked elsewhere (the web app): mappings with the three keys."""
     return [
-        Objection(str(r["subject_id"]), str(r["cnt_order"]), " ".join(str(r["grounds"]).split()),
-                  source)  # fmt: skip
+        Objection(
+            str(r["subject_id"]), str(r["cnt_order"]), " ".join(str(r["grounds"]).split()), source
+        )
         for r in rows
     ]
 
@@ -139,8 +162,20 @@ def _file_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "x"
 
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")  # fmt: skip
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def _long(value: str | None) -> str:
@@ -159,8 +194,13 @@ def _caption(office: Office, context: dict[str, Any], words: dict[str, Any]) -> 
     counsel = []
     if office.elected:
         counsel.append(office.elected)
-    counsel += [f"{office.attorney_name} (SBN {office.bar_number})", office.attorney_title,
-                office.name, *office.address, f"Telephone: {office.phone}"]  # fmt: skip
+    counsel += [
+        f"{office.attorney_name} (SBN {office.bar_number})",
+        office.attorney_title,
+        office.name,
+        *office.address,
+        f"Telephone: {office.phone}",
+    ]
     email = office.attorney_email or office.email
     if email:
         counsel.append(f"Email: {email}")
@@ -182,8 +222,6 @@ def _caption(office: Office, context: dict[str, Any], words: dict[str, Any]) -> 
 
 
 def _petition(record: dict[str, Any], office: Office, context: dict[str, Any]) -> Pleading:
-    from clearance.filings.build import _signature  # the Prop 64 filings' signature block
-
     words = _load("objections.yaml")
     body: list[Any] = []
     for item in words["blocks"]:
@@ -228,11 +266,8 @@ def write_objection_filings(
     objections: list[Objection],
     *,
     filed_on: dt.date | None = None,
-    folder_kind=None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Write the petitions for the marked convictions; return the manifest and warnings."""
-    from clearance.filings.build import MANIFEST, _write_both
-
     as_of = dt.date.fromisoformat(str(provenance["as_of"]))
     filed_on = filed_on or as_of
     table = run_dir / "determinations.parquet"
@@ -259,11 +294,10 @@ def write_objection_filings(
                 "there is no relief to object to"
             )
             raise FilingsError(f"{o.source}: {why}")
-    if folder_kind is not None:
-        try:
-            check_destination(out, folder_kind, [run_dir])
-        except FolderError as exc:
-            raise FilingsError(str(exc)) from None
+    try:
+        check_destination(out, FILINGS_FOLDER, [run_dir])
+    except FolderError as exc:
+        raise FilingsError(str(exc)) from None
     office = office or blank_office()
     objection_words = law.statutes.get("PC 1203.425(b)(1)", "")
     try:
@@ -283,8 +317,11 @@ def write_objection_filings(
             courts[folder] = courts.get(folder, 0) + 1
             context = {
                 "office": office.as_context(),
-                "court": {"county_upper": (record["county"] or "").upper(),
-                          "county": _county_title(record["county"]), "name": record["court"]},
+                "court": {
+                    "county_upper": (record["county"] or "").upper(),
+                    "county": _county_title(record["county"]),
+                    "name": record["court"],
+                },
                 "record": {
                     **record,
                     "grounds": o.grounds,
@@ -293,10 +330,13 @@ def write_objection_filings(
                     "eligible_on_long": _long(record["eligible_on"]),
                     "objection_deadline_long": _long(record["objection_deadline"]),
                 },
-                "run": {"as_of": as_of.isoformat(), "as_of_long": _long(as_of.isoformat()),
-                        "as_of_date": as_of},
+                "run": {
+                    "as_of": as_of.isoformat(),
+                    "as_of_long": _long(as_of.isoformat()),
+                    "as_of_date": as_of,
+                },
                 "law": {"objection_words": objection_words},
-            }  # fmt: skip
+            }
             stem = f"petition-{_file_part(o.subject_id)}-{_file_part(o.cnt_order)}"
             files = _write_both(_petition(record, office, context), tmp / folder, stem)
             if late:
@@ -305,38 +345,74 @@ def write_objection_filings(
                     f"filing date {filed_on.isoformat()}; PC 1203.425(b)(1) asks for the petition "
                     "no later than 90 days before eligibility (drafted all the same)"
                 )
-            marked_rows.append({
-                "subject_id": o.subject_id, "cnt_order": o.cnt_order, "court": record["court"],
-                "case_number": record["case_number"], "eligible_on": record["eligible_on"],
-                "objection_deadline": record["objection_deadline"], "late": late,
-                "grounds": o.grounds, "marked_in": o.source, "files": "; ".join(files),
-            })  # fmt: skip
+            marked_rows.append(
+                {
+                    "subject_id": o.subject_id,
+                    "cnt_order": o.cnt_order,
+                    "court": record["court"],
+                    "case_number": record["case_number"],
+                    "eligible_on": record["eligible_on"],
+                    "objection_deadline": record["objection_deadline"],
+                    "late": late,
+                    "grounds": o.grounds,
+                    "marked_in": o.source,
+                    "files": "; ".join(files),
+                }
+            )
         marked = pl.DataFrame(
             marked_rows,
-            schema={c: pl.Boolean if c == "late" else pl.String for c in (
-                "subject_id", "cnt_order", "court", "case_number", "eligible_on",
-                "objection_deadline", "late", "grounds", "marked_in", "files")},
-        )  # fmt: skip
+            schema={
+                c: pl.Boolean if c == "late" else pl.String
+                for c in (
+                    "subject_id",
+                    "cnt_order",
+                    "court",
+                    "case_number",
+                    "eligible_on",
+                    "objection_deadline",
+                    "late",
+                    "grounds",
+                    "marked_in",
+                    "files",
+                )
+            },
+        )
         write_csv(marked, tmp / OBJECTIONS_FILE)
         keys = pl.DataFrame(
-            {"subject_id": [o.subject_id for o in objections],
-             "cnt_order": [o.cnt_order for o in objections]},
+            {
+                "subject_id": [o.subject_id for o in objections],
+                "cnt_order": [o.cnt_order for o in objections],
+            },
             schema={"subject_id": pl.String, "cnt_order": pl.String},
-        )  # fmt: skip
+        )
         not_objected = (
             due.join(keys, on=list(KEY), how="anti")
             .sort("objection_deadline", "subject_id", "cnt_order")
-            .select("objection_deadline", "eligible_on", "subject_id", "cnt_order", "name",
-                    "court", "case_number", "conviction_date", "offense", "severity",
-                    "determination", "path")  # fmt: skip
+            .select(
+                "objection_deadline",
+                "eligible_on",
+                "subject_id",
+                "cnt_order",
+                "name",
+                "court",
+                "case_number",
+                "conviction_date",
+                "offense",
+                "severity",
+                "determination",
+                "path",
+            )
         )
         write_csv(not_objected, tmp / NOT_OBJECTED_FILE)
         manifest = {
             "tool": {"name": "clearance", "version": __version__},
             "kind": "objections",
-            "run": {"as_of": as_of.isoformat(), "county": provenance.get("county"),
-                    "policy": (provenance.get("policy") or {}).get("name"),
-                    "rule_pack": (provenance.get("rule_pack") or {}).get("version")},
+            "run": {
+                "as_of": as_of.isoformat(),
+                "county": provenance.get("county"),
+                "policy": (provenance.get("policy") or {}).get("name"),
+                "rule_pack": (provenance.get("rule_pack") or {}).get("version"),
+            },
             "filed_on": filed_on.isoformat(),
             "office": {"file": office.source_name, "blank": office.blank},
             "objections": {
@@ -347,7 +423,7 @@ def write_objection_filings(
             },
             "not_objected": {"rows": not_objected.height, "file": NOT_OBJECTED_FILE},
             "convictions": {"due_or_upcoming": due.height},
-        }  # fmt: skip
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         move_into_place(tmp, out)
     except BaseException as exc:

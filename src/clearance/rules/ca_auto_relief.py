@@ -85,16 +85,6 @@ def _is(column: str, datum_words: str, law_: RulePack) -> pl.Expr:
     return law_.matches(datum_words, column)
 
 
-def _possibly(pack, name):  # TEMPORARY until the list format lands
-    fn = getattr(pack, "offense_possibly_in", None)
-    return fn(name) if fn else pl.lit(False)
-
-
-def _enhancement(pack, name):  # TEMPORARY
-    fn = getattr(pack, "enhancement_in", None)
-    return fn(name) if fn else pl.lit(False)
-
-
 # ---------------------------------------------------------------- shared tables
 
 
@@ -682,8 +672,8 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
         _serious=pack.offense_in("serious_felonies"),
         _violent=pack.offense_in("violent_felonies"),
         _pc290_offense=pack.offense_in("pc290"),
-        _maybe_serious=_possibly(pack, "serious_felonies"),
-        _maybe_violent=_possibly(pack, "violent_felonies"),
+        _maybe_serious=pack.offense_possibly_in("serious_felonies"),
+        _maybe_violent=pack.offense_possibly_in("violent_felonies"),
     )
     t = _tables(ctx, model)
     enhanced = (
@@ -698,8 +688,8 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
                 "offense_qualifiers",
                 "offense_raw",
             ),
-            _enh_serious=_enhancement(pack, "serious_felonies"),
-            _enh_violent=_enhancement(pack, "violent_felonies"),
+            _enh_serious=pack.enhancement_in("serious_felonies"),
+            _enh_violent=pack.enhancement_in("violent_felonies"),
         )
         .filter(pl.col("_enh_serious") | pl.col("_enh_violent"))
         .group_by("subject_id", "event_key")
