@@ -8,10 +8,9 @@ line naming the file and the problem, and exit with status 2.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import datetime as dt
 import json
+from pathlib import Path
 
 from clearance.console import err, out, progress_bar, user_errors
 from clearance.explain import PackMismatch, pack_for_run

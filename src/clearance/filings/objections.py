@@ -44,8 +44,13 @@ from typing import Any
 import polars as pl
 
 from clearance import __version__
-from clearance._folders import FolderError, check_destination, disk_error_line, make_temp
-from clearance._folders import move_into_place
+from clearance._folders import (
+    FolderError,
+    check_destination,
+    disk_error_line,
+    make_temp,
+    move_into_place,
+)
 from clearance.filings.build import FILINGS_FOLDER, MANIFEST, _signature, _write_both
 from clearance.filings.document import Caption, DocMeta, Pleading, SimpleTable
 from clearance.filings.errors import FilingsError
