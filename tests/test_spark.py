@@ -89,10 +89,21 @@ def runs(spark, extract, tmp_path_factory) -> dict[tuple[str, str], Path]:
             if (name, engine) == ("los-angeles-2020", "spark"):
                 result = runner.invoke(
                     app,
-                    ["run", *map(str, extract), "--county", COUNTY, "--policy", name,
-                     "--as-of", AS_OF.isoformat(), "--out", str(out[name, engine]),
-                     "--engine", "spark"],
-                )  # fmt: skip
+                    [
+                        "run",
+                        *map(str, extract),
+                        "--county",
+                        COUNTY,
+                        "--policy",
+                        name,
+                        "--as-of",
+                        AS_OF.isoformat(),
+                        "--out",
+                        str(out[name, engine]),
+                        "--engine",
+                        "spark",
+                    ],
+                )
                 assert result.exit_code == 0, result.output
                 continue
             run(
@@ -125,6 +136,32 @@ def test_spark_summary_figures_equal_the_local_engines(runs, policy):
     expected = json.loads((local / "summary.json").read_text())
     assert json.loads((spark / "summary.json").read_text()) == expected
     assert expected["rows"]["reconciled"] and expected["rows"]["rejected"] > 0
+
+
+def test_spark_decides_california_automatic_relief_as_the_local_engine(spark, extract, tmp_path):
+    """The second rule pack on both engines: the same rows, files and figures."""
+    from clearance.law import load_pack
+
+    law = load_pack("ca-auto-relief")
+    policy = load_policy("statute", law)
+    folders = {}
+    for engine in ("local", "spark"):
+        folders[engine] = tmp_path / engine
+        run(
+            extract,
+            county=COUNTY,
+            policy=policy,
+            as_of=dt.date(2026, 7, 1),
+            out=folders[engine],
+            engine=engine,
+            law=law,
+        )
+    expected = pl.read_parquet(folders["local"] / "determinations.parquet")
+    assert set(expected["kind"]) == {"conviction", "arrest"}
+    assert {"relief", "not_eligible", "review"} <= set(expected["determination"])
+    assert_frame_equal(pl.read_parquet(folders["spark"] / "determinations.parquet"), expected)
+    for name in (*SAME_FILES, "upcoming.csv"):
+        assert (folders["spark"] / name).read_bytes() == (folders["local"] / name).read_bytes()
 
 
 def test_run_json_records_the_engine(runs):
@@ -172,10 +209,23 @@ def test_stage_then_spark_submit_writes_the_same_determinations(spark, extract, 
     assert (tmp_path / "stage" / "rejects.csv").read_bytes() == (local / "rejects.csv").read_bytes()
 
     status = submit.main(
-        ["--staged", str(tmp_path / "stage"), "--county", "sacramento", "--policy", "statute",
-         "--as-of", AS_OF.isoformat(), "--out", str(tmp_path / "determinations"),
-         "--history-out", str(tmp_path / "history"), "--partitions", "3"]
-    )  # fmt: skip
+        [
+            "--staged",
+            str(tmp_path / "stage"),
+            "--county",
+            "sacramento",
+            "--policy",
+            "statute",
+            "--as-of",
+            AS_OF.isoformat(),
+            "--out",
+            str(tmp_path / "determinations"),
+            "--history-out",
+            str(tmp_path / "history"),
+            "--partitions",
+            "3",
+        ]
+    )
     assert status == 0
     expected = pl.read_parquet(local / "determinations.parquet")
     got = pl.read_parquet(tmp_path / "determinations" / "*.parquet")
@@ -192,9 +242,17 @@ def test_spark_engine_without_pyspark_says_what_to_install(monkeypatch, extract,
     monkeypatch.setattr(clearance.spark, "pyspark_available", lambda: False)
     result = runner.invoke(
         app,
-        ["run", str(extract[1]), "--county", COUNTY, "--out", str(tmp_path / "out"),
-         "--engine", "spark"],
-    )  # fmt: skip
+        [
+            "run",
+            str(extract[1]),
+            "--county",
+            COUNTY,
+            "--out",
+            str(tmp_path / "out"),
+            "--engine",
+            "spark",
+        ],
+    )
     assert result.exit_code == 2
     assert "the spark engine needs: pip install 'clearance[spark]'" in result.output
     assert not (tmp_path / "out").exists()
@@ -215,9 +273,19 @@ def test_a_wrong_county_gets_the_local_engines_one_line(spark, extract, tmp_path
     for engine in ("local", "spark"):
         result = runner.invoke(
             app,
-            ["run", *map(str, extract), "--county", "SACRAMENTP", "--as-of", AS_OF.isoformat(),
-             "--out", str(tmp_path / engine), "--engine", engine],
-        )  # fmt: skip
+            [
+                "run",
+                *map(str, extract),
+                "--county",
+                "SACRAMENTP",
+                "--as-of",
+                AS_OF.isoformat(),
+                "--out",
+                str(tmp_path / engine),
+                "--engine",
+                engine,
+            ],
+        )
         assert result.exit_code == 2, result.output
         messages.append(result.stderr)
     assert messages[0] == messages[1]

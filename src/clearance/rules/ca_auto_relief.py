@@ -29,7 +29,7 @@ from clearance.extract.model import Model
 from clearance.law import RulePack
 from clearance.law.registry import Context, Library
 from clearance.rules.engine import in_county
-from clearance.rules.frames import with_flags
+from clearance.rules.frames import join_flags
 
 law = Library("ca_auto_relief")
 law.needs_lines = True
@@ -112,7 +112,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         return (pl.col("disp_class") == name).fill_null(False)
 
     def first_text(name: str) -> pl.Expr:
-        return pl.col("disposition").filter(has(name)).first()
+        return pl.col("disposition").filter(has(name)).min()
 
     info = lines.group_by("subject_id", "cnt_order").agg(
         convicted_any=pl.col("convicted").any(),
@@ -126,7 +126,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         acquitted=has("acquitted").any(),
         dismissed=has("dismissed").any(),
         complaint=has("complaint_filed").any(),
-        dispositions=pl.col("disposition").drop_nulls().unique(maintain_order=True).str.join(" / "),
+        dispositions=pl.col("disposition").drop_nulls().unique().sort().str.join(" / "),
     )
 
     # Each count's distinct sentence parts, by place.
@@ -254,9 +254,9 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             ev_convicted=pl.col("convicted_any").any(),
             ev_final=pl.col("final").any(),
             ev_relief=pl.col("relief").any(),
-            ev_relief_text=pl.col("relief_text").drop_nulls().first(),
+            ev_relief_text=pl.col("relief_text").drop_nulls().min(),
             ev_prohibited=pl.col("prohibited").any(),
-            ev_prohibited_text=pl.col("prohibited_text").drop_nulls().first(),
+            ev_prohibited_text=pl.col("prohibited_text").drop_nulls().min(),
             ev_revoked=pl.col("revoked").any(),
             ev_diversion=pl.col("diversion").any(),
             ev_acquitted=pl.col("acquitted").any(),
@@ -271,7 +271,8 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             n_dismissed=pl.col("dismissed").sum(),
             ev_dispositions=pl.col("dispositions")
             .filter(pl.col("dispositions") != "")
-            .unique(maintain_order=True)
+            .unique()
+            .sort()
             .str.join(" / "),
         )
         .collect()
@@ -325,9 +326,9 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         .agg(
             later_final=pl.col("ev_final").any(),
             later_relief=pl.col("ev_relief").any(),
-            later_relief_text=pl.col("ev_relief_text").drop_nulls().first(),
+            later_relief_text=pl.col("ev_relief_text").drop_nulls().min(),
             later_prohibited=pl.col("ev_prohibited").any(),
-            later_prohibited_text=pl.col("ev_prohibited_text").drop_nulls().first(),
+            later_prohibited_text=pl.col("ev_prohibited_text").drop_nulls().min(),
             later_revoked=revoking.any(),
             revocation_date=pl.col("event_date").filter(revoking).min(),
             revocation_end=pl.col("ev_sentence_end").filter(revoking).max(),
@@ -440,9 +441,14 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
     rank = pl.col("severity").replace_strict(SEVERITY_RANK, default=0, return_dtype=pl.Int8)
     arrest_counts = counts.filter(pl.col("is_arrest")).with_columns(_rank=rank)
     max_term = ctx.law.offense_in("max_term_8_years")
-    arrest_counts = with_flags(arrest_counts, _long=max_term)
+    arrest_counts = join_flags(arrest_counts, _long=max_term)
     first = pl.col("cnt_order").arg_min()
-    top = pl.col("_rank").arg_max()
+
+    # The most serious count, the first of them by count order: the same whatever order
+    # a group's rows arrive in (the local engine's, a Spark partition's).
+    def at_top(column: str) -> pl.Expr:
+        return pl.col(column).sort_by(["_rank", "cnt_order"], descending=[True, False]).first()
+
     arrests = arrest_counts.group_by("subject_id", "event_key").agg(
         pl.col("cnt_order").min(),
         *(
@@ -460,7 +466,7 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
             )
         ),
         *(
-            pl.col(c).get(top)
+            at_top(c)
             for c in (
                 "offense_raw",
                 "offense_qualifiers",
@@ -471,19 +477,20 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
                 "attempt",
             )
         ),
-        case_number=pl.col("case_number").drop_nulls().first(),
-        court_case=pl.col("court_case").drop_nulls().first(),
+        case_number=pl.col("case_number").drop_nulls().min(),
+        court_case=pl.col("court_case").drop_nulls().min(),
         _top=pl.col("_rank").max(),
         _unreadable=pl.col("severity").is_null().any(),
         max_term_8=(pl.col("_long") & (pl.col("severity") == "F")).any(),
         arrest_relief=pl.col("relief").any(),
-        arrest_relief_text=pl.col("relief_text").drop_nulls().first(),
+        arrest_relief_text=pl.col("relief_text").drop_nulls().min(),
         arrest_diversion=pl.col("diversion").any(),
         arrest_dismissed=pl.col("dismissed").any(),
         arrest_complaint=pl.col("complaint").any(),
         arrest_dispositions=pl.col("dispositions")
         .filter(pl.col("dispositions") != "")
-        .unique(maintain_order=True)
+        .unique()
+        .sort()
         .str.join(" / "),
     )
     # Court steps of the arrest: of its cycle (any step), or linked by case number.
@@ -517,13 +524,14 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
             court_acquitted=pl.col("n_acquitted").sum(),
             court_dismissed=pl.col("n_dismissed").sum(),
             court_relief=pl.col("ev_relief").any(),
-            court_relief_text=pl.col("ev_relief_text").drop_nulls().first(),
+            court_relief_text=pl.col("ev_relief_text").drop_nulls().min(),
             court_complaint=pl.col("ev_complaint").any(),
             diversion_date=pl.col("event_date").filter(pl.col("ev_diversion")).max(),
             dismissal_date=pl.col("event_date").filter(pl.col("ev_dismissed")).max(),
             acquittal_date=pl.col("event_date").filter(pl.col("ev_acquitted")).max(),
             court_dispositions=pl.col("ev_dispositions")
             .filter(pl.col("ev_dispositions") != "")
+            .sort()
             .str.join(" / "),
         )
     )
@@ -586,7 +594,7 @@ def person_conditions(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.Lazy
     t = _tables(ctx, model)
     convictions = _conviction_sentences(ctx, model)
     as_of = ctx.as_of_lit
-    flagged = with_flags(
+    flagged = join_flags(
         convictions.select(
             "subject_id",
             "event_date",
@@ -667,7 +675,7 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
     severity = pl.col("severity")
     # Serious, violent and PC 290 felonies (1203.425(a)(1)(B)(iv)(II), last sentence):
     # the count's own offense, or an enhancement on any count of its case.
-    flagged = with_flags(
+    flagged = join_flags(
         rows,
         _serious=pack.offense_in("serious_felonies"),
         _violent=pack.offense_in("violent_felonies"),
@@ -677,7 +685,7 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
     )
     t = _tables(ctx, model)
     enhanced = (
-        with_flags(
+        join_flags(
             t["counts"].select(
                 "subject_id",
                 "event_key",
@@ -881,7 +889,7 @@ def petitions(ctx: Context, rows: pl.LazyFrame) -> pl.LazyFrame:
     (ca-automatic-relief.md, "Petition remedies"): codes, in the spec's order."""
     pack = ctx.law
     as_of = ctx.as_of_lit
-    flagged = with_flags(
+    flagged = join_flags(
         rows,
         _excluded_4=pack.offense_in("pc1203_4_exclusions"),
         _wobbler=pack.offense_in("wobblers"),
