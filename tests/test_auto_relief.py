@@ -245,12 +245,26 @@ def test_upcoming_is_the_worklist_of_the_next_180_days_by_objection_deadline(run
 def test_summary_counts_kinds_paths_and_people(run_dir):
     s = json.loads((run_dir / "summary.json").read_text())
     assert s["by_determination"] == {"relief": 3, "upcoming": 3, "not_eligible": 2, "review": 0}
-    assert s["by_kind"]["arrest"] == {"relief": 1, "upcoming": 0, "not_eligible": 1, "review": 0}
+    assert s["by_kind"]["arrest"] == {
+        "relief": 1,
+        "upcoming": 0,
+        "not_eligible": 1,
+        "review": 0,
+        "total": 2,
+    }
     assert s["by_path"]["conviction II"] == {"relief": 1, "upcoming": 3}
     assert s["impact"]["people_clean_slate"] == 3  # 100, 300, 700
     assert s["impact"]["people_stuck"] == 0
     assert s["demographics"]["everyone"]["race"] == {"Latino": 8}
     assert s["rows"]["reconciled"]
+
+
+def test_the_impact_report_shows_kinds_paths_and_people(run_dir):
+    page = (run_dir / "report.html").read_text()
+    assert "Automatic relief in Sacramento County" in page
+    assert 'data-path="[&#34;summary&#34;, &#34;by_path&#34;, &#34;conviction II&#34;, ' in page
+    assert "Clean slate" in page and "People relieved by race or ethnicity" in page
+    assert (run_dir / "report.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_explain_walks_a_conviction_and_an_arrest_with_citations_and_the_statute(run_dir):

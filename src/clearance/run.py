@@ -182,8 +182,7 @@ def run(
         provenance["warnings"] = warnings
         # Written now for the report (which reads no timings), again once all is done.
         (tmp / "run.json").write_text(_json(provenance))
-        if report and layout_for(law).name == "prop64":
-            # report.html and report.pdf, from summary.json and run.json (docs/report.md)
+        if report:  # report.html and report.pdf, from summary.json and run.json (docs/report.md)
             # While a large run's workbook is still being written on its thread.
             write_report(tmp)
             lap("report")

@@ -159,6 +159,7 @@ def tallies(published: pl.DataFrame, model, as_of: dt.date) -> dict:
         kind: {
             **dict.fromkeys(DETERMINATIONS, 0),
             **_tally(published.filter(pl.col("kind") == kind), "determination"),
+            "total": published.filter(pl.col("kind") == kind).height,
         }
         for kind in KINDS
     }

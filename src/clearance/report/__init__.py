@@ -38,15 +38,18 @@ def report_files(public: bool = False) -> tuple[str, ...]:
 def write_report(folder: Path, *, public: bool = False, out: Path | None = None) -> list[Path]:
     """Write the report of the run in ``folder`` into ``out`` (default: the folder)."""
     # Start-up speed, not a cycle: the writers load only when a report is written.
-    from clearance.report import charts, html, pdf
+    from clearance.report import auto_relief, charts, html, pdf
 
     folder = Path(folder)
     if out is not None:
         check_report_out(out, folder)
     out = Path(out) if out is not None else folder
     summary, run = read_run(folder)
-    hidden = hidden_cells(summary) if public else set()
-    report = build(summary, run, public=public, hidden=hidden)
+    if auto_relief.is_auto_relief(summary):  # a ca-auto-relief run: its own figures
+        report = auto_relief.build(summary, run, public=public)
+    else:
+        hidden = hidden_cells(summary) if public else set()
+        report = build(summary, run, public=public, hidden=hidden)
     drawn = {t.id: charts.draw(t) for t in report.tables() if t.chart is not None and t.rows}
     names = report_files(public)
     paths = [out / name for name in names]

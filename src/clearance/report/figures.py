@@ -124,6 +124,15 @@ REQUIRED = (
 )
 
 
+AUTO_RELIEF_REQUIRED = (
+    ("as_of",), ("county",), ("policy",), ("rows", "read"), ("subjects",),
+    ("records_in_scope",), ("by_determination",), ("by_kind",), ("by_path",),
+    ("by_reason_determination",), ("impact", "people_relieved"),
+    ("impact", "people_clean_slate"), ("impact", "people_stuck"),
+    ("demographics", "people_relieved"), ("demographics", "everyone"),
+)  # fmt: skip
+
+
 class ReportError(Exception):
     """A run folder the report cannot be made from; the message says why."""
 
@@ -301,7 +310,9 @@ def read_run(folder: Path) -> tuple[dict, dict]:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ReportError(f"{path}: cannot be read as JSON ({exc})") from None
     summary, run = loaded
-    for path in REQUIRED:
+    # A run that decides convictions and arrests (ca-auto-relief) has its own figures.
+    required = AUTO_RELIEF_REQUIRED if "by_kind" in summary else REQUIRED
+    for path in required:
         node = summary
         for key in path:
             if not isinstance(node, dict) or key not in node:
@@ -409,7 +420,9 @@ def _groups(summary: Mapping, dimension: str) -> list[str]:
     """Every group of a demographic dimension, as everyone's tally lists them."""
     demographics = summary["demographics"]
     keys = dict.fromkeys(demographics["everyone"].get(dimension, {}))
-    keys.update(dict.fromkeys(demographics["people_helped"].get(dimension, {})))
+    for name, group in demographics.items():
+        if name != "everyone":
+            keys.update(dict.fromkeys(group.get(dimension, {})))
     return list(keys)
 
 
@@ -671,27 +684,35 @@ def _conviction_table(source: _Source, table: str, law) -> Table:
     )
 
 
-def _demographic_table(source: _Source, summary: Mapping, dimension: str) -> Table:
-    helped_total = source("impact", "people_helped")
+def _demographic_table(
+    source: _Source,
+    summary: Mapping,
+    dimension: str,
+    group: str = "people_helped",
+    label: str = "People helped",
+) -> Table:
+    """A group of people (``demographics.<group>``, counted in ``impact.<group>``) beside
+    everyone in the extract, by one dimension."""
+    helped_total = source("impact", group)
     everyone_total = source("subjects")
     keys = _groups(summary, dimension)
     if dimension == "age_band":
         order = ["under 21", "21-29", "30-39", "40-49", "50-59", "60 and over"]
         keys.sort(key=lambda k: (order.index(k) if k in order else len(order), k))
         labels = {"unknown": UNKNOWN_LABELS["age_band"]}
-        title, header = "People helped by age", "Age on the as-of date"
+        title, header = f"{label} by age", "Age on the as-of date"
     elif dimension == "gender":
         keys.sort(key=lambda k: (k == "unknown", k))
         labels = {**GENDER_LABELS, "unknown": UNKNOWN_LABELS["gender"]}
-        title, header = "People helped by gender", "Gender"
+        title, header = f"{label} by gender", "Gender"
     else:
         helped = summary["demographics"]["everyone"]["race"]
         keys.sort(key=lambda k: (k in ("Other", "Unknown"), -helped.get(k, 0), k))
         labels = {}
-        title, header = "People helped by race or ethnicity", "Race or ethnicity"
+        title, header = f"{label} by race or ethnicity", "Race or ethnicity"
     rows = []
     for key in keys:
-        helped = source("demographics", "people_helped", dimension, key)
+        helped = source("demographics", group, dimension, key)
         everyone = source("demographics", "everyone", dimension, key)
         rows.append(
             Row(
@@ -716,13 +737,14 @@ def _demographic_table(source: _Source, summary: Mapping, dimension: str) -> Tab
         "age_band": "Age on the as-of date, from the date of birth.",
     }[dimension]
     return Table(
-        id=f"people-{dimension.replace('_', '-')}",
+        id=f"people-{dimension.replace('_', '-')}"
+        + ("" if group == "people_helped" else f"-{group.replace('_', '-')}"),
         title=title,
         intro=intro,
         row_header=header,
         columns=(
-            Column("helped", "People helped"),
-            Column("helped_share", "Share of people helped"),
+            Column("helped", label),
+            Column("helped_share", f"Share of {label.lower()}"),
             Column("everyone", "Everyone in the extract"),
             Column("everyone_share", "Share of everyone"),
         ),
