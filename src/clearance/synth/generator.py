@@ -1741,7 +1741,9 @@ def _relief_facts(ctx: _Context, c: _Chunk, fig: _Figures) -> None:
         f[f"arrests_court_{kd}"] += int((unconv & any_in(court & (k_kind == kd))[s_cyc]).sum())
     all_dism = (c_court_n > 0) & (c_dism_n == c_court_n)
     f["arrests_court_all_dismissed"] += int((unconv & all_dism[s_cyc]).sum())
-    f["court_cases_open"] += int(((s_type == STEP_COURT) & c.c_open[s_cyc] & s_present).sum())
+    s_court_n = np.bincount(k_step[court], minlength=S)
+    s_open_n = np.bincount(k_step[court & (k_kind == "open")], minlength=S)
+    f["court_steps_open"] += int(((s_court_n > 0) & (s_open_n == s_court_n)).sum())
     open_rec = (k_present & (k_type <= STEP_COURT) & (k_kind == "open")) & (
         (k_type == STEP_COURT) | ~has_court[k_cyc]
     )
