@@ -95,8 +95,8 @@ def test_writes_motion_order_exhibits_challenge_notice_doj_file_and_letters(file
         "letters/mailing-list.csv",
     ):
         assert (out / name).is_file(), name
-    assert "351 not challenged (228 dismiss, 123 reduce), 13 challenged" in squash(output)
-    assert "10 awaiting review (not filed)" in squash(output)
+    assert "353 not challenged (234 dismiss, 119 reduce), 13 challenged" in squash(output)
+    assert "8 awaiting review (not filed)" in squash(output)
     assert "35 dated after 2016-11-08 (never on DOJ's list: in no filing)" in squash(output)
 
 
@@ -216,7 +216,7 @@ def test_review_cases_are_not_filed_but_counted(filed, court, determinations):
         printed = pdf_exhibit_keys([court / path])
         assert not set(printed) & set(expected_keys(review)), path
     motion = squash(pdf_text(court / "motion.pdf"))
-    assert "A further 10 convictions in this court are still under review by the People" in motion
+    assert "A further 8 convictions in this court are still under review by the People" in motion
 
 
 def test_motion_states_the_legal_basis_counts_and_signature(court):
@@ -226,8 +226,8 @@ def test_motion_states_the_legal_basis_counts_and_signature(court):
         "Health and Safety Code section 11361.9, subdivision (c)(2)",
         "sections 11361.8 and 11361.9, subdivision (e)",
         "HS 11361.8(e), (f); HS 11362.1(a)",  # the relief citation, from the rule pack
-        "Exhibit A lists 351 convictions of 259 persons",
-        "228 to be dismissed and sealed, and 123 to be reduced",
+        "Exhibit A lists 353 convictions of 263 persons",
+        "234 to be dismissed and sealed, and 119 to be reduced",
         "Jordan R. Sample (SBN 999999)",
         "Office of the District Attorney, County of Example",
         "SUPERIOR COURT OF THE STATE OF CALIFORNIA",

@@ -338,6 +338,18 @@ def test_round_trip_through_reader_and_model(dirty, tmp_path):
         found.setdefault(county, dict.fromkeys(CANNABIS, 0))[section] = n
     assert found == fig["cannabis_convictions_by_county"]
     assert counts.filter(pl.col("event_date").is_null()).height == fig["invalid_event_dates"]
+    # the facts of automatic relief, as the model sees them
+    facts = fig["facts"]
+    disp = pl.col("disposition").fill_null("")
+    set_aside = counts.filter(disp.str.contains("SET ASIDE", literal=True)).height
+    assert set_aside == sum(
+        facts[f"convictions_set_aside_{v}"] for v in ("1203_4", "1203_4a", "1203_41")
+    )
+    enhancements = convicted.filter(pl.col("offense_raw").str.contains(r"^12022[.(]"))
+    assert enhancements.height == facts["enhancement_counts"] > 0
+    revocation_events = counts.filter(disp.str.contains("PROB") & disp.str.contains("REVOK"))
+    revocations = revocation_events.select("subject_id", "event_key").unique().height
+    assert revocations == facts["revocation_steps"] > 0
 
 
 def test_csv_module_reads_the_sample_like_the_figures_say():
@@ -350,3 +362,171 @@ def test_csv_module_reads_the_sample_like_the_figures_say():
         for ln in lines
     )
     assert len(lines) == fig["rows"]["read"] and bad == fig["rows"]["rejected"]
+
+
+# ------------------------------------------------------------------ automatic relief
+
+
+def _kind(text: str) -> str:
+    """A disposition's kind, as ca-automatic-relief.md reads it (written apart from the
+    generator's own reading)."""
+    t = text.strip().upper()
+    if t.startswith("CONVICTED"):
+        return "convicted"
+    if re.search(r"SET ASIDE.*1203\.4", t):
+        return "relieved"
+    if "PROB" in t and "REVOK" in t:
+        return "revoked"
+    if re.search(r"DIVERSION|DEJ", t) and re.search(r"COMPLET|DISM", t):
+        return "diversion"
+    if "ACQUIT" in t or "NOT GUILTY" in t:
+        return "acquitted"
+    if t.startswith("DISMISS"):
+        return "dismissed"
+    if t in ("", "COMPLAINT FILED", "BENCH WARRANT ISSUED", "CONTINUED") or re.search(
+        r"REL/TOT|TRANSFER", t
+    ):
+        return "open"
+    return "rejected" if t.startswith("PROS REJ") else "final"
+
+
+def _plus_months(day: date, months: int) -> date:
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, d))
+        except ValueError:
+            continue
+    raise AssertionError(day)
+
+
+def test_relief_facts_match_an_independent_count(clean):
+    _, figures, records = clean
+    facts = figures["facts"]
+    counts: dict[tuple[str, str], dict] = {}
+    steps: dict[tuple[str, str, str], dict] = {}
+    for r in records:
+        sid, cyc, stp = r[P["SUBJECT_ID"]], r[P["CYC_ORDER"]], r[P["STP_ORDER"]]
+        cnt = counts.setdefault(
+            (sid, r[P["CNT_ORDER"]]),
+            {"row": r, "locs": set(), "kind": _kind(r[P["DISP_DESCR"]]), "cyc": (sid, cyc)},
+        )
+        cnt["locs"].add(r[P["SENT_LOC_DESCR"]])
+        step = steps.setdefault(
+            (sid, cyc, stp), {"type": r[P["STP_TYPE_DESCR"]], "counts": set(), "locs": set()}
+        )
+        step["counts"].add(r[P["CNT_ORDER"]])
+        step["locs"].add(r[P["SENT_LOC_DESCR"]])
+        step["disp"] = r[P["DISP_DESCR"]]
+    by_cycle: dict[tuple[str, str], list[dict]] = {}
+    for cnt in counts.values():
+        by_cycle.setdefault(cnt["cyc"], []).append(cnt)
+    revoked = {k for k, cs in by_cycle.items() if any(c["kind"] == "revoked" for c in cs)}
+    conv = [c for c in counts.values() if c["kind"] == "convicted"]
+    enh = re.compile(r"12022[.(]")
+    base = [c for c in conv if not enh.match(c["row"][P["OFFENSE_DESCR"]])]
+    found = Counter()
+    found["convictions_probation"] = sum("PROBATION" in c["locs"] for c in base)
+    found["convictions_probation_revoked"] = sum(
+        "PROBATION" in c["locs"] and c["cyc"] in revoked for c in base
+    )
+    found["convictions_jail"] = sum("JAIL" in c["locs"] for c in base)
+    found["convictions_prison"] = sum("PRISON" in c["locs"] for c in base)
+    found["enhancement_counts"] = len(conv) - len(base)
+    from clearance.synth.tables import SERIOUS_VIOLENT
+
+    serious = {o[0] for o, _ in SERIOUS_VIOLENT}
+    found["convictions_serious_violent"] = sum(
+        c["row"][P["OFFENSE_DESCR"]] in serious for c in conv
+    )
+    for c in counts.values():
+        text = c["row"][P["DISP_DESCR"]]
+        for name, pat in (
+            ("1203_4", "1203.4 PC"),
+            ("1203_4a", "1203.4A PC"),
+            ("1203_41", "1203.41"),
+        ):
+            found[f"convictions_set_aside_{name}"] += "SET ASIDE" in text and pat in text
+    court_steps = {k: s for k, s in steps.items() if s["type"] == "COURT ACTION"}
+    rev = [s for s in court_steps.values() if _kind(s["disp"]) == "revoked"]
+    found["revocation_steps"] = len(rev)
+    found["revocation_steps_new_jail"] = sum("JAIL" in s["locs"] for s in rev)
+    found["revocation_steps_new_prison"] = sum("PRISON" in s["locs"] for s in rev)
+    found["set_aside_steps"] = sum(_kind(s["disp"]) == "relieved" for s in court_steps.values())
+    # court counts (not the later steps) by outcome, and the arrests behind them
+    court_cnt = [
+        c for c in counts.values()
+        if c["row"][P["STP_TYPE_DESCR"]] == "COURT ACTION"
+        and c["kind"] not in ("revoked", "relieved")
+    ]  # fmt: skip
+    for kd in ("dismissed", "acquitted", "diversion", "open"):
+        found[f"court_counts_{kd}"] = sum(c["kind"] == kd for c in court_cnt)
+    cyc_court: dict[tuple[str, str], list[str]] = {}
+    for c in court_cnt:
+        cyc_court.setdefault(c["cyc"], []).append(c["kind"])
+    step_kinds: dict[tuple[str, str, str], list[str]] = {}
+    for c in court_cnt:
+        r = c["row"]
+        step_kinds.setdefault((*c["cyc"], r[P["STP_ORDER"]]), []).append(c["kind"])
+    found["court_steps_open"] = sum(set(k) == {"open"} for k in step_kinds.values())
+    open_subjects = {c["cyc"][0] for c in court_cnt if c["kind"] == "open"}
+    for (sid, cyc, _), s in steps.items():
+        if s["type"] != "ARREST/DETAINED/CITED":
+            continue
+        found["arrests"] += 1
+        kinds = cyc_court.get((sid, cyc))
+        if kinds is None:
+            fel = any(counts[(sid, k)]["row"][P["OFFENSE_TOC"]] == "F" for k in s["counts"])
+            found[
+                "arrests_without_court_felony" if fel else "arrests_without_court_misdemeanor"
+            ] += 1
+            kind = _kind(s["disp"])
+            found["arrests_without_court_rejected"] += kind == "rejected"
+            found["arrests_without_court_open"] += kind == "open"
+            if kind == "open":
+                open_subjects.add(sid)
+        elif "convicted" not in kinds:
+            found["arrests_court_no_conviction"] += 1
+            for kd in ("acquitted", "diversion", "open"):
+                found[f"arrests_court_{kd}"] += kd in kinds
+            found["arrests_court_all_dismissed"] += set(kinds) == {"dismissed"}
+    found["subjects_open_record"] = len(open_subjects)
+    # prison, then a felony conviction within four years of completion (the term and
+    # three years of supervision) or only later
+    felonies: dict[str, list[date]] = {}
+    for c in conv:
+        r = c["row"]
+        level = r[P["CONV_STAT_DESCR"]] or {"F": "FELONY"}.get(r[P["OFFENSE_TOC"]], "")
+        if level == "FELONY" and _valid_date(r[P["STP_EVENT_DATE"]]):
+            d = r[P["STP_EVENT_DATE"]]
+            felonies.setdefault(r[P["SUBJECT_ID"]], []).append(
+                date(int(d[:4]), int(d[4:6]), int(d[6:]))
+            )
+    prison_rows = {
+        (r[P["SUBJECT_ID"]], r[P["CNT_ORDER"]]): r
+        for r in records
+        if r[P["SENT_LOC_DESCR"]] == "PRISON" and r[P["DISP_DESCR"]].startswith("CONVICTED")
+    }
+    for (sid, _), r in prison_rows.items():
+        d = r[P["STP_EVENT_DATE"]]
+        if not _valid_date(d):
+            continue
+        months = int(r[P["SENT_LENGTH"]]) * (12 if r[P["SENT_TIME_CODE"]] == "Y" else 1)
+        end = _plus_months(date(int(d[:4]), int(d[4:6]), int(d[6:])), months + 36)
+        end4 = _plus_months(end, 48)
+        later = [f for f in felonies.get(sid, []) if f > end]
+        if any(f <= end4 for f in later):
+            found["prison_then_felony_within_4y"] += 1
+        elif later:
+            found["prison_then_felony_after_4y"] += 1
+    for name, n in found.items():
+        assert facts[name] == n, name
+    # every feature is there, in plausible proportions
+    for name in found:
+        assert facts[name] > 0, name
+    assert 0.1 < facts["convictions_probation_revoked"] / facts["convictions_probation"] < 0.35
+    assert facts["arrests_without_court_felony"] and facts["arrests_without_court_misdemeanor"]
+    assert 0.05 < facts["subjects_open_record"] / figures["subjects"] < 0.3
+    assert facts["court_counts_dismissed"] > facts["court_counts_diversion"]
+    assert facts["court_counts_diversion"] > facts["court_counts_acquitted"]

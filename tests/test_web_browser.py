@@ -142,12 +142,12 @@ def test_sign_in_upload_run_review_and_download(server, tmp_path):
         run_url = page.url
         shot("started")
         expect(page.locator(".state-done")).to_be_visible(timeout=45_000)  # polled by HTMX
-        expect(page.locator(".figure-review .n")).to_have_text("10")
+        expect(page.locator(".figure-review .n")).to_have_text("8")
         shot("finished")
 
         # ... opens a person from the review queue: only an attorney may decide.
         page.get_by_role("link", name=re.compile("Review queue")).click()
-        expect(page.get_by_text("10 convictions")).to_be_visible()
+        expect(page.get_by_text("8 convictions")).to_be_visible()
         shot("review-queue")
         page.locator("#results-table tbody tr a").first.click()
         expect(page.get_by_role("heading", name="History")).to_be_visible()
@@ -173,7 +173,7 @@ def test_sign_in_upload_run_review_and_download(server, tmp_path):
         # ... reads the impact report of the reviewed run inline, and downloads the
         # reviewed determinations, which carry the decision.
         page.goto(run_url)
-        expect(page.locator(".figure-review .n")).to_have_text("9")
+        expect(page.locator(".figure-review .n")).to_have_text("7")
         report = page.frame_locator("iframe.report-frame")
         page.locator("iframe.report-frame").scroll_into_view_if_needed()
         expect(report.locator("h1")).to_contain_text("Proposition 64 relief", timeout=30_000)

@@ -45,7 +45,7 @@ otherwise). Convictions: 37 % felony, 63 % misdemeanor, under 1 % infraction;
 CONVICTED-PROBATION / -JAIL / -PRISON / -FINE with sentences of 1-3 parts (jail +
 probation + fine; SENT_LENGTH in D/M/Y), 1.6 rows per conviction; for 30 % of
 multi-part counts the later parts are written at the end of the person's block (not
-adjacent). Rows: about 25 per person, about 436 bytes per row.
+adjacent). Rows: about 26 per person, about 437 bytes per row.
 
 Charges. 12 % of charges dated before Prop 64 (3 % after) are cannabis charges;
 cannabis sections among in-county cannabis convictions: 11357 45 %, 11358 9 %,
@@ -68,6 +68,45 @@ whose charge is only in COMMENT_TEXT (``SEE COMMENT FOR CHARGE`` or blank, comme
 cannabis court counts; partial event dates 0.2 % of events, partial cycle dates 1 %.
 The returned ``facts`` say how many of each the file holds.
 
+Automatic relief (PC 1203.425 and 851.93, ca-automatic-relief.md). Drawn from a second
+random stream per chunk, so that adding them changed no one's Prop 64 facts (cannabis
+convictions, their sections, counties and sentences are as before). Measured shares:
+
+- Probation, the most common sentence for both felonies and misdemeanors in
+  California: 53 % of conviction counts have a probation part with a length
+  (``PROBATION``, 12-60 months). Revocation: a later ``COURT ACTION`` step of the same
+  cycle, with the court step's case number (OFN), dated within the term, listing the
+  case's convicted counts with ``PROBATION REVOKED``, ``PROBATION REVOKED AND
+  TERMINATED`` or ``PROB REVOKED-SENTENCED``: 30 % of cases with felony probation, 15 %
+  of misdemeanor-only ones (about a fifth of probation counts; California's probation
+  failure rates are of that order). Half the revocations carry a new sentence on that
+  step (jail; prison for 40 % of the felony ones).
+- Jail parts on 56 % of conviction counts, prison on 7.5 %; 10 % of prison counts are
+  followed by a felony conviction within four years of completion (the term plus three
+  years of supervision), 3.5 % only later (``prison_then_felony_*``).
+- Arrests: 20 % of arrest steps never reach court (felony 55 %, misdemeanor 45 %).
+  Most arrests that do not lead to a conviction end without charges: those arrest
+  rows say ``PROS REJ-INSUFFICIENT EVIDENCE`` (and two other rejections) 50 %,
+  ``RELEASED/DETENTION ONLY`` or an 849(b) release 32 %, a transfer 3 %, nothing 5 %
+  (DOJ's "missing dispositions"). Court counts not convicted: dismissed 76 % (``DISMISSED
+  /CHARGE DROPPED``, ``.../FURTHERANCE OF JUSTICE``, ``...1385 PC``), diversion or
+  deferred entry completed 17 % (``DIVERSION COMPLETED-DISMISSED PER 1001.95 PC``, ``DEJ
+  COMPLETED 1000 PC`` ...), acquitted 7 % (``ACQUITTED``, ``NOT GUILTY``), transferred
+  1 %. 3 % of court cases with no conviction are still open (every count ``COMPLAINT
+  FILED``, no disposition, a bench warrant or a continuance). 17 % of people have
+  some open record (a court count or a court-less arrest with no final disposition).
+- Earlier relief: 3 % of convicted cases (few people petition) have a later court
+  step ``CONV SET ASIDE & DISM PER 1203.4 PC`` (after probation), ``... 1203.4A PC`` (a
+  misdemeanor without probation) or ``... 1203.41 PC`` (a county-jail felony after
+  realignment, 2011-10-01), one to several years after the sentence ended.
+- Serious and violent felonies: 8 % of other felony convictions become ``211 PC-
+  ROBBERY``, ``459 PC-BURGLARY:FIRST DEGREE``, ``245(A)(1) PC-ASSAULT WITH DEADLY
+  WEAPON``, ``422 PC-CRIMINAL THREATS`` ... (``tables.SERIOUS_VIOLENT``; with the 211 and
+  245 charges already among the other offenses, 2.8 % of conviction counts); 25 % of
+  serious/violent felony convictions have an enhancement count in the same court step
+  (``12022.5(A) PC-PERSONAL USE OF FIREARM``, ``12022.7(A) PC-GREAT BODILY INJURY`` ...,
+  convicted, no sentence part of its own). PC 290 and super-strike rates are as above.
+
 Dirty lines (``dirty`` = fraction of data lines, split equally four ways):
 ``wrong_field_count`` (a leading field dropped, a trailing comma, or an unquoted
 comma inside the offense), ``unbalanced_quote`` (a stray ``"`` in RECORD_ID or the
@@ -86,6 +125,26 @@ by the code in the comment), ``cannabis_convictions_by_county`` by the court's c
 and anchored section (attempts, excluded subsections and comment-only charges
 included), ``rejects_by_reason``, ``invalid_event_dates`` (counts whose event date is
 partial or impossible), ``dirty`` (what was injected), ``facts`` and ``parameters``.
+
+The automatic-relief ``facts`` (dispositions read as ca-automatic-relief.md's
+"Precise readings" do: ``generator.disposition_kind``): ``arrests`` (arrest steps),
+``arrests_without_court_felony`` / ``_misdemeanor`` (no court step in the cycle; felony
+when any count's OFFENSE_TOC is F), ``arrests_without_court_rejected`` (``PROS REJ``) /
+``_open`` (blank or transfer), ``arrests_court_no_conviction`` (a court step, no count
+convicted) and of those ``arrests_court_all_dismissed`` / ``_acquitted`` / ``_diversion``
+/ ``_open`` (every count dismissed; any count acquitted, diverted, open);
+``court_counts_dismissed`` / ``_acquitted`` / ``_diversion`` / ``_open`` and
+``court_steps_open`` (every count open), ``subjects_open_record``;
+``convictions_probation`` / ``_jail`` / ``_prison`` (conviction counts with such a
+sentence part, enhancement counts aside), ``convictions_probation_revoked`` (of those
+with probation, in a revoked case), ``revocation_steps`` and ``revocation_steps_new_jail``
+/ ``_new_prison``, ``set_aside_steps`` and ``convictions_set_aside_1203_4`` / ``_1203_4a``
+/ ``_1203_41`` (counts listed), ``convictions_serious_violent`` (by OFFENSE_DESCR, as in
+``tables.SERIOUS_VIOLENT``), ``enhancement_counts`` (convicted ``12022...`` counts), and
+``prison_then_felony_within_4y`` / ``_after_4y`` (prison counts with a valid date whose
+person has a felony conviction, by its status else OFFENSE_TOC, dated within the four
+years after completion, completion = conviction + the term + 36 months by calendar
+months; or only after them).
 """
 
 from __future__ import annotations

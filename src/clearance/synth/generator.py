@@ -78,6 +78,15 @@ RATES: dict[str, float] = {
     "comment_charge": 0.015,  # of court counts: charge only in COMMENT_TEXT
     "comment_conflict": 0.004,  # of cannabis court counts: comment names another section
     "moved_sentence_rows": 0.3,  # of multi-part counts: parts 2+ at the end of the person
+    # automatic relief (PC 1203.425, 851.93): drawn from a second random stream
+    "serious_violent": 0.08,  # of other felony convictions: a serious/violent felony instead
+    "enhancement": 0.25,  # of serious/violent felony convictions: an enhancement count
+    "revoked_felony": 0.30,  # of cases with felony probation: a later revocation step
+    "revoked_misdemeanor": 0.15,  # ... misdemeanor probation only
+    "revoked_resentenced": 0.5,  # of revocations: a new sentence at revocation
+    "revoked_prison": 0.4,  # of felony resentencing: prison rather than jail
+    "set_aside": 0.03,  # of convicted cases: a later 1203.4 / 1203.4a / 1203.41 dismissal
+    "court_open": 0.03,  # of court cases with no conviction: no final disposition yet
 }
 
 N_CHARGES_P = (0.55, 0.28, 0.12, 0.05)  # 1, 2, 3, 4 charges per cycle
@@ -88,12 +97,14 @@ DEFECTS = ("wrong_field_count", "unbalanced_quote", "impossible_date", "latin1_n
 IMPOSSIBLE_MMDD = np.array([230, 231, 431, 631, 931, 1131, 1301, 1232, 32])
 
 ROLE_NORMAL, ROLE_ANCHOR, ROLE_SS, ROLE_290, ROLE_REG, ROLE_TP, ROLE_SS_AFTER, ROLE_DEAD = range(8)
-STEP_ARREST, STEP_COURT, STEP_REG, STEP_DEAD = range(4)
+# STEP_LATER: a later court action of a convicted case (probation revoked, set aside)
+STEP_ARREST, STEP_COURT, STEP_REG, STEP_DEAD, STEP_LATER = range(5)
 STEP_TYPES = (
     ("A", "ARREST/DETAINED/CITED"),
     ("C", "COURT ACTION"),
     ("R", "REGISTRATION"),
     ("D", "DECEASED"),
+    ("C", "COURT ACTION"),
 )
 SEVERITY = ("", "FELONY", "MISDEMEANOR", "INFRACTION")  # index 0: none
 SEV_F, SEV_M, SEV_I = 1, 2, 3
@@ -127,6 +138,20 @@ def _within(group_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     start = np.zeros(len(group_sizes), dtype=np.int64)
     np.cumsum(group_sizes[:-1], out=start[1:])
     return parent, np.arange(len(parent)) - start[parent], start
+
+
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    """Where each group starts in a layout of groups of `sizes`."""
+    out = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=out[1:])
+    return out
+
+
+def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[index], with out-of-range indexes (of rows not using them) clipped."""
+    if not len(values):
+        return np.zeros(len(index), dtype=np.int64)
+    return values[np.clip(index, 0, len(values) - 1)]
 
 
 def _s(values) -> pl.Series:
@@ -203,6 +228,8 @@ class _Context:
         )
         self.registration = self._add(T.REGISTRATION)
         self.no_offense = self._add(T.NO_OFFENSE)
+        self.serious = self._group(T.SERIOUS_VIOLENT)
+        self.enhance = self._group(T.ENHANCEMENTS)
         offs = self.offenses
         self.codes = sorted({o[1] for o in offs if o[1]})
         self.off_code = np.array([self.codes.index(o[1]) if o[1] else -1 for o in offs])
@@ -212,6 +239,12 @@ class _Context:
         self.off_toc_sev = np.array([{"F": 1, "M": 2, "I": 3}.get(o[3], 0) for o in offs])
         self.off_superstrike = np.zeros(len(offs), bool)
         self.off_superstrike[self.superstrike[0]] = True
+        self.off_pc290 = np.zeros(len(offs), bool)
+        self.off_pc290[self.pc290[0]] = True
+        serious_texts = {o[0] for o, _ in T.SERIOUS_VIOLENT}
+        self.off_serious = np.array([o[0] in serious_texts for o in offs])
+        self.off_enhancement = np.zeros(len(offs), bool)
+        self.off_enhancement[self.enhance[0]] = True
         self.off_attempt = np.isin(np.arange(len(offs)), self.attempt[self.attempt >= 0])
         self.off_excluded = np.isin(np.arange(len(offs)), self.excluded[self.excluded >= 0])
         self.off_miscoded = np.isin(np.arange(len(offs)), self.miscoded[self.miscoded >= 0])
@@ -299,6 +332,14 @@ class _Context:
                     pieces.append(f"#,{order},{code},{descr},{length},{unit},{T.TIME_DESCR[unit]}")
         self.no_sentence = len(opts)
         self.sentence = _s(pieces)
+        # approximate length in days (for placing later events) and SENT_LOC_CODE
+        per = {"D": 1.0, "M": 30.44, "Y": 365.25, "": 0.0}
+        self.opt_days = np.array(
+            [float(length or 0) * per[unit] for _, _, length, unit in opts] + [0.0]
+        )
+        self.opt_loc = np.array([code for code, *_ in opts] + [""])
+        self.opt_len = np.array([int(length or 0) for _, _, length, _ in opts] + [0])
+        self.opt_unit = np.array([unit for *_, unit in opts] + [""])
 
     def choose_sentence(self, rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
         start, size = self.sent_kind[kind]
@@ -335,14 +376,24 @@ class _Chunk(SimpleNamespace):
 
 
 def _chunk(
-    ctx: _Context, rng: np.random.Generator, g0: int, n: int, dirty: float, fig: _Figures
+    ctx: _Context,
+    rng: np.random.Generator,
+    g0: int,
+    n: int,
+    dirty: float,
+    fig: _Figures,
+    rng_ca: np.random.Generator | None = None,
 ) -> bytes:
     """Build subjects g0 .. g0+n-1; return their lines and add their figures to `fig`.
 
     Level by level (module docstring), each step a function that reads the arrays the
     earlier ones kept in ``c`` and keeps its own; the random draws happen in this order,
-    which is part of the output's definition.
+    which is part of the output's definition. The facts of automatic relief
+    (``_relief_history``) are drawn from a second stream, `rng_ca`, so that adding them
+    left every earlier draw, and so everyone's Prop 64 facts, as they were.
     """
+    if rng_ca is None:
+        rng_ca = np.random.Generator(np.random.PCG64(np.random.SeedSequence([ctx.seed, g0, 1])))
     c = _Chunk(g0=g0, n=n, dirty=dirty)
     _subjects(ctx, rng, c)
     _cycles(rng, c)
@@ -352,6 +403,7 @@ def _chunk(
     _offenses(ctx, rng, c)
     _outcomes(ctx, rng, c)
     _sentence_parts(ctx, rng, c)
+    _relief_history(ctx, rng_ca, c)
     _steps(ctx, rng, c)
     _counts(ctx, rng, c)
     _rows(ctx, rng, c)
@@ -362,6 +414,7 @@ def _chunk(
     out = _lines(ctx, rng, c)
     _figures(ctx, c, fig)
     _facts(ctx, c, fig)
+    _relief_facts(ctx, c, fig)
     return out
 
 
@@ -689,10 +742,111 @@ def _sentence_parts(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
     c.keep(parts=parts, n_parts=n_parts, disp_conv=disp_conv, not_conv=not_conv)
 
 
+def _relief_history(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
+    """What automatic relief turns on: serious/violent felonies and their enhancement
+    counts, probation revoked by a later court step (with or without a new sentence),
+    convictions set aside by a later court step (PC 1203.4, 1203.4a, 1203.41), and
+    court cases left open. Drawn from the second random stream (``_chunk``)."""
+    R = RATES
+    present_day = PRESENT.astype(np.int64)
+    C, H, h_cyc, h_role, conv, sev, kind, parts, off = (
+        c.C,
+        c.H,
+        c.h_cyc,
+        c.h_role,
+        c.conv,
+        c.sev,
+        c.kind,
+        c.parts,
+        c.off,
+    )
+    role, has_court, cyc, c_subj, n = c.role, c.has_court, c.cyc, c.c_subj, c.n
+    # the last day a later court step can have: before today, and before a death
+    limit = np.full(n, present_day)
+    dead_c = role == ROLE_DEAD
+    limit[c_subj[dead_c]] = cyc["date"][dead_c]
+    c_limit = limit[c_subj] - 1
+    court_day = cyc["court"]
+    # serious and violent felonies instead of some other felony convictions
+    other_fel = (
+        conv
+        & (sev == SEV_F)
+        & (h_role == ROLE_NORMAL)
+        & (ctx.off_cannabis[off] < 0)
+        & (ctx.off_toc_sev[off] == SEV_F)
+        & ~ctx.off_superstrike[off]
+        & ~ctx.off_pc290[off]
+    )
+    sv = other_fel & (rng.random(H) < R["serious_violent"])
+    off = off.copy()
+    off[sv] = ctx.serious[0][_pick(rng, int(sv.sum()), len(ctx.serious[0]), ctx.serious[1])]
+    h_enh = conv & (sev == SEV_F) & ctx.off_serious[off] & (rng.random(H) < R["enhancement"])
+    h_enh_off = ctx.enhance[0][_pick(rng, H, len(ctx.enhance[0]), ctx.enhance[1])]
+    # probation revoked: a later court step of the case, within the probation term
+    normal = np.isin(role, (ROLE_NORMAL, ROLE_ANCHOR, ROLE_TP)) & has_court
+    is_prob = conv & (kind == KIND_PROB)
+    main_days = ctx.opt_days[parts[:, 0]]
+    c_prob = np.bincount(h_cyc[is_prob], minlength=C) > 0
+    c_prob_fel = np.bincount(h_cyc[is_prob & (sev == SEV_F)], minlength=C) > 0
+    c_term = np.zeros(C)
+    np.maximum.at(c_term, h_cyc[is_prob], main_days[is_prob])
+    p_rev = np.where(c_prob_fel, R["revoked_felony"], R["revoked_misdemeanor"])
+    revoke = c_prob & normal & (rng.random(C) < p_rev)
+    rev_day = court_day + 30 + (rng.random(C) * np.maximum(c_term * 0.9 - 30, 1)).astype(np.int64)
+    revoke &= rev_day <= c_limit
+    resent = revoke & (rng.random(C) < R["revoked_resentenced"])
+    to_prison = c_prob_fel & (rng.random(C) < R["revoked_prison"])
+    new_sent = np.where(
+        to_prison,
+        ctx.choose_sentence(rng, "prison", C),
+        np.where(
+            c_prob_fel, ctx.choose_sentence(rng, "jail_f", C), ctx.choose_sentence(rng, "jail_m", C)
+        ),
+    )
+    c_resent = np.where(resent, new_sent, ctx.no_sentence)
+    x = rng.random(C)
+    rev_text = np.where(resent, np.where(x < 0.6, 2, 0), np.where(x < 0.8, 0, 1))
+    # earlier relief: a conviction set aside years after its sentence ended
+    c_conv = np.bincount(h_cyc[conv], minlength=C) > 0
+    lead = np.zeros(C, np.int64)
+    ci = np.flatnonzero(conv)[::-1]
+    lead[h_cyc[ci]] = ci  # the first convicted charge of each cycle
+    lead_kind, lead_sev = kind[lead], sev[lead]
+    realigned = court_day >= np.datetime64("2011-10-01").astype(np.int64)  # PC 1170(h)
+    variant = np.select(
+        [lead_kind == KIND_PROB, lead_sev != SEV_F, (lead_kind == KIND_JAIL) & realigned],
+        [0, 1, 2],
+        -1,
+    )
+    c_end = np.zeros(C)
+    np.maximum.at(c_end, h_cyc[conv], main_days[conv])
+    relief = c_conv & normal & ~revoke & (variant >= 0) & (rng.random(C) < R["set_aside"])
+    rel_day = court_day + c_end.astype(np.int64) + 365 + rng.gamma(2.0, 730.0, C).astype(np.int64)
+    relief &= rel_day <= c_limit
+    # court cases with no final disposition (pending, or never reported)
+    court_open = (role == ROLE_NORMAL) & has_court & ~c_conv & (rng.random(C) < R["court_open"])
+    open_text = _pick(rng, C, len(T.OPEN_COURT), _norm([w for _, w in T.OPEN_COURT]))
+    later = revoke | relief
+    c.keep(
+        off=off,
+        h_enh=h_enh,
+        h_enh_off=h_enh_off,
+        c_revoke=revoke,
+        c_resent=np.where(revoke, c_resent, ctx.no_sentence),
+        c_relief=relief,
+        c_relief_variant=np.where(relief, variant, -1),
+        c_later=later,
+        c_later_day=np.where(revoke, rev_day, rel_day),
+        c_later_text=np.where(revoke, rev_text, len(T.REVOKED) + np.maximum(variant, 0)),
+        c_open=court_open,
+        c_open_text=open_text,
+    )
+
+
 def _steps(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
     """Each cycle's steps (events): arrest, court, registration or death; dates, agencies."""
     R = RATES
-    is_dead_c, has_arrest, has_court, has_reg, cyc, county, role = (
+    is_dead_c, has_arrest, has_court, has_reg, cyc, county, role, c_later, c_later_day = (
         c.is_dead_c,
         c.has_arrest,
         c.has_court,
@@ -700,20 +854,32 @@ def _steps(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
         c.cyc,
         c.county,
         c.role,
+        c.c_later,
+        c.c_later_day,
     )
-    n_steps = np.where(is_dead_c, 1, has_arrest.astype(np.int64) + has_court + has_reg)
+    n_steps = np.where(is_dead_c, 1, has_arrest.astype(np.int64) + has_court + has_reg + c_later)
     s_cyc, s_pos, _ = _within(n_steps)
     S = len(s_cyc)
     ha, hc = has_arrest[s_cyc].astype(np.int64), has_court[s_cyc].astype(np.int64)
     s_type = np.select(
-        [is_dead_c[s_cyc], (s_pos == 0) & (ha == 1), s_pos == ha],
-        [STEP_DEAD, STEP_ARREST, STEP_COURT],
+        [
+            is_dead_c[s_cyc],
+            (s_pos == 0) & (ha == 1),
+            s_pos == ha,
+            (s_pos == ha + hc) & c_later[s_cyc],
+        ],
+        [STEP_DEAD, STEP_ARREST, STEP_COURT, STEP_LATER],
         STEP_REG,
     )
     s_type = np.where((s_type == STEP_COURT) & (hc == 0), STEP_REG, s_type)
     s_days = np.select(
-        [s_type == STEP_ARREST, s_type == STEP_COURT, s_type == STEP_REG],
-        [cyc["date"][s_cyc], cyc["court"][s_cyc], cyc["reg"][s_cyc]],
+        [
+            s_type == STEP_ARREST,
+            s_type == STEP_COURT,
+            s_type == STEP_REG,
+            s_type == STEP_LATER,
+        ],
+        [cyc["date"][s_cyc], cyc["court"][s_cyc], cyc["reg"][s_cyc], c_later_day[s_cyc]],
         cyc["date"][s_cyc],
     )
     s_date = _yyyymmdd(s_days)
@@ -732,8 +898,13 @@ def _steps(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
         & (rng.random(S) < R["municipal_court"])
     )
     s_agency = np.select(
-        [s_type == STEP_DEAD, s_type == STEP_COURT, pd_ok],
-        [ctx.ag_co[s_cnty], np.where(muni, ctx.ag_mc[s_cnty], ctx.ag_sc[s_cnty]), pd],
+        [s_type == STEP_DEAD, s_type == STEP_COURT, s_type == STEP_LATER, pd_ok],
+        [
+            ctx.ag_co[s_cnty],
+            np.where(muni, ctx.ag_mc[s_cnty], ctx.ag_sc[s_cnty]),
+            ctx.ag_sc[s_cnty],
+            pd,
+        ],
         ctx.ag_so[s_cnty],
     )
     c.keep(
@@ -765,20 +936,48 @@ def _counts(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
         c.partial_s,
         c.n_parts,
     )
-    charged = (s_type == STEP_ARREST) | (s_type == STEP_COURT)
-    n_cnt = np.where(charged, k_chg[s_cyc], 1)
+    h_enh, h_enh_off, C, h_cyc = c.h_enh, c.h_enh_off, c.C, c.h_cyc
+    # a court step lists the cycle's charges, then its enhancement counts; a later
+    # step (revocation, set aside) lists the cycle's convicted charges
+    n_enh = np.bincount(h_cyc[h_enh], minlength=C)
+    n_conv = np.bincount(h_cyc[conv], minlength=C)
+    n_cnt = np.select(
+        [s_type == STEP_ARREST, s_type == STEP_COURT, s_type == STEP_LATER],
+        [k_chg[s_cyc], k_chg[s_cyc] + n_enh[s_cyc], n_conv[s_cyc]],
+        1,
+    )
+    charged = (s_type == STEP_ARREST) | (s_type == STEP_COURT) | (s_type == STEP_LATER)
     k_step, k_no, _ = _within(n_cnt)
     K = len(k_step)
     k_type = s_type[k_step]
     k_cyc = s_cyc[k_step]
     k_court = k_type == STEP_COURT
-    k_chg_i = np.where(charged[k_step], h_start[k_cyc] + k_no, 0)
+    k_enh = k_court & (k_no >= k_chg[k_cyc])
+    k_later = k_type == STEP_LATER
+    enh_idx, conv_idx = np.flatnonzero(h_enh), np.flatnonzero(conv)
+    k_chg_i = np.select(
+        [k_enh, k_later, charged[k_step]],
+        [
+            _take(enh_idx, _starts(n_enh)[k_cyc] + k_no - k_chg[k_cyc]),
+            _take(conv_idx, _starts(n_conv)[k_cyc] + k_no),
+            np.minimum(h_start[k_cyc] + k_no, max(len(off) - 1, 0)),
+        ],
+        0,
+    )
     k_off = np.select(
-        [k_type == STEP_REG, k_type == STEP_DEAD], [ctx.registration, ctx.no_offense], off[k_chg_i]
+        [k_type == STEP_REG, k_type == STEP_DEAD, k_enh],
+        [ctx.registration, ctx.no_offense, _take(h_enh_off, k_chg_i)],
+        _take(off, k_chg_i),
     )
     k_conv = k_court & (conv[k_chg_i])
     k_cann = np.where(k_type <= STEP_COURT, ctx.off_cannabis[k_off], -1)
-    comment_only = k_court & (rng.random(K) < R["comment_charge"]) & ~ctx.off_miscoded[k_off]
+    comment_only = (
+        k_court
+        & (rng.random(K) < R["comment_charge"])
+        & ~ctx.off_miscoded[k_off]
+        & ~ctx.off_serious[k_off]
+        & ~k_enh
+    )
     conflict = k_court & (k_cann >= 0) & ~comment_only & (rng.random(K) < R["comment_conflict"])
     other_sec = (np.maximum(k_cann, 0) + rng.integers(1, 4, K)) % 4
     k_descr = np.where(
@@ -789,8 +988,10 @@ def _counts(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
     )
     k_subj = c_subj[k_cyc]
     k_invalid_date = partial_s[k_step].copy()
-    k_parts = np.where(k_conv, n_parts[k_chg_i], 1)
+    k_parts = np.where(k_conv & ~k_enh, n_parts[k_chg_i], 1)
     c.keep(
+        k_enh=k_enh,
+        k_later=k_later,
         k_step=k_step,
         K=K,
         k_type=k_type,
@@ -831,8 +1032,13 @@ def _rows(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
     perm = np.lexsort((np.arange(L), r_moved, r_subj))
     r_cnt, r_part, r_moved, r_subj = r_cnt[perm], r_part[perm], r_moved[perm], r_subj[perm]
     r_step = k_step[r_cnt]
-    r_sent = np.where(k_conv[r_cnt], parts[k_chg_i[r_cnt], np.minimum(r_part, 2)], ctx.no_sentence)
-    r_sent_piece = r_sent * 4 + np.where(k_conv[r_cnt], r_part + 1, 0)
+    k_enh, k_later, c_resent, k_cyc = c.k_enh, c.k_later, c.c_resent, c.k_cyc
+    r_sent = np.select(
+        [k_conv[r_cnt] & ~k_enh[r_cnt], k_later[r_cnt]],
+        [parts[k_chg_i[r_cnt], np.minimum(r_part, 2)], c_resent[k_cyc[r_cnt]]],
+        ctx.no_sentence,
+    )
+    r_sent_piece = r_sent * 4 + np.where(r_sent != ctx.no_sentence, r_part + 1, 0)
     c.keep(
         r_cnt=r_cnt,
         L=L,
@@ -1019,7 +1225,12 @@ def _event_text(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
         sep="",
     )
     no_case = rng.random(S) < R["missing_case_number"]
-    is_court = s_type == STEP_COURT
+    # a later court step of a case carries the case's number
+    court_of = np.zeros(c.C, np.int64)
+    court_of[s_cyc[s_type == STEP_COURT]] = np.flatnonzero(s_type == STEP_COURT)
+    same = np.where(s_type == STEP_LATER, court_of[s_cyc], np.arange(S))
+    case_no, no_case = case_no.gather(same), no_case[same]
+    is_court = (s_type == STEP_COURT) | (s_type == STEP_LATER)
     is_arrest = s_type == STEP_ARREST
     s_disp_date = _when(is_court, s_date_s, "")
     s_ofn = _when(is_court, _when(no_case, "NULL  ", case_no), "")
@@ -1093,15 +1304,37 @@ def _count_text(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
         c.cyc_age,
     )
     arrest_only = _pick(rng, C, len(T.ARREST_ONLY), _norm([w for _, w in T.ARREST_ONLY]))
-    disp_texts = _s(
-        ["", *KIND_DISP, *(d for d, _ in T.NOT_CONVICTED), *(d for d, _ in T.ARREST_ONLY)]
-    )
+    texts = [
+        "",
+        *KIND_DISP,
+        *(d for d, _ in T.NOT_CONVICTED),
+        *(d for d, _ in T.ARREST_ONLY),
+        *(d for d, _ in T.OPEN_COURT),
+        *T.REVOKED,
+        *T.SET_ASIDE,
+    ]
+    disp_texts = _s(texts)
     nk, nn = 1 + len(KIND_DISP), 1 + len(KIND_DISP) + len(T.NOT_CONVICTED)
+    no_ = nn + len(T.ARREST_ONLY)
+    nl = no_ + len(T.OPEN_COURT)
     disp_i = np.select(
-        [k_conv, k_court, (k_type == STEP_ARREST) & ~has_court[k_cyc]],
-        [1 + disp_conv[k_chg_i], nk + not_conv[k_chg_i], nn + arrest_only[k_cyc]],
+        [
+            k_conv,
+            k_court & c.c_open[k_cyc],
+            k_court,
+            k_type == STEP_LATER,
+            (k_type == STEP_ARREST) & ~has_court[k_cyc],
+        ],
+        [
+            1 + disp_conv[k_chg_i],
+            no_ + c.c_open_text[k_cyc],
+            nk + not_conv[k_chg_i],
+            nl + c.c_later_text[k_cyc],
+            nn + arrest_only[k_cyc],
+        ],
         0,
     )
+    has_disp = np.array([bool(t) for t in texts])[disp_i]
     k_sev = np.where(k_conv, sev[k_chg_i], 0)
     k_sev = np.where(k_conv & (rng.random(K) < R["blank_conv_status"]), 0, k_sev)
     conflict_txt = _s([f"CHRG {s} HS" for s in T.CANNABIS_SECTIONS]).gather(other_sec)
@@ -1126,7 +1359,7 @@ def _count_text(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
             "",
             "",
             s_fe.gather(k_step),
-            _when(disp_i > 0, "1", ""),
+            _when(has_disp, "1", ""),
             "",
             disp_texts.gather(disp_i),
             '"          "',
@@ -1134,7 +1367,8 @@ def _count_text(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> None:
         ]
     )
     seg_tail = _cat([_num(cyc_age[k_cyc]), "", "", comment, "#"])  # fields 90-94
-    c.keep(seg_count=seg_count, seg_tail=seg_tail)
+    c.keep(k_sev=k_sev)
+    c.keep(seg_count=seg_count, seg_tail=seg_tail, disp_i=disp_i, disp_text_list=texts)
 
 
 def _lines(ctx: _Context, rng: np.random.Generator, c: _Chunk) -> bytes:
@@ -1366,6 +1600,156 @@ def _facts(ctx: _Context, c: _Chunk, fig: _Figures) -> None:
     f["multi_part_counts_not_adjacent"] += int((k_present & moved_cnt).sum())
 
 
+def disposition_kind(text: str) -> str:
+    """The kind of a DISP_DESCR as ca-automatic-relief.md ("Precise readings") reads it,
+    most specific first: used for the figures, never for writing."""
+    t = text.strip().upper()
+    relief_sections = ("1203.4", "1203.41", "1203.42", "1203.425", "1203.49")
+    if t.startswith("CONVICTED"):
+        return "convicted"
+    if "PROHIBIT" in t:
+        return "prohibited"
+    if "RELIEF GRANTED" in t or (
+        ("SET ASIDE" in t or "DISM" in t) and any(x in t for x in relief_sections)
+    ):
+        return "relieved"
+    if "PROB" in t and "REVOK" in t:
+        return "revoked"
+    if any(x in t for x in ("DIVERSION", "DEFERRED ENTRY", "DEJ")) and (
+        "COMPLET" in t or "DISM" in t
+    ):
+        return "diversion"
+    if "ACQUIT" in t or "NOT GUILTY" in t:
+        return "acquitted"
+    if t.startswith("DISMISS") or "1385" in t or "1001.95" in t:
+        return "dismissed"
+    if not t or ("COMPLAINT" in t and "FILED" in t):
+        return "open"
+    if any(x in t for x in ("REL/TOT", "TRANSFER", "WARRANT", "CONTINU")):
+        return "open"
+    if t.startswith("PROS REJ"):
+        return "rejected"
+    return "final"
+
+
+def _add_months(days: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Calendar arithmetic: days since 1970 plus whole months (the 31st becomes the last day)."""
+    d = days.astype("datetime64[D]")
+    m = d.astype("datetime64[M]")
+    dom = (d - m.astype("datetime64[D]")).astype(np.int64)
+    m2 = m + months.astype(np.int64)
+    last = ((m2 + 1).astype("datetime64[D]") - m2.astype("datetime64[D]")).astype(np.int64)
+    return (m2.astype("datetime64[D]") + np.minimum(dom, last - 1)).astype(np.int64)
+
+
+def _relief_facts(ctx: _Context, c: _Chunk, fig: _Figures) -> None:
+    """Add the facts automatic relief turns on (records with a valid line), by kind."""
+    f = fig.facts
+    k_present, kc, k_enh, k_step, k_cyc, k_type, k_chg_i, k_off, k_subj = (
+        c.k_present,
+        c.kc,
+        c.k_enh,
+        c.k_step,
+        c.k_cyc,
+        c.k_type,
+        c.k_chg_i,
+        c.k_off,
+        c.k_subj,
+    )
+    S, C, K, s_type, s_cyc, s_days, has_court = (
+        c.S,
+        c.C,
+        c.K,
+        c.s_type,
+        c.s_cyc,
+        c.s_days,
+        c.has_court,
+    )
+    kind_of = np.array([disposition_kind(t) for t in c.disp_text_list])
+    k_kind = kind_of[c.disp_i]
+    s_present = np.bincount(k_step, weights=k_present, minlength=S) > 0
+    # convictions: sentences, revocations, set-asides, serious/violent, enhancements
+    base = kc & ~k_enh
+    parts, n_parts = c.parts[k_chg_i], c.n_parts[k_chg_i]
+    locs = ctx.opt_loc[parts]
+    has_loc = {
+        loc: base & ((locs == loc) & (np.arange(3)[None, :] < n_parts[:, None])).any(axis=1)
+        for loc in ("P", "J", "S")
+    }
+    f["convictions_probation"] += int(has_loc["P"].sum())
+    f["convictions_probation_revoked"] += int((has_loc["P"] & c.c_revoke[k_cyc]).sum())
+    f["convictions_jail"] += int(has_loc["J"].sum())
+    f["convictions_prison"] += int(has_loc["S"].sum())
+    rev_steps = (s_type == STEP_LATER) & c.c_revoke[s_cyc] & s_present
+    new_loc = ctx.opt_loc[c.c_resent[s_cyc]]
+    f["revocation_steps"] += int(rev_steps.sum())
+    f["revocation_steps_new_jail"] += int((rev_steps & (new_loc == "J")).sum())
+    f["revocation_steps_new_prison"] += int((rev_steps & (new_loc == "S")).sum())
+    rel_counts = (k_type == STEP_LATER) & c.c_relief[k_cyc] & k_present
+    f["set_aside_steps"] += int(((s_type == STEP_LATER) & c.c_relief[s_cyc] & s_present).sum())
+    for v, name in enumerate(("1203_4", "1203_4a", "1203_41")):
+        f[f"convictions_set_aside_{name}"] += int(
+            (rel_counts & (c.c_relief_variant[k_cyc] == v)).sum()
+        )
+    f["convictions_serious_violent"] += int((kc & ctx.off_serious[k_off]).sum())
+    f["enhancement_counts"] += int((kc & k_enh).sum())
+    # prison terms, then felony convictions within four years of completion (term +
+    # 3 years of supervision) or only later; dates that are valid on both sides
+    k_level = np.where(c.k_sev > 0, c.k_sev, ctx.off_toc_sev[k_off])
+    k_day = s_days[k_step]
+    valid = ~c.k_invalid_date
+    fel = np.flatnonzero(kc & (k_level == SEV_F) & valid)
+    offset = 1 << 22
+    fkey = np.sort(k_subj[fel] * (1 << 23) + k_day[fel] + offset)
+    pr = np.flatnonzero(has_loc["S"] & valid)
+    main = parts[pr, 0]
+    months = np.where(ctx.opt_unit[main] == "Y", 12, 1) * ctx.opt_len[main]
+    end = _add_months(k_day[pr], months + 36)
+    end4 = _add_months(end, np.full(len(pr), 48))
+    base_key = k_subj[pr] * (1 << 23) + offset
+    within = np.searchsorted(fkey, base_key + end4, "right") - np.searchsorted(
+        fkey, base_key + end, "right"
+    )
+    later = np.searchsorted(fkey, base_key - offset + (1 << 23), "left")
+    later = later - np.searchsorted(fkey, base_key + end4, "right")
+    f["prison_then_felony_within_4y"] += int((within > 0).sum())
+    f["prison_then_felony_after_4y"] += int(((within == 0) & (later > 0)).sum())
+    # arrests: their level, and what became of them
+    arrest = (s_type == STEP_ARREST) & s_present
+    first = np.minimum(np.searchsorted(k_step, np.arange(S)), K - 1)
+    s_kind = k_kind[first]
+    fel_cnt = np.bincount(k_step, weights=ctx.off_toc_sev[k_off] == SEV_F, minlength=S) > 0
+    no_court = arrest & ~has_court[s_cyc]
+    f["arrests"] += int(arrest.sum())
+    f["arrests_without_court_felony"] += int((no_court & fel_cnt).sum())
+    f["arrests_without_court_misdemeanor"] += int((no_court & ~fel_cnt).sum())
+    f["arrests_without_court_rejected"] += int((no_court & (s_kind == "rejected")).sum())
+    f["arrests_without_court_open"] += int((no_court & (s_kind == "open")).sum())
+    court = (k_type == STEP_COURT) & k_present
+    for kd in ("dismissed", "acquitted", "diversion", "open"):
+        f[f"court_counts_{kd}"] += int((court & (k_kind == kd)).sum())
+
+    def any_in(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(k_cyc[mask], minlength=C) > 0
+
+    c_conv = any_in(court & (k_kind == "convicted"))
+    c_court_n = np.bincount(k_cyc[court], minlength=C)
+    c_dism_n = np.bincount(k_cyc[court & (k_kind == "dismissed")], minlength=C)
+    unconv = arrest & has_court[s_cyc] & ~c_conv[s_cyc]
+    f["arrests_court_no_conviction"] += int(unconv.sum())
+    for kd in ("acquitted", "diversion", "open"):
+        f[f"arrests_court_{kd}"] += int((unconv & any_in(court & (k_kind == kd))[s_cyc]).sum())
+    all_dism = (c_court_n > 0) & (c_dism_n == c_court_n)
+    f["arrests_court_all_dismissed"] += int((unconv & all_dism[s_cyc]).sum())
+    s_court_n = np.bincount(k_step[court], minlength=S)
+    s_open_n = np.bincount(k_step[court & (k_kind == "open")], minlength=S)
+    f["court_steps_open"] += int(((s_court_n > 0) & (s_open_n == s_court_n)).sum())
+    open_rec = (k_present & (k_type <= STEP_COURT) & (k_kind == "open")) & (
+        (k_type == STEP_COURT) | ~has_court[k_cyc]
+    )
+    f["subjects_open_record"] += len(np.unique(k_subj[open_rec]))
+
+
 # --------------------------------------------------------------------- public API
 
 
@@ -1407,7 +1791,10 @@ def generate(
         for ci, g0 in enumerate(range(0, subjects, CHUNK_SUBJECTS)):
             n = min(CHUNK_SUBJECTS, subjects - g0)
             rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), ci])))
-            data = _chunk(ctx, rng, g0, n, dirty, fig)
+            rng_ca = np.random.Generator(
+                np.random.PCG64(np.random.SeedSequence([int(seed), ci, 1]))
+            )
+            data = _chunk(ctx, rng, g0, n, dirty, fig, rng_ca)
             if pending is not None:
                 pending.result()
                 if progress is not None:

@@ -433,6 +433,24 @@ SUPER_STRIKES: tuple[tuple[Offense, float], ...] = (
     (("207(A) PC-KIDNAPPING", "PC", "207(A) PC", "F", ""), 15),
     (("269(A)(1) PC-AGGRAVATED SEXUAL ASSAULT OF CHILD", "PC", "269(A)(1) PC", "F", ""), 10),
 )
+# Serious (PC 1192.7(c)) and violent (PC 667.5(c)) felonies that replace some
+# other felony convictions, and the enhancement counts a case may add beside them.
+SERIOUS_VIOLENT: tuple[tuple[Offense, float], ...] = (
+    (("211 PC-ROBBERY", "PC", "211 PC", "F", ""), 30),
+    (("459 PC-BURGLARY:FIRST DEGREE", "PC", "459 PC", "F", ""), 20),
+    (("460(A) PC-BURGLARY:FIRST DEGREE", "PC", "460(A) PC", "F", ""), 5),
+    (("245(A)(1) PC-ASSAULT WITH DEADLY WEAPON", "PC", "245(A)(1) PC", "F", ""), 20),
+    (("422 PC-CRIMINAL THREATS", "PC", "422 PC", "F", ""), 15),
+    (("246 PC-SHOOT AT INHABITED DWELLING/VEHICLE", "PC", "246 PC", "F", ""), 4),
+    (("215(A) PC-CARJACKING", "PC", "215(A) PC", "F", ""), 3),
+    (("451(B) PC-ARSON:INHABITED STRUCTURE", "PC", "451(B) PC", "F", ""), 3),
+)
+ENHANCEMENTS: tuple[tuple[Offense, float], ...] = (
+    (("12022.5(A) PC-PERSONAL USE OF FIREARM", "PC", "12022.5(A) PC", "F", ""), 30),
+    (("12022.53(B) PC-PERSONAL USE OF FIREARM", "PC", "12022.53(B) PC", "F", ""), 10),
+    (("12022.7(A) PC-GREAT BODILY INJURY", "PC", "12022.7(A) PC", "F", ""), 30),
+    (("12022(B)(1) PC-PERSONAL USE OF DEADLY WEAPON", "PC", "12022(B)(1) PC", "F", ""), 30),
+)
 PC290: tuple[tuple[Offense, float], ...] = (
     (("314(1) PC-INDECENT EXPOSURE", "PC", "314(1) PC", "M", ""), 40),
     (("647.6(A) PC-ANNOY/MOLEST CHILD UNDER 18", "PC", "647.6(A) PC", "M", ""), 25),
@@ -444,19 +462,53 @@ NO_OFFENSE: Offense = ("", "", "", "", "")
 
 # --------------------------------------------------------------------------- court
 
-# DISP_DESCR for a court count that is not a conviction, with weights.
+# DISP_DESCR for a court count that is not a conviction, with weights. Dismissals
+# dominate (most are the other charges of a plea bargain); court diversion and
+# deferred entry of judgment end in dismissal; trials that acquit are rare.
 NOT_CONVICTED: tuple[tuple[str, float], ...] = (
-    ("DISMISSED/CHARGE DROPPED", 50),
-    ("DISMISSED/FURTHERANCE OF JUSTICE", 25),
-    ("DISMISSED-DIVERSION COMPLETED", 12),
-    ("ACQUITTED", 5),
-    ("TRANSFERRED TO OTHER JURIS", 8),
+    ("DISMISSED/CHARGE DROPPED", 40),
+    ("DISMISSED/FURTHERANCE OF JUSTICE", 18),
+    ("DISMISSED-FURTHERANCE OF JUSTICE 1385 PC", 6),
+    ("DISMISSED-DIVERSION COMPLETED", 8),
+    ("DIVERSION COMPLETED-DISMISSED PER 1001.95 PC", 3),
+    ("DEJ COMPLETED 1000 PC", 3),
+    ("ACQUITTED", 4),
+    ("NOT GUILTY", 2),
+    ("TRANSFERRED TO OTHER JURIS", 1),
 )
-# DISP_DESCR on arrest rows of an arrest that never reached court.
+# DISP_DESCR on arrest rows of an arrest that never reached court: most such arrests
+# end with a prosecutor's rejection or a release without charges; a few are
+# transferred, and some carry no disposition at all (DOJ's "missing dispositions").
 ARREST_ONLY: tuple[tuple[str, float], ...] = (
-    ("PROS REJ-LACK OF SUFFICIENT EVIDENCE", 45),
-    ("RELEASED/DETENTION ONLY", 30),
-    ("REL/TOT OTHER JURIS/AUTH", 25),
+    ("PROS REJ-INSUFFICIENT EVIDENCE", 30),
+    ("PROS REJ-LACK OF SUFFICIENT EVIDENCE", 12),
+    ("PROS REJ-INTERESTS OF JUSTICE", 8),
+    ("RELEASED/DETENTION ONLY", 22),
+    ("849(B)(1) PC-RELEASED/NO FURTHER PROCEEDINGS", 10),
+    ("REL/TOT OTHER JURIS/AUTH", 3),
+    ("", 5),
+)
+# DISP_DESCR on every count of a court case still open (no final disposition).
+OPEN_COURT: tuple[tuple[str, float], ...] = (
+    ("COMPLAINT FILED", 45),
+    ("", 25),
+    ("BENCH WARRANT ISSUED", 15),
+    ("CONTINUED", 15),
+)
+# A later court step of a case whose probation was revoked (PROB and REVOK): the
+# generator writes the first two without a new sentence, the last (mostly) with one.
+REVOKED: tuple[str, ...] = (
+    "PROBATION REVOKED",
+    "PROBATION REVOKED AND TERMINATED",
+    "PROB REVOKED-SENTENCED",
+)
+# A later court step setting a conviction aside (earlier relief), by the section the
+# sentence allows: 1203.4 after probation, 1203.4a a misdemeanor without probation,
+# 1203.41 a felony county-jail term (PC 1170(h)).
+SET_ASIDE: tuple[str, ...] = (
+    "CONV SET ASIDE & DISM PER 1203.4 PC",
+    "CONV SET ASIDE & DISM PER 1203.4A PC",
+    "CONV SET ASIDE & DISM PER 1203.41 PC",
 )
 
 # Sentence parts: (SENT_LOC_CODE, SENT_LOC_DESCR, lengths, SENT_TIME_CODE).
