@@ -425,7 +425,9 @@ def write_outputs(
         raise RuntimeError("the engine handed the outputs no determinations")
     else:
         published = layout.table(evaluation.decided)
-        workbook = det_out.write_all(published, folder, title=title, columns=layout.columns)
+        workbook = det_out.write_all(
+            published, folder, title, layout.columns, layout.workbook_columns
+        )
         summary = finish_summary(
             layout.tallies(published, evaluation.model, as_of, policy), read, as_of=as_of,
             county=county, policy_name=policy.name,

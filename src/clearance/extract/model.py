@@ -32,6 +32,8 @@ _PART_COLUMNS = ("sent_order", "sent_loc", "sent_length_raw", "sent_time_code")
 
 COUNT_ATTRIBUTES = (
     "event_key",
+    "cyc_order",
+    "stp_order",
     "source_file",
     "line",
     "event_date",

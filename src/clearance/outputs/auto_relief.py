@@ -70,9 +70,18 @@ def _iso(column: str) -> pl.Expr:
     return pl.col(column).dt.to_string("%Y-%m-%d")
 
 
+# The workbook: what an attorney reads for each record (the CSV and Parquet hold every
+# fact): a county's run decides every conviction and arrest, several times Prop 64's rows.
+WORKBOOK_COLUMNS = CONTRACT_COLUMNS + (
+    "completion", "serving_until", "pending_records", "serious_violent", "possibly_serious",
+    "new_felony", "court_dispositions",
+)  # fmt: skip
+
+
 class AutoReliefLayout(Layout):
     name = "ca_auto_relief"
     columns = COLUMNS
+    workbook_columns = WORKBOOK_COLUMNS
 
     def needed(self, columns: list[str]) -> list[str]:
         wanted = {*COLUMNS, *EXPLAIN_COLUMNS, "event_date", "agency", "offense_raw", "charge",

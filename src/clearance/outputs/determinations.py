@@ -121,11 +121,16 @@ class Pending:
 
 
 def write_all(
-    determinations: pl.DataFrame, out: Path, title: str, columns: tuple[str, ...] = COLUMNS
+    determinations: pl.DataFrame,
+    out: Path,
+    title: str,
+    columns: tuple[str, ...] = COLUMNS,
+    workbook_columns: tuple[str, ...] | None = None,
 ) -> Pending:
     """Write CSV and Parquet now; the workbook now or on a thread (wait on it)."""
     published = determinations.select(columns)
-    pending = start_workbook(published, published.height, out, title)  # first: the longest
+    sheet = published if workbook_columns is None else published.select(workbook_columns)
+    pending = start_workbook(sheet, sheet.height, out, title)  # first: the longest
     write_csv(published, out / "determinations.csv")
     determinations.write_parquet(out / "determinations.parquet", statistics=True)
     return pending
@@ -206,6 +211,9 @@ class Layout:
 
     name = "prop64"
     columns: tuple[str, ...] = COLUMNS
+    # The workbook's columns, when not all of ``columns`` (a law deciding many more rows
+    # keeps its workbook to what an attorney reads; the CSV and Parquet hold the rest).
+    workbook_columns: tuple[str, ...] | None = None
 
     def needed(self, columns: list[str]) -> list[str]:
         return needed(columns)

@@ -216,7 +216,9 @@ class Results:
         """determinations.csv, .parquet and .xlsx (the workbook maybe still being
         written: wait on what is returned) and the people determined."""
         if self.published is not None and self.determined is not None:
-            pending = det_out.write_all(self.published, out, title, self.layout.columns)
+            pending = det_out.write_all(
+                self.published, out, title, self.layout.columns, self.layout.workbook_columns
+            )
             self.determined.write_parquet(out / people_file)
             return pending
         if self.schemas is None:
@@ -241,7 +243,10 @@ class Results:
                 write_csv(pl.DataFrame(schema=det_schema).select(columns), csv)
         height = rows
         pending = det_out.start_workbook(
-            pl.scan_parquet(parquet).select(columns), height, out, title
+            pl.scan_parquet(parquet).select(self.layout.workbook_columns or columns),
+            height,
+            out,
+            title,
         )
         write_parquet(
             _ordered(self.people_parts, PEOPLE_ORDER, self.limit),

@@ -29,12 +29,26 @@ from clearance.extract.model import Model
 from clearance.law import RulePack
 from clearance.law.registry import Context, Library
 from clearance.rules.engine import in_county
-from clearance.rules.frames import join_flags
 
 law = Library("ca_auto_relief")
 law.needs_lines = True
 
 CONVICTION, ARREST = "conviction", "arrest"
+# The offense lists every count is looked up in: column -> (how, list). `offense_in`:
+# a definite member; `offense_possibly_in`: listed only in forms the charge may not
+# show; `enhancement_in`: the count is (or names) a listed enhancement.
+LISTS = {
+    "_serious": ("offense_in", "serious_felonies"),
+    "_violent": ("offense_in", "violent_felonies"),
+    "_pc290": ("offense_in", "pc290"),
+    "_maybe_serious": ("offense_possibly_in", "serious_felonies"),
+    "_maybe_violent": ("offense_possibly_in", "violent_felonies"),
+    "_enh_serious": ("enhancement_in", "serious_felonies"),
+    "_enh_violent": ("enhancement_in", "violent_felonies"),
+    "_long": ("offense_in", "max_term_8_years"),
+    "_wobbler": ("offense_in", "wobblers"),
+    "_excluded_4": ("offense_in", "pc1203_4_exclusions"),
+}
 SEVERITY_RANK = {"F": 3, "M": 2, "I": 1}
 _SENTENCE = ("sent_order", "sent_loc", "sent_length_raw", "sent_time_code")
 
@@ -85,6 +99,31 @@ def _is(column: str, datum_words: str, law_: RulePack) -> pl.Expr:
     return law_.matches(datum_words, column)
 
 
+FLAG_KEY = ["charge", "offense_qualifiers"]
+FLAG_READ = ["code", "section", "subsection", "attempt"]
+# Charges already looked up, by pack digest: the lists' expressions (hundreds of
+# patterns) cost more to compile than to run, and a charge repeats from one group of
+# people to the next. Bounded: cleared when it holds more than this many charges.
+_FLAGS_SEEN: dict[str, pl.DataFrame] = {}
+_FLAG_EXPRESSIONS: dict[str, dict[str, pl.Expr]] = {}
+FLAGS_SEEN_MAX = 200_000
+
+
+def _list_flags(pack: RulePack, charges: pl.DataFrame) -> pl.DataFrame:
+    """The LISTS flags of each distinct (charge, qualifiers), from the cache or worked out."""
+    seen = _FLAGS_SEEN.get(pack.sha256)
+    new = charges if seen is None else charges.join(seen, on=FLAG_KEY, how="anti", nulls_equal=True)
+    if new.height:
+        if pack.sha256 not in _FLAG_EXPRESSIONS:
+            _FLAG_EXPRESSIONS[pack.sha256] = {
+                column: getattr(pack, how)(name) for column, (how, name) in LISTS.items()
+            }
+        found = new.with_columns(**_FLAG_EXPRESSIONS[pack.sha256]).drop(FLAG_READ)
+        seen = found if seen is None or seen.height > FLAGS_SEEN_MAX else pl.concat([seen, found])
+        _FLAGS_SEEN[pack.sha256] = seen
+    return seen  # type: ignore[return-value]
+
+
 # ---------------------------------------------------------------- shared tables
 
 
@@ -126,7 +165,6 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         acquitted=has("acquitted").any(),
         dismissed=has("dismissed").any(),
         complaint=has("complaint_filed").any(),
-        dispositions=pl.col("disposition").drop_nulls().unique().sort().str.join(" / "),
     )
 
     # Each count's distinct sentence parts, by place.
@@ -179,6 +217,8 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             "subject_id",
             "cnt_order",
             "event_key",
+            "cyc_order",
+            "stp_order",
             "event_date",
             "event_date_raw",
             "event_type",
@@ -194,6 +234,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             "subsection",
             "attempt",
             "severity",
+            "disposition",
             "source_file",
             "line",
         )
@@ -230,21 +271,23 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     pps = ctx.setting("post_prison_supervision_years")
     date = pl.col("event_date")
     other_end = add_time(date, pl.col("other_y"), pl.col("other_m"), pl.col("other_d"))
-    counts = (
-        counts.with_columns(
-            # What the count's own parts give: the other parts summed, and, after prison,
-            # the assumed parole or PRCS.
-            _other_end=pl.when(~pl.col("sent_unreadable")).then(other_end),
-            _prison_end=pl.when(~pl.col("sent_unreadable") & pl.col("prison")).then(
-                plus_years(other_end, pps)
-            ),
-            probation_end=pl.when(pl.col("prob_length")).then(
-                add_time(date, pl.col("prob_y"), pl.col("prob_m"), pl.col("prob_d"))
-            ),
-        )
-        .collect()
-        .lazy()
-    )  # a group of people, in memory: read by every query below
+    counts = counts.with_columns(
+        # What the count's own parts give: the other parts summed, and, after prison,
+        # the assumed parole or PRCS.
+        _other_end=pl.when(~pl.col("sent_unreadable")).then(other_end),
+        _prison_end=pl.when(~pl.col("sent_unreadable") & pl.col("prison")).then(
+            plus_years(other_end, pps)
+        ),
+        probation_end=pl.when(pl.col("prob_length")).then(
+            add_time(date, pl.col("prob_y"), pl.col("prob_m"), pl.col("prob_d"))
+        ),
+    ).collect(engine="in-memory")  # a group of people, in memory: read by every query below
+    # The offense lists, looked up once per distinct charge (a few thousand in a county's
+    # extract): the code, section, subsection and attempt are read from the charge's text,
+    # so the charge and the qualifiers are the key the flags are joined back by.
+    flags = _list_flags(pack, counts.select(*FLAG_KEY, *FLAG_READ).unique(subset=FLAG_KEY))
+    counts = counts.join(flags, on=FLAG_KEY, how="left", nulls_equal=True, maintain_order="left")
+    counts = counts.lazy()
 
     # Events: a step of a cycle, with what its counts record.
     events = (
@@ -269,13 +312,8 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             n_final=pl.col("final").sum(),
             n_acquitted=pl.col("acquitted").sum(),
             n_dismissed=pl.col("dismissed").sum(),
-            ev_dispositions=pl.col("dispositions")
-            .filter(pl.col("dispositions") != "")
-            .unique()
-            .sort()
-            .str.join(" / "),
         )
-        .collect()
+        .collect(engine="in-memory")
         .lazy()
     )
     numbers = (
@@ -283,6 +321,8 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         .explode("number")
         .drop_nulls("number")
         .unique()
+        .collect(engine="in-memory")
+        .lazy()
     )
     # Later events of the same case: a later step of the cycle, or a later (or same-day)
     # court step of another event sharing a case number.
@@ -317,7 +357,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     later = pl.concat([same_cycle, by_number]).unique()
     later_events = (
         later.join(events.rename({"event_key": "l_key"}), on=["subject_id", "l_key"])
-        .collect()
+        .collect(engine="in-memory")
         .lazy()
     )
     revoking = pl.col("ev_revoked")
@@ -334,7 +374,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             revocation_end=pl.col("ev_sentence_end").filter(revoking).max(),
             revocation_unknown=pl.col("ev_sentence_unknown").filter(revoking).any(),
         )
-        .collect()
+        .collect(engine="in-memory")
         .lazy()
     )
     ctx.shared.update(
@@ -394,7 +434,7 @@ def _conviction_sentences(ctx: Context, model: Model) -> pl.LazyFrame:
             .then(latest(pl.col("sentence_end"), pl.col("_prison_end")))
             .otherwise(pl.col("sentence_end")),
         )
-        .collect()
+        .collect(engine="in-memory")
         .lazy()
     )
     ctx.shared["convictions"] = convictions
@@ -420,7 +460,6 @@ def conviction_and_arrest_rows(ctx: Context, model: Model) -> pl.LazyFrame:
         "registered_290",
         "deceased",
     )
-    events = model.events.select("subject_id", "event_key", "cyc_order", "stp_order")
     convictions = (
         _conviction_sentences(ctx, model)
         .filter(in_county(ctx.county))
@@ -428,32 +467,30 @@ def conviction_and_arrest_rows(ctx: Context, model: Model) -> pl.LazyFrame:
     )
     arrests = _arrest_rows(ctx, t).filter(in_county(ctx.county))
     rows = pl.concat([convictions, arrests], how="diagonal_relaxed")
-    return (
-        rows.join(people, on="subject_id", how="left")
-        .join(events, on=["subject_id", "event_key"], how="left")
-        .with_columns(date=pl.col("event_date"))
-    )
+    return rows.join(people, on="subject_id", how="left").with_columns(date=pl.col("event_date"))
 
 
 def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
     """One row per arrest step: its level, its offense, its court steps' outcome."""
     counts, events = t["counts"], t["events"]
     rank = pl.col("severity").replace_strict(SEVERITY_RANK, default=0, return_dtype=pl.Int8)
-    arrest_counts = counts.filter(pl.col("is_arrest")).with_columns(_rank=rank)
-    max_term = ctx.law.offense_in("max_term_8_years")
-    arrest_counts = join_flags(arrest_counts, _long=max_term)
-    first = pl.col("cnt_order").arg_min()
-
-    # The most serious count, the first of them by count order: the same whatever order
-    # a group's rows arrive in (the local engine's, a Spark partition's).
-    def at_top(column: str) -> pl.Expr:
-        return pl.col(column).sort_by(["_rank", "cnt_order"], descending=[True, False]).first()
-
-    arrests = arrest_counts.group_by("subject_id", "event_key").agg(
-        pl.col("cnt_order").min(),
-        *(
-            pl.col(c).get(first)
-            for c in (
+    # Each arrest's counts, the most serious first (then by count order): its first row
+    # gives the arrest's offense, the same whatever order a group's rows arrive in (the
+    # local engine's, a Spark partition's).
+    arrest_counts = (
+        counts.filter(pl.col("is_arrest"))
+        .with_columns(_rank=rank)
+        .sort(
+            "subject_id", "event_key", "_rank", "cnt_order", descending=[False, False, True, False]
+        )
+    )
+    arrests = (
+        arrest_counts.group_by("subject_id", "event_key", maintain_order=True)
+        .agg(
+            pl.col("cnt_order").min(),
+            pl.col(
+                "cyc_order",
+                "stp_order",
                 "event_date",
                 "event_date_raw",
                 "event_type",
@@ -463,11 +500,6 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
                 "step",
                 "source_file",
                 "line",
-            )
-        ),
-        *(
-            at_top(c)
-            for c in (
                 "offense_raw",
                 "offense_qualifiers",
                 "charge",
@@ -475,24 +507,22 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
                 "section",
                 "subsection",
                 "attempt",
-            )
-        ),
-        case_number=pl.col("case_number").drop_nulls().min(),
-        court_case=pl.col("court_case").drop_nulls().min(),
-        _top=pl.col("_rank").max(),
-        _unreadable=pl.col("severity").is_null().any(),
-        max_term_8=(pl.col("_long") & (pl.col("severity") == "F")).any(),
-        arrest_relief=pl.col("relief").any(),
-        arrest_relief_text=pl.col("relief_text").drop_nulls().min(),
-        arrest_diversion=pl.col("diversion").any(),
-        arrest_dismissed=pl.col("dismissed").any(),
-        arrest_complaint=pl.col("complaint").any(),
-        arrest_dispositions=pl.col("dispositions")
-        .filter(pl.col("dispositions") != "")
-        .unique()
-        .sort()
-        .str.join(" / "),
-    )
+            ).first(),
+            case_number=pl.col("case_number").drop_nulls().min(),
+            court_case=pl.col("court_case").drop_nulls().min(),
+            _top=pl.col("_rank").max(),
+            _unreadable=pl.col("severity").is_null().any(),
+            max_term_8=(pl.col("_long") & (pl.col("severity") == "F")).any(),
+            arrest_relief=pl.col("relief").any(),
+            arrest_relief_text=pl.col("relief_text").drop_nulls().min(),
+            arrest_diversion=pl.col("diversion").any(),
+            arrest_dismissed=pl.col("dismissed").any(),
+            arrest_complaint=pl.col("complaint").any(),
+        )
+        .collect(engine="in-memory")
+        .lazy()
+    )  # read by several queries below
+
     # Court steps of the arrest: of its cycle (any step), or linked by case number.
     court = events.filter(pl.col("is_court")).rename({"event_key": "c_key", "cycle": "c_cycle"})
     in_cycle = (
@@ -505,16 +535,17 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
         .select("subject_id", "event_key", "c_key")
     )
     numbers = t["numbers"]
+    court_numbers = numbers.join(
+        court.select("subject_id", event_key="c_key"), on=["subject_id", "event_key"]
+    ).rename({"event_key": "c_key"})
     linked = (
-        numbers.join(numbers.rename({"event_key": "c_key"}), on=["subject_id", "number"])
-        .join(arrests.select("subject_id", "event_key"), on=["subject_id", "event_key"])
-        .join(court.select("subject_id", "c_key"), on=["subject_id", "c_key"])
+        numbers.join(arrests.select("subject_id", "event_key"), on=["subject_id", "event_key"])
+        .join(court_numbers, on=["subject_id", "number"])
         .select("subject_id", "event_key", "c_key")
     )
+    pairs = pl.concat([in_cycle, linked]).unique().collect(engine="in-memory").lazy()
     courts = (
-        pl.concat([in_cycle, linked])
-        .unique()
-        .join(court, on=["subject_id", "c_key"])
+        pairs.join(court, on=["subject_id", "c_key"])
         .group_by("subject_id", "event_key")
         .agg(
             court_steps=pl.len(),
@@ -529,12 +560,25 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
             diversion_date=pl.col("event_date").filter(pl.col("ev_diversion")).max(),
             dismissal_date=pl.col("event_date").filter(pl.col("ev_dismissed")).max(),
             acquittal_date=pl.col("event_date").filter(pl.col("ev_acquitted")).max(),
-            court_dispositions=pl.col("ev_dispositions")
-            .filter(pl.col("ev_dispositions") != "")
-            .sort()
-            .str.join(" / "),
         )
+        .collect(engine="in-memory")
+        .lazy()
     )
+    # Out of scope: an arrest whose case led to a conviction (it is decided as that
+    # conviction). Dropped before the court steps' words are gathered for the rest.
+    convicted = courts.filter(pl.col("court_convicted")).select("subject_id", "event_key")
+    arrests = arrests.join(convicted, on=["subject_id", "event_key"], how="anti")
+    kept = pairs.join(arrests.select("subject_id", "event_key"), on=["subject_id", "event_key"])
+    # What the court steps of each arrest record, as written (for the facts shown).
+    words = (
+        kept.join(
+            counts.select("subject_id", c_key="event_key", text="disposition"),
+            on=["subject_id", "c_key"],
+        )
+        .group_by("subject_id", "event_key")
+        .agg(court_dispositions=pl.col("text").drop_nulls().unique().sort().str.join(" / "))
+    )
+    courts = courts.join(words, on=["subject_id", "event_key"], how="left")
     severity = (
         pl.when(pl.col("_top") == 3)
         .then(pl.lit("F"))
@@ -594,21 +638,8 @@ def person_conditions(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.Lazy
     t = _tables(ctx, model)
     convictions = _conviction_sentences(ctx, model)
     as_of = ctx.as_of_lit
-    flagged = join_flags(
-        convictions.select(
-            "subject_id",
-            "event_date",
-            "code",
-            "section",
-            "subsection",
-            "charge",
-            "offense_qualifiers",
-            "offense_raw",
-        ),
-        _pc290=ctx.law.offense_in("pc290"),
-    )
     pc290 = (
-        flagged.filter(pl.col("_pc290"))
+        convictions.filter(pl.col("_pc290"))
         .group_by("subject_id")
         .agg(pc290_convictions=_listing(_charge_label(), pl.col("event_date"), pl.lit(True)))
     )
@@ -675,36 +706,16 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
     severity = pl.col("severity")
     # Serious, violent and PC 290 felonies (1203.425(a)(1)(B)(iv)(II), last sentence):
     # the count's own offense, or an enhancement on any count of its case.
-    flagged = join_flags(
-        rows,
-        _serious=pack.offense_in("serious_felonies"),
-        _violent=pack.offense_in("violent_felonies"),
-        _pc290_offense=pack.offense_in("pc290"),
-        _maybe_serious=pack.offense_possibly_in("serious_felonies"),
-        _maybe_violent=pack.offense_possibly_in("violent_felonies"),
-    )
+    flagged = rows
     t = _tables(ctx, model)
     enhanced = (
-        join_flags(
-            t["counts"].select(
-                "subject_id",
-                "event_key",
-                "code",
-                "section",
-                "subsection",
-                "charge",
-                "offense_qualifiers",
-                "offense_raw",
-            ),
-            _enh_serious=pack.enhancement_in("serious_felonies"),
-            _enh_violent=pack.enhancement_in("violent_felonies"),
-        )
+        t["counts"]
         .filter(pl.col("_enh_serious") | pl.col("_enh_violent"))
         .group_by("subject_id", "event_key")
         .agg(
             enhancement=_listing(_charge_label(), pl.lit(None, pl.Date), pl.lit(True)),
-            _enh_serious=pl.col("_enh_serious").any(),
-            _enh_violent=pl.col("_enh_violent").any(),
+            _case_serious=pl.col("_enh_serious").any(),
+            _case_violent=pl.col("_enh_violent").any(),
         )
     )
     flagged = flagged.join(enhanced, on=["subject_id", "event_key"], how="left")
@@ -712,9 +723,9 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
     for flag, words in (
         ("_serious", "serious felony, PC 1192.7(c)"),
         ("_violent", "violent felony, PC 667.5(c)"),
-        ("_pc290_offense", "PC 290(c) offense"),
-        ("_enh_serious", "serious by enhancement, PC 1192.7(c)"),
-        ("_enh_violent", "violent by enhancement, PC 667.5(c)"),
+        ("_pc290", "PC 290(c) offense"),
+        ("_case_serious", "serious by enhancement, PC 1192.7(c)"),
+        ("_case_violent", "violent by enhancement, PC 667.5(c)"),
     ):
         listed.append(pl.when(pl.col(flag).fill_null(False)).then(pl.lit(words)))
     felony = (severity == "F").fill_null(False)
@@ -723,7 +734,7 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
             pl.concat_str(listed, separator="; ", ignore_nulls=True)
         ),
         possibly_serious=pl.when(
-            felony & (pl.col("_maybe_serious") | pl.col("_maybe_violent"))
+            felony & (pl.col("_maybe_serious") | pl.col("_maybe_violent")).fill_null(False)
         ).then(pl.lit("the section is serious or violent only in some forms")),
     ).with_columns(
         serious_violent=pl.when(pl.col("serious_violent") != "").then(pl.col("serious_violent")),
@@ -889,12 +900,7 @@ def petitions(ctx: Context, rows: pl.LazyFrame) -> pl.LazyFrame:
     (ca-automatic-relief.md, "Petition remedies"): codes, in the spec's order."""
     pack = ctx.law
     as_of = ctx.as_of_lit
-    flagged = join_flags(
-        rows,
-        _excluded_4=pack.offense_in("pc1203_4_exclusions"),
-        _wobbler=pack.offense_in("wobblers"),
-        _pc290_listed=pack.offense_in("pc290"),
-    )
+    flagged = rows
     open_row = pl.col("determination").is_in(["not_eligible", "review"]) & (
         pl.col("reason") != "already_relieved"
     )
@@ -909,7 +915,7 @@ def petitions(ctx: Context, rows: pl.LazyFrame) -> pl.LazyFrame:
     prison = pl.col("prison").fill_null(False)
     split = jail_term & probation
     codes = [
-        ("1203.4", conviction & probation & ~pl.col("_excluded_4")),
+        ("1203.4", conviction & probation & ~pl.col("_excluded_4").fill_null(False)),
         (
             "1203.4a",
             conviction
@@ -923,10 +929,14 @@ def petitions(ctx: Context, rows: pl.LazyFrame) -> pl.LazyFrame:
             & felony
             & (
                 (jail_term & (plus_years(completion, pl.when(split).then(1).otherwise(2)) <= as_of))
-                | (prison & ~pl.col("_pc290_listed") & (plus_years(completion, 2) <= as_of))
+                | (
+                    prison
+                    & ~pl.col("_pc290").fill_null(False)
+                    & (plus_years(completion, 2) <= as_of)
+                )
             ).fill_null(False),
         ),
-        ("17b", conviction & felony & pl.col("_wobbler") & probation),
+        ("17b", conviction & felony & pl.col("_wobbler").fill_null(False) & probation),
         ("851.91", open_row & (pl.col("kind") == ARREST)),
     ]
     listed = pl.concat_str(
