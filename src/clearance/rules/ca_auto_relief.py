@@ -317,8 +317,12 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         .lazy()
     )
     numbers = (
-        counts.select("subject_id", "event_key", number=pl.concat_list("case_number", "court_case"))
-        .explode("number")
+        pl.concat(
+            [
+                counts.select("subject_id", "event_key", number="case_number"),
+                counts.select("subject_id", "event_key", number="court_case"),
+            ]
+        )
         .drop_nulls("number")
         .unique()
         .collect(engine="in-memory")
