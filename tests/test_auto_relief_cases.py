@@ -45,6 +45,7 @@ ENTRY_KEYS = {
     "comment",
     "case",
     "step",
+    "count",
     "ofn",
     "court_case",
     "disp_order",
@@ -178,7 +179,11 @@ def extract_lines(case: Case) -> list[str]:
         else:
             step = (previous[2] + 1) if previous else 1
         last[cycle] = (kind, date, step)
-        counts[(cycle, step)] = counts.get((cycle, step), 0) + 1
+        if "count" in entry:  # another disposition line of a count already written
+            number = int(entry["count"])
+        else:
+            counts[(cycle, step)] = counts.get((cycle, step), 0) + 1
+            number = counts[(cycle, step)]
         event, agency, disposition, severity = STEP_TYPES[kind]
         severity = str(entry.get("severity", severity)).upper()
         county = str(entry.get("county", case.county)).upper()
@@ -194,7 +199,7 @@ def extract_lines(case: Case) -> list[str]:
             "STP_TYPE_DESCR": event,
             "STP_ORI_DESCR": f"{agency} {county}",
             "STP_ORI_CNTY_NAME": county,
-            "CNT_ORDER": f"{cycle:03d}{step:03d}{counts[(cycle, step)]:03d}000",
+            "CNT_ORDER": f"{cycle:03d}{step:03d}{number:03d}000",
             "OFN": entry.get("ofn", f"C{case.subject_id}-{cycle}" if kind == "court" else ""),
             "FE_NUM_CRT_CASE": entry.get("court_case", ""),
             "OFFENSE_DESCR": offense,
