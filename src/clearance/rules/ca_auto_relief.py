@@ -147,24 +147,47 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         pl.col("disp_class").is_null() | pl.col("disp_class").is_in(final_classes)
     )
 
-    def has(name: str) -> pl.Expr:
-        return (pl.col("disp_class") == name).fill_null(False)
-
-    def first_text(name: str) -> pl.Expr:
-        return pl.col("disposition").filter(has(name)).min()
-
-    info = lines.group_by("subject_id", "cnt_order").agg(
-        convicted_any=pl.col("convicted").any(),
-        final=final.any(),
-        relief=has("relief_granted").any(),
-        relief_text=first_text("relief_granted"),
-        prohibited=has("relief_prohibited").any(),
-        prohibited_text=first_text("relief_prohibited"),
-        revoked=has("probation_revoked").any(),
-        diversion=has("diversion_completed").any(),
-        acquitted=has("acquitted").any(),
-        dismissed=has("dismissed").any(),
-        complaint=has("complaint_filed").any(),
+    # Each class a bit: a count's classes are the OR of its lines' bits (one aggregation
+    # for all of them), read back below.
+    bits = {name: 1 << i for i, name in enumerate(classes)}
+    bit = pl.col("disp_class").replace_strict(bits, default=0, return_dtype=pl.UInt32)
+    info = (
+        lines.with_columns(_bit=bit.fill_null(0))
+        .group_by("subject_id", "cnt_order")
+        .agg(
+            convicted_any=pl.col("convicted").any(),
+            final=final.any(),
+            _bits=pl.col("_bit").bitwise_or(),
+        )
+        .with_columns(
+            **{
+                flag: (pl.col("_bits") & bits[name]) != 0
+                for flag, name in (
+                    ("relief", "relief_granted"),
+                    ("prohibited", "relief_prohibited"),
+                    ("revoked", "probation_revoked"),
+                    ("diversion", "diversion_completed"),
+                    ("acquitted", "acquitted"),
+                    ("dismissed", "dismissed"),
+                    ("complaint", "complaint_filed"),
+                )
+            }
+        )
+        .drop("_bits")
+    )
+    # The words of a relief granted or prohibited (few lines say either), for the facts.
+    told = pl.col("disp_class").is_in(["relief_granted", "relief_prohibited"])
+    words = (
+        lines.filter(told.fill_null(False))
+        .group_by("subject_id", "cnt_order")
+        .agg(
+            relief_text=pl.col("disposition")
+            .filter(pl.col("disp_class") == "relief_granted")
+            .min(),
+            prohibited_text=pl.col("disposition")
+            .filter(pl.col("disp_class") == "relief_prohibited")
+            .min(),
+        )
     )
 
     # Each count's distinct sentence parts, by place.
@@ -182,14 +205,23 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         )
         .unique()
     )
-    loc = pl.col("sent_loc").fill_null("")
-    parts = parts.with_columns(
-        _prob=pack.matches("probation_words", "sent_loc"),
-        _fine=pack.matches("fine_words", "sent_loc") & ~pack.matches("probation_words", "sent_loc"),
-        _prison=pack.matches("prison_words", "sent_loc"),
-        _jail=pack.matches("jail_words", "sent_loc"),
-        _len=(pl.col("sent_days") + pl.col("sent_months") + pl.col("sent_years")) > 0,
-    ).with_columns(_other=~pl.col("_prob") & ~pl.col("_fine"), _loc=loc)
+    # The place of each distinct SENT_LOC_DESCR (a handful), joined back.
+    places = (
+        parts.select("sent_loc")
+        .unique()
+        .with_columns(
+            _prob=pack.matches("probation_words", "sent_loc"),
+            _fine=pack.matches("fine_words", "sent_loc")
+            & ~pack.matches("probation_words", "sent_loc"),
+            _prison=pack.matches("prison_words", "sent_loc"),
+            _jail=pack.matches("jail_words", "sent_loc"),
+        )
+    )
+    parts = (
+        parts.join(places, on="sent_loc", how="left", nulls_equal=True)
+        .with_columns(_len=(pl.col("sent_days") + pl.col("sent_months") + pl.col("sent_years")) > 0)
+        .with_columns(_other=~pl.col("_prob") & ~pl.col("_fine"))
+    )
     prob, other = pl.col("_prob"), pl.col("_other")
     sentences = parts.group_by("subject_id", "cnt_order").agg(
         prob_y=pl.col("sent_years").filter(prob).sum(),
@@ -203,13 +235,6 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         sent_unreadable=((prob | other) & pl.col("sent_unknown")).any(),
         prison=(pl.col("_prison") & other).any(),
         jail=(pl.col("_jail") & other & ~pl.col("_prison")).any(),
-        probation_term=pl.format(
-            "{} {}", pl.col("sent_length_raw").str.strip_chars(), pl.col("sent_time_code")
-        )
-        .filter(prob & pl.col("_len"))
-        .unique()
-        .sort()
-        .str.join(" + "),
     )
 
     counts = (
@@ -240,6 +265,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         )
         .join(info, on=["subject_id", "cnt_order"], how="left")
         .join(sentences, on=["subject_id", "cnt_order"], how="left")
+        .join(words, on=["subject_id", "cnt_order"], how="left")
         .with_columns(
             pl.col(
                 "convicted_any",
@@ -268,20 +294,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         )
         .filter(pl.col("event_key").is_not_null())
     )
-    pps = ctx.setting("post_prison_supervision_years")
-    date = pl.col("event_date")
-    other_end = add_time(date, pl.col("other_y"), pl.col("other_m"), pl.col("other_d"))
-    counts = counts.with_columns(
-        # What the count's own parts give: the other parts summed, and, after prison,
-        # the assumed parole or PRCS.
-        _other_end=pl.when(~pl.col("sent_unreadable")).then(other_end),
-        _prison_end=pl.when(~pl.col("sent_unreadable") & pl.col("prison")).then(
-            plus_years(other_end, pps)
-        ),
-        probation_end=pl.when(pl.col("prob_length")).then(
-            add_time(date, pl.col("prob_y"), pl.col("prob_m"), pl.col("prob_d"))
-        ),
-    ).collect(engine="in-memory")  # a group of people, in memory: read by every query below
+    counts = counts.collect(engine="in-memory")  # a group, in memory: read by every query below
     # The offense lists, looked up once per distinct charge (a few thousand in a county's
     # extract): the code, section, subsection and attempt are read from the charge's text,
     # so the charge and the qualifiers are the key the flags are joined back by.
@@ -305,9 +318,6 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             ev_acquitted=pl.col("acquitted").any(),
             ev_dismissed=pl.col("dismissed").any(),
             ev_complaint=pl.col("complaint").any(),
-            # A sentence recorded at a revocation runs from it (plus supervision after prison).
-            ev_sentence_end=pl.max_horizontal("_other_end", "_prison_end").max(),
-            ev_sentence_unknown=pl.col("sent_unreadable").any(),
             n_counts=pl.len(),
             n_final=pl.col("final").sum(),
             n_acquitted=pl.col("acquitted").sum(),
@@ -329,28 +339,84 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         .lazy()
     )
     # Later events of the same case: a later step of the cycle, or a later (or same-day)
-    # court step of another event sharing a case number.
-    mine = events.select("subject_id", "event_key", "cycle", "step", "event_date")
-    theirs = events.select(
-        "subject_id",
-        l_key="event_key",
-        l_cycle="cycle",
-        l_step="step",
-        l_date="event_date",
-        l_court="is_court",
+    # court step of another event sharing a case number. Only two questions are asked
+    # of them, each of few events: what a relief, prohibition or revocation step records
+    # about an earlier record, and whether an open record was disposed of later.
+    special = pl.col("ev_relief") | pl.col("ev_prohibited") | pl.col("ev_revoked")
+    later_facts = (
+        _later(events, numbers, events, events.filter(special))
+        .join(_revocation_sentences(ctx, counts), on=["subject_id", "l_key"], how="left")
+        .group_by("subject_id", "event_key")
+        .agg(
+            later_relief=pl.col("ev_relief").any(),
+            later_relief_text=pl.col("ev_relief_text").drop_nulls().min(),
+            later_prohibited=pl.col("ev_prohibited").any(),
+            later_prohibited_text=pl.col("ev_prohibited_text").drop_nulls().min(),
+            later_revoked=pl.col("ev_revoked").any(),
+            revocation_date=pl.col("event_date").filter(pl.col("ev_revoked")).min(),
+            revocation_end=pl.col("ev_sentence_end").filter(pl.col("ev_revoked")).max(),
+            revocation_unknown=pl.col("ev_sentence_unknown")
+            .filter(pl.col("ev_revoked"))
+            .fill_null(False)
+            .any(),
+        )
+        .collect(engine="in-memory")
+        .lazy()
     )
+    opened = counts.filter(~pl.col("final")).select("subject_id", "event_key").unique()
+    later_final = (
+        _later(
+            events.join(opened, on=["subject_id", "event_key"], how="semi"),
+            numbers,
+            events,
+            events.filter(pl.col("ev_final")),
+            facts=False,
+        )
+        .select("subject_id", "event_key", later_final=pl.lit(True))
+        .unique()
+        .collect(engine="in-memory")
+        .lazy()
+    )
+    ctx.shared.update(
+        counts=counts,
+        events=events,
+        later_facts=later_facts,
+        later_final=later_final,
+        numbers=numbers,
+    )
+    return ctx.shared
+
+
+def _later(
+    mine: pl.LazyFrame,
+    numbers: pl.LazyFrame,
+    events: pl.LazyFrame,
+    theirs: pl.LazyFrame,
+    *,
+    facts: bool = True,
+) -> pl.LazyFrame:
+    """Each event of ``mine`` with the events of ``theirs`` that are later steps of its
+    case (``l_key``, with their facts): a later step of the same cycle, or a later (or
+    same-day) court step sharing a case number with it."""
+    mine = mine.select("subject_id", "event_key", "cycle", "step", "event_date")
+    other = theirs.rename({"event_key": "l_key", "cycle": "l_cycle", "step": "l_step",
+                           "event_date": "l_date"})  # fmt: skip
     same_cycle = (
-        mine.join(theirs, left_on=["subject_id", "cycle"], right_on=["subject_id", "l_cycle"])
+        mine.join(other, left_on=["subject_id", "cycle"], right_on=["subject_id", "l_cycle"])
         .filter(pl.col("l_step") > pl.col("step"))
         .select("subject_id", "event_key", "l_key")
     )
+    their_numbers = numbers.join(
+        other.select("subject_id", event_key="l_key"), on=["subject_id", "event_key"]
+    ).rename({"event_key": "l_key"})
     by_number = (
-        numbers.join(numbers.rename({"event_key": "l_key"}), on=["subject_id", "number"])
+        numbers.join(mine.select("subject_id", "event_key"), on=["subject_id", "event_key"])
+        .join(their_numbers, on=["subject_id", "number"])
         .filter(pl.col("event_key") != pl.col("l_key"))
         .join(mine, on=["subject_id", "event_key"])
-        .join(theirs, on=["subject_id", "l_key"])
+        .join(other, on=["subject_id", "l_key"])
         .filter(
-            pl.col("l_court")
+            pl.col("is_court")
             & (
                 (pl.col("l_date") >= pl.col("event_date"))
                 | ((pl.col("l_cycle") == pl.col("cycle")) & (pl.col("l_step") > pl.col("step")))
@@ -358,33 +424,43 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         )
         .select("subject_id", "event_key", "l_key")
     )
-    later = pl.concat([same_cycle, by_number]).unique()
-    later_events = (
-        later.join(events.rename({"event_key": "l_key"}), on=["subject_id", "l_key"])
-        .collect(engine="in-memory")
-        .lazy()
+    pairs = pl.concat([same_cycle, by_number]).unique()
+    if not facts:
+        return pairs
+    return pairs.join(
+        theirs.drop("cycle", "step").rename({"event_key": "l_key"}), on=["subject_id", "l_key"]
     )
-    revoking = pl.col("ev_revoked")
-    later_facts = (
-        later_events.group_by("subject_id", "event_key")
+
+
+def _ends(ctx: Context) -> dict[str, pl.Expr]:
+    """What a count's own parts give: the end of its other parts summed, after prison
+    that end plus the assumed parole or PRCS, and the end of its probation."""
+    pps = ctx.setting("post_prison_supervision_years")
+    date = pl.col("event_date")
+    other_end = add_time(date, pl.col("other_y"), pl.col("other_m"), pl.col("other_d"))
+    return {
+        "_other_end": pl.when(~pl.col("sent_unreadable")).then(other_end),
+        "_prison_end": pl.when(~pl.col("sent_unreadable") & pl.col("prison")).then(
+            plus_years(other_end, pps)
+        ),
+        "probation_end": pl.when(pl.col("prob_length")).then(
+            add_time(date, pl.col("prob_y"), pl.col("prob_m"), pl.col("prob_d"))
+        ),
+    }
+
+
+def _revocation_sentences(ctx: Context, counts: pl.LazyFrame) -> pl.LazyFrame:
+    """A sentence recorded at a revocation runs from it (plus supervision after prison):
+    each revocation step's latest end, by its event (``l_key``)."""
+    return (
+        counts.filter(pl.col("revoked"))
+        .with_columns(**_ends(ctx))
+        .group_by("subject_id", l_key="event_key")
         .agg(
-            later_final=pl.col("ev_final").any(),
-            later_relief=pl.col("ev_relief").any(),
-            later_relief_text=pl.col("ev_relief_text").drop_nulls().min(),
-            later_prohibited=pl.col("ev_prohibited").any(),
-            later_prohibited_text=pl.col("ev_prohibited_text").drop_nulls().min(),
-            later_revoked=revoking.any(),
-            revocation_date=pl.col("event_date").filter(revoking).min(),
-            revocation_end=pl.col("ev_sentence_end").filter(revoking).max(),
-            revocation_unknown=pl.col("ev_sentence_unknown").filter(revoking).any(),
+            ev_sentence_end=pl.max_horizontal("_other_end", "_prison_end").max(),
+            ev_sentence_unknown=pl.col("sent_unreadable").any(),
         )
-        .collect(engine="in-memory")
-        .lazy()
     )
-    ctx.shared.update(
-        counts=counts, events=events, later=later_events, later_facts=later_facts, numbers=numbers
-    )
-    return ctx.shared
 
 
 def _conviction_sentences(ctx: Context, model: Model) -> pl.LazyFrame:
@@ -398,10 +474,23 @@ def _conviction_sentences(ctx: Context, model: Model) -> pl.LazyFrame:
     convictions = (
         t["counts"]
         .filter(pl.col("convicted_any"))
+        .with_columns(**_ends(ctx))
+        .with_columns(
+            # The probation term as years, months and days ("3y", "1y 6m").
+            probation_term=pl.when(pl.col("prob_length")).then(
+                pl.concat_str(
+                    [
+                        pl.when(pl.col(c) > 0).then(pl.format("{}" + unit, pl.col(c)))
+                        for c, unit in (("prob_y", "y"), ("prob_m", "m"), ("prob_d", "d"))
+                    ],
+                    separator=" ",
+                    ignore_nulls=True,
+                )
+            )
+        )
         .join(t["later_facts"], on=["subject_id", "event_key"], how="left")
         .with_columns(
             pl.col(
-                "later_final",
                 "later_relief",
                 "later_prohibited",
                 "later_revoked",
@@ -658,7 +747,7 @@ def person_conditions(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.Lazy
         t["counts"]
         .filter((pl.col("is_arrest") | pl.col("is_court")) & ~pl.col("final"))
         .join(
-            t["later_facts"].select("subject_id", "event_key", "later_final"),
+            t["later_final"],
             on=["subject_id", "event_key"],
             how="left",
         )
@@ -702,7 +791,6 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
     """The day relief is due by each conviction path, never before the floors; and the
     lists and the new felony that keep path II from applying."""
     convictions = _conviction_sentences(ctx, model)
-    pack = ctx.law
     date = pl.col("event_date")
     conviction = pl.col("kind") == CONVICTION
     floor = pl.max_horizontal(pl.lit(ctx.data("relief_from"), pl.Date), pl.col("serving_until"))
