@@ -40,14 +40,19 @@ CONTRACT_COLUMNS = (
     "arrest_date", "offense", "section", "severity", "determination", "reason", "rule",
     "citation", "path", "eligible_on", "objection_deadline", "petitions",
 )  # fmt: skip
-FACT_COLUMNS = (
-    "subsection", "probation_term", "probation_end", "sentence_end", "completion", "revoked",
-    "revocation_date", "prison", "serving_until", "pending_records", "registered_290",
-    "pc290_convictions", "serious_violent", "possibly_serious", "enhancement", "new_felony",
-    "relieved_by", "prohibited_by", "proceedings", "court_dispositions", "max_term_8",
-    "wait_years", "deceased", "not_tested", "source_file", "line",
+# The facts beside them in the CSV and the workbook: what an attorney reads to check a
+# record (a county's run decides every conviction and arrest, several times Prop 64's
+# rows, so the spreadsheets keep to these); the Parquet file holds every fact.
+SHEET_FACTS = (
+    "completion", "serving_until", "pending_records", "serious_violent", "possibly_serious",
+    "new_felony", "court_dispositions", "not_tested", "source_file", "line",
 )  # fmt: skip
-COLUMNS = CONTRACT_COLUMNS + FACT_COLUMNS
+FACT_COLUMNS = (
+    "subsection", "probation_term", "probation_end", "sentence_end", "revoked",
+    "revocation_date", "prison", "registered_290", "pc290_convictions", "enhancement",
+    "relieved_by", "prohibited_by", "proceedings", "max_term_8", "wait_years", "deceased",
+)  # fmt: skip
+COLUMNS = CONTRACT_COLUMNS + SHEET_FACTS
 # Kept in the Parquet file for `explain` (the facts its wording reads), after COLUMNS.
 EXPLAIN_COLUMNS = (
     "date", "on_probation_path", "on_misdemeanor_path", "on_felony_path", "on_diversion_path",
@@ -70,27 +75,18 @@ def _iso(column: str) -> pl.Expr:
     return pl.col(column).dt.to_string("%Y-%m-%d")
 
 
-# The workbook: what an attorney reads for each record (the CSV and Parquet hold every
-# fact): a county's run decides every conviction and arrest, several times Prop 64's rows.
-WORKBOOK_COLUMNS = CONTRACT_COLUMNS + (
-    "completion", "serving_until", "pending_records", "serious_violent", "possibly_serious",
-    "new_felony", "court_dispositions",
-)  # fmt: skip
-
-
 class AutoReliefLayout(Layout):
     name = "ca_auto_relief"
     columns = COLUMNS
-    workbook_columns = WORKBOOK_COLUMNS
 
     def needed(self, columns: list[str]) -> list[str]:
-        wanted = {*COLUMNS, *EXPLAIN_COLUMNS, "event_date", "agency", "offense_raw", "charge",
-                  "code", "kind"}  # fmt: skip
+        wanted = {*COLUMNS, *FACT_COLUMNS, *EXPLAIN_COLUMNS, "event_date", "agency",
+                  "offense_raw", "charge", "code", "kind"}  # fmt: skip
         return [c for c in columns if c in wanted or c.startswith("t_")]
 
     def table(self, decided: pl.DataFrame) -> pl.DataFrame:
         conviction = pl.col("kind") == "conviction"
-        for column in COLUMNS + EXPLAIN_COLUMNS:
+        for column in COLUMNS + FACT_COLUMNS + EXPLAIN_COLUMNS:
             if column not in decided.columns and column not in (
                 "conviction_date",
                 "arrest_date",
@@ -112,7 +108,7 @@ class AutoReliefLayout(Layout):
             **{c: _iso(c) for c in _DATES if c in decided.columns and c != "date"},
         ).with_columns(date=date)
         tests = sorted(c for c in decided.columns if c.startswith("t_"))
-        return renamed.select(*COLUMNS, *EXPLAIN_COLUMNS, *tests)
+        return renamed.select(*COLUMNS, *FACT_COLUMNS, *EXPLAIN_COLUMNS, *tests)
 
     def counts_read(self, counts: pl.DataFrame) -> pl.DataFrame:
         return counts.select("subject_id").clear()
