@@ -363,17 +363,34 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         .collect(engine="in-memory")
         .lazy()
     )
-    opened = counts.filter(~pl.col("final")).select("subject_id", "event_key").unique()
+    # An open record (no final disposition) is disposed of by a later step of its cycle
+    # with a final disposition, or by a later court step of its case (by case number).
+    opened = events.join(
+        counts.filter(~pl.col("final")).select("subject_id", "event_key").unique(),
+        on=["subject_id", "event_key"],
+        how="semi",
+    )
+    last_final = (
+        events.filter(pl.col("ev_final"))
+        .group_by("subject_id", "cycle")
+        .agg(_last_final=pl.col("step").max())
+    )
+    in_cycle = (
+        opened.join(last_final, on=["subject_id", "cycle"], how="left")
+        .filter(pl.col("_last_final") > pl.col("step"))
+        .select("subject_id", "event_key")
+    )
+    by_case = _later(
+        opened.join(in_cycle, on=["subject_id", "event_key"], how="anti"),
+        numbers,
+        events,
+        events.filter(pl.col("ev_final") & pl.col("is_court")),
+        facts=False,
+    ).select("subject_id", "event_key")
     later_final = (
-        _later(
-            events.join(opened, on=["subject_id", "event_key"], how="semi"),
-            numbers,
-            events,
-            events.filter(pl.col("ev_final")),
-            facts=False,
-        )
-        .select("subject_id", "event_key", later_final=pl.lit(True))
+        pl.concat([in_cycle, by_case])
         .unique()
+        .with_columns(later_final=pl.lit(True))
         .collect(engine="in-memory")
         .lazy()
     )
