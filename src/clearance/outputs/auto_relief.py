@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from clearance.outputs.determinations import Layout
-from clearance.outputs.summary import _tally, age_band
+from clearance.outputs.summary import _by, _tally, age_band
 from clearance.textsafe import write_csv
 
 DETERMINATIONS = ("relief", "upcoming", "not_eligible", "review")
@@ -187,7 +187,7 @@ def tallies(published: pl.DataFrame, model, as_of: dt.date) -> dict:
         "by_kind": by_kind,
         "by_path": _by_path(paths),
         "by_reason": _tally(published, "reason"),
-        "by_reason_determination": _by_determinations(published, "reason"),
+        "by_reason_determination": _by(published, "reason", DETERMINATIONS),
         "by_kind_reason": {
             kind: _tally(published.filter(pl.col("kind") == kind), "reason") for kind in KINDS
         },
@@ -248,16 +248,6 @@ def _by_path(paths: pl.DataFrame) -> dict:
     result: dict[str, dict[str, int]] = {}
     for path, determination, n in paths.group_by("path", "determination").len().iter_rows():
         result.setdefault(path, {"relief": 0, "upcoming": 0})[determination] = n
-    return dict(sorted(result.items()))
-
-
-def _by_determinations(frame: pl.DataFrame, column: str) -> dict:
-    result: dict[str, dict[str, int]] = {}
-    grouped = frame.group_by(pl.col(column).cast(pl.String).fill_null("unknown"), "determination")
-    for key, determination, n in grouped.len().iter_rows():
-        result.setdefault(key, dict.fromkeys(DETERMINATIONS, 0))[determination] = n
-    for counts in result.values():
-        counts["total"] = sum(counts[d] for d in DETERMINATIONS)
     return dict(sorted(result.items()))
 
 

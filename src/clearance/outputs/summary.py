@@ -49,14 +49,16 @@ def _tally(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {k: v for k, v in sorted(counted.iter_rows())}
 
 
-def _by(frame: pl.DataFrame, column: str) -> dict[str, dict[str, int]]:
+def _by(
+    frame: pl.DataFrame, column: str, determinations: tuple[str, ...] = DETERMINATIONS
+) -> dict[str, dict[str, int]]:
     """column value -> determination -> n, with every determination present."""
     result: dict[str, dict[str, int]] = {}
     grouped = frame.group_by(pl.col(column).cast(pl.String).fill_null("unknown"), "determination")
     for key, determination, n in grouped.len().iter_rows():
-        result.setdefault(key, dict.fromkeys(DETERMINATIONS, 0))[determination] = n
+        result.setdefault(key, dict.fromkeys(determinations, 0))[determination] = n
     for counts in result.values():
-        counts["total"] = sum(counts[d] for d in DETERMINATIONS)
+        counts["total"] = sum(counts[d] for d in determinations)
     return dict(sorted(result.items()))
 
 

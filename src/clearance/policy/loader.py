@@ -10,7 +10,7 @@ from clearance.law.yamlio import YAMLError, load_strict_yaml
 from clearance.policy.describe import summarize
 from clearance.policy.gogen import policy_from_gogen
 from clearance.policy.presets import preset_names, preset_text
-from clearance.policy.schema import Policy, PolicyError, policy_from_mapping
+from clearance.policy.schema import Policy, PolicyError, policy_from_mapping, read_policy_text
 
 __all__ = ["list_presets", "load_policy"]
 
@@ -43,12 +43,7 @@ def load_policy(spec: str | Path, law=None) -> Policy:
                 "(or give a .yaml, .yml or .json policy file)"
             )
         raise PolicyError(f"{spec}: a policy file must end in .yaml, .yml or .json")
-    if not path.is_file():
-        raise PolicyError(f"{spec}: policy file not found")
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{spec}: cannot read the policy file ({exc})") from None
+    text = read_policy_text(path, spec)
 
     if suffix == ".json":
         try:

@@ -34,6 +34,7 @@ from clearance.policy.schema import (
     check_bool,
     check_mapping,
     fail,
+    read_policy_text,
 )
 
 __all__ = ["PackPolicy", "load_pack_policy", "pack_policy_from_mapping", "pack_preset_names"]
@@ -94,12 +95,7 @@ def load_pack_policy(spec: str | Path, law) -> PackPolicy:
             f"{spec}: no such preset of the rule pack {law.name} (presets: "
             f"{', '.join(pack_preset_names(law))}; or give a .yaml policy file)"
         )
-    if not path.is_file():
-        raise PolicyError(f"{spec}: policy file not found")
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{spec}: cannot read the policy file ({exc})") from None
+    text = read_policy_text(path, spec)
     return pack_policy_from_mapping(_yaml(text, str(spec)), law, source=str(spec))
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from clearance.law import load_rulepack
@@ -295,3 +296,13 @@ def _shown_whole(value: Any) -> str:
     if isinstance(value, list | dict):
         return f"a {'list' if isinstance(value, list) else 'mapping'}"
     return str(value)
+
+
+def read_policy_text(path: Path, spec: str | Path) -> str:
+    """A policy file's text; PolicyError naming the file when it cannot be read."""
+    if not path.is_file():
+        raise PolicyError(f"{spec}: policy file not found")
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{spec}: cannot read the policy file ({exc})") from None

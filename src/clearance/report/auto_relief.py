@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 from clearance.report.figures import (
     DIMENSIONS,
-    REJECT_REASONS,
     Chart,
     Column,
     Headline,
@@ -28,6 +27,8 @@ from clearance.report.figures import (
     _demographic_table,
     _run_pack,
     _Source,
+    inputs_table,
+    rejects_table,
 )
 
 DETERMINATIONS = ("relief", "upcoming", "not_eligible", "review")
@@ -230,27 +231,6 @@ def _methods(source: _Source, summary: Mapping, run: Mapping, law) -> Methods:
         f"{setting.description} {policy.get(key) if policy.get(key) is not None else 'none'}."
         for key, setting in law.settings.items()
     )
-    rows = tuple(
-        Row(
-            code,
-            REJECT_REASONS.get(code, code.replace("_", " ")),
-            (source("rejects_by_reason", code),),
-        )
-        for code in summary.get("rejects_by_reason", {})
-    )
-    inputs = tuple(
-        Row(
-            str(i),
-            item.get("name", "?"),
-            (
-                item.get("sha256", ""),
-                source.run_figure("inputs", i, "rows_read"),
-                source.run_figure("inputs", i, "rows_used"),
-                source.run_figure("inputs", i, "rows_rejected"),
-            ),
-        )
-        for i, item in enumerate(run.get("inputs", []))
-    )
     cited = tuple((s.rule.label or s.reason, s.rule.citation) for s in law.steps if s.rule)
     return Methods(
         policy_name=summary["policy"],
@@ -266,19 +246,7 @@ def _methods(source: _Source, summary: Mapping, run: Mapping, law) -> Methods:
         rulepack_version=run.get("rule_pack", {}).get("version", "not recorded"),
         rulepack_note=f"Rule pack {law.name}: {law.title}.",
         law=tuple(dict.fromkeys(cited)),
-        inputs=Table(
-            id="inputs",
-            title="Input files",
-            intro="",
-            row_header="File",
-            columns=(
-                Column("sha256", "SHA-256", numeric=False),
-                Column("rows_read", "Lines read"),
-                Column("rows_used", "Used"),
-                Column("rows_rejected", "Rejected"),
-            ),
-            rows=inputs,
-        ),
+        inputs=inputs_table(source, run),
         rows=(
             source("rows", "read"),
             " lines read, ",
@@ -287,15 +255,7 @@ def _methods(source: _Source, summary: Mapping, run: Mapping, law) -> Methods:
             source("rows", "rejected"),
             " rejected.",
         ),
-        rejects=Table(
-            id="rejects",
-            title="Lines rejected, by reason",
-            intro="Every rejected line is listed in rejects.csv with its file and line number.",
-            row_header="Reason",
-            columns=(Column("rejected", "Lines"),),
-            rows=rows,
-            total=Row("total", "All lines rejected", (source("rows", "rejected"),)),
-        ),
+        rejects=rejects_table(source, summary),
         not_tested=None,
         definitions=(
             "Relief due: the records show eligibility on or before the as-of date.",

@@ -877,6 +877,57 @@ def _review_table(source: _Source, summary: Mapping, law) -> Table:
     )
 
 
+def inputs_table(source: _Source, run: Mapping) -> Table:
+    """The run's input files: SHA-256 and lines read, used and rejected (run.json)."""
+    rows = tuple(
+        Row(
+            str(i),
+            item.get("name", "?"),
+            (
+                item.get("sha256", ""),
+                source.run_figure("inputs", i, "rows_read"),
+                source.run_figure("inputs", i, "rows_used"),
+                source.run_figure("inputs", i, "rows_rejected"),
+            ),
+        )
+        for i, item in enumerate(run.get("inputs", []))
+    )
+    return Table(
+        id="inputs",
+        title="Input files",
+        intro="",
+        row_header="File",
+        columns=(
+            Column("sha256", "SHA-256", numeric=False),
+            Column("rows_read", "Lines read"),
+            Column("rows_used", "Used"),
+            Column("rows_rejected", "Rejected"),
+        ),
+        rows=rows,
+    )
+
+
+def rejects_table(source: _Source, summary: Mapping) -> Table:
+    """The lines rejected, by reason (summary.json)."""
+    rows = tuple(
+        Row(
+            code,
+            REJECT_REASONS.get(code, code.replace("_", " ")),
+            (source("rejects_by_reason", code),),
+        )
+        for code in summary.get("rejects_by_reason", {})
+    )
+    return Table(
+        id="rejects",
+        title="Lines rejected, by reason",
+        intro="Every rejected line is listed in rejects.csv with its file and line number.",
+        row_header="Reason",
+        columns=(Column("rejected", "Lines"),),
+        rows=rows,
+        total=Row("total", "All lines rejected", (source("rows", "rejected"),)),
+    )
+
+
 def _methods(source: _Source, summary: Mapping, run: Mapping, law, public: bool) -> Methods:
     from clearance.policy import PolicyError, describe, policy_from_mapping
 
@@ -903,27 +954,6 @@ def _methods(source: _Source, summary: Mapping, run: Mapping, law, public: bool)
         "argument": "given with the run (--as-of)",
         "today": "the day of the run (no --as-of was given)",
     }.get(run.get("as_of_source", ""), run.get("as_of_source", "not recorded"))
-    inputs = tuple(
-        Row(
-            str(i),
-            item.get("name", "?"),
-            (
-                item.get("sha256", ""),
-                source.run_figure("inputs", i, "rows_read"),
-                source.run_figure("inputs", i, "rows_used"),
-                source.run_figure("inputs", i, "rows_rejected"),
-            ),
-        )
-        for i, item in enumerate(run.get("inputs", []))
-    )
-    rejects = tuple(
-        Row(
-            code,
-            REJECT_REASONS.get(code, code.replace("_", " ")),
-            (source("rejects_by_reason", code),),
-        )
-        for code in summary.get("rejects_by_reason", {})
-    )
     not_tested = summary.get("not_tested") or {}
     not_tested_text: Text | None = None
     if not_tested:
@@ -969,19 +999,7 @@ def _methods(source: _Source, summary: Mapping, run: Mapping, law, public: bool)
             ),
             *cited,
         ),
-        inputs=Table(
-            id="inputs",
-            title="Input files",
-            intro="",
-            row_header="File",
-            columns=(
-                Column("sha256", "SHA-256", numeric=False),
-                Column("rows_read", "Lines read"),
-                Column("rows_used", "Used"),
-                Column("rows_rejected", "Rejected"),
-            ),
-            rows=inputs,
-        ),
+        inputs=inputs_table(source, run),
         rows=(
             source("rows", "read"),
             " lines read, ",
@@ -995,15 +1013,7 @@ def _methods(source: _Source, summary: Mapping, run: Mapping, law, public: bool)
                 else "; the counts do not reconcile."
             ),
         ),
-        rejects=Table(
-            id="rejects",
-            title="Lines rejected, by reason",
-            intro="Every rejected line is listed in rejects.csv with its file and line number.",
-            row_header="Reason",
-            columns=(Column("rejected", "Lines"),),
-            rows=rejects,
-            total=Row("total", "All lines rejected", (source("rows", "rejected"),)),
-        ),
+        rejects=rejects_table(source, summary),
         not_tested=not_tested_text,
         definitions=(
             "People helped: people with at least one conviction dismissed or reduced.",
