@@ -24,9 +24,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from clearance._folders import aside
+from clearance._folders import aside, private_dir
 from clearance.filings import Office, OfficeError, load_office
-from clearance.web import reviews
+from clearance.web import objections, reviews
 from clearance.web.db import Run
 from clearance.web.reviewed import write_reviewed_run
 from clearance.web.settings import Settings
@@ -51,7 +51,9 @@ DOWNLOADS = {
     "report.html": "text/html",
     "report.pdf": "application/pdf",
     "filings.zip": "application/zip",
+    "upcoming.csv": "text/csv",  # a ca-auto-relief run's worklist
 }
+OBJECTIONS = "objections"  # a ca-auto-relief run's filings: petitions to prohibit relief
 
 
 def reviewed_dir(settings: Settings, run_id: int) -> Path:
@@ -136,6 +138,48 @@ def ensure_filings(settings: Settings, db: Session, run: Run) -> Path:
         if not archive.exists() or not marker.exists() or marker.read_text() != key:
             write_filings(folder, folder / FILINGS, saved_office(settings))
             _zip(folder / FILINGS, archive, _as_of(folder))
+            marker.write_text(key)
+    return archive
+
+
+def ensure_run_file(settings: Settings, run: Run, name: str) -> Path:
+    """A file of a run whose pack has no reviewed run (ca-auto-relief): the run's own
+    output, its report made there first if needed. Review decisions stay in the audit
+    log; the determinations are the engine's."""
+    from clearance.report import write_report
+
+    folder = output_dir(settings, run.id)
+    with run_lock(run.id):
+        if not (folder / "determinations.parquet").exists():
+            raise RunGone(f"run {run.id} has no output folder any more (it was deleted)")
+        if name.startswith("report.") and not (folder / name).exists():
+            write_report(folder)
+    return folder / name
+
+
+def ensure_objection_filings(settings: Settings, db: Session, run: Run) -> Path:
+    """filings.zip of a ca-auto-relief run: a petition to prohibit relief for each
+    conviction marked in the audit log, the list of those not objected to; made again
+    when a mark or the office changed."""
+    from clearance.explain import pack_for_run
+    from clearance.filings.objections import objections_from_rows, write_objection_filings
+
+    run_dir = output_dir(settings, run.id)
+    folder = settings.runs_dir / str(run.id) / OBJECTIONS
+    with run_lock(run.id):
+        if not (run_dir / "determinations.parquet").exists():
+            raise RunGone(f"run {run.id} has no output folder any more (it was deleted)")
+        private_dir(folder)
+        key = f"{_office_key(settings)}:{objections.marks_key(db, run.id)}"
+        archive, marker = folder / FILINGS_ZIP, folder / FILINGS_KEY
+        if not archive.exists() or not marker.exists() or marker.read_text() != key:
+            provenance = json.loads((run_dir / "run.json").read_text())
+            marked = objections_from_rows(objections.marks(db, run.id), "web app")
+            write_objection_filings(
+                run_dir, folder / FILINGS, pack_for_run(provenance), provenance,
+                saved_office(settings), marked,
+            )  # fmt: skip
+            _zip(folder / FILINGS, archive, _as_of(run_dir))
             marker.write_text(key)
     return archive
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from clearance.web import results
 from clearance.web.accounts import can
 from clearance.web.db import (
-    REVIEW_DECISIONS,
     AuditEntry,
     Run,
     User,
@@ -28,6 +27,7 @@ from clearance.web.db import (
     lock_audit,
     utcnow,
 )
+from clearance.web.objections import review_decisions
 from clearance.web.reviewed import ReviewDecision
 
 OPENED = "review_opened"
@@ -311,8 +311,9 @@ def decide(
     """
     if not can(user, "decide_review"):
         raise ReviewError("only an attorney can decide a review", 403)
-    if decision not in REVIEW_DECISIONS:
-        raise ReviewError("choose dismiss, reduce or not eligible")
+    allowed = review_decisions(run)
+    if decision not in allowed:
+        raise ReviewError(f"choose {', '.join(d.replace('_', ' ') for d in allowed)}")
     if len(request_key) > MAX_KEY:
         raise ReviewError("the form's request key is too long; reload the page")
     note = required_text(note, "note", "say why", ReviewError, MAX_NOTE)

@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clearance.explain import ExplainError
 from clearance.extract.reader import ExtractError
-from clearance.law import RulePackError
+from clearance.law import RulePackError, load_pack
 from clearance.policy import PolicyError, policy_from_mapping
+from clearance.policy.pack_policy import pack_policy_from_mapping
 from clearance.run import RunError, run
 from clearance.sample import sample_path
 from clearance.web.db import Run, RunTombstone, Upload, utcnow
@@ -146,7 +147,13 @@ class Worker:
         error: str | None = None
         try:
             inputs = input_paths(self.settings, claimed.inputs)
-            policy = policy_from_mapping(claimed.policy, source=claimed.policy_source)
+            law = None
+            if claimed.policy.get("law"):  # a pack other than Prop 64 names itself
+                law = load_pack(claimed.policy["law"])
+                stored = {k: v for k, v in claimed.policy.items() if k != "source"}
+                policy = pack_policy_from_mapping(stored, law, source=claimed.policy_source)
+            else:
+                policy = policy_from_mapping(claimed.policy, source=claimed.policy_source)
             run(
                 inputs,
                 county=claimed.county,
@@ -156,6 +163,7 @@ class Worker:
                 as_of_source="web form",
                 progress=self._progress(run_id, claimed.total_bytes),
                 report=False,  # the app shows the reviewed run's report, made on demand
+                law=law,
             )
         except RunCancelled:
             pass

@@ -10,9 +10,11 @@ person or file).
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
+import polars as pl
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.datastructures import FormData
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -20,15 +22,17 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from clearance.explain import ExplainError, PackMismatch, explain
 from clearance.filings import FilingsError
 from clearance.report import ReportError
-from clearance.web import results, reviews
+from clearance.web import objections, results, reviews
 from clearance.web.context import Ctx, require, text
-from clearance.web.db import REVIEW_DECISIONS, Run, audit_entry
+from clearance.web.db import Run, audit_entry
 from clearance.web.exports import (
     DOWNLOADS,
     RunGone,
     ensure_filings,
+    ensure_objection_filings,
     ensure_report,
     ensure_reviewed,
+    ensure_run_file,
 )
 from clearance.web.routes.runs import get_run
 from clearance.web.security import CSRF_FIELD, CSRF_HEADER
@@ -111,7 +115,7 @@ def _person_values(ctx: Ctx, run: Run, subject_id: str) -> dict:
         "explanation": explanation,
         "states": states,
         "history": history,
-        "decisions": REVIEW_DECISIONS,
+        "decisions": objections.review_decisions(run),
         # A fresh idempotency token for each decision form on the page.
         "request_key": lambda: secrets.token_hex(16),
     }
@@ -198,6 +202,12 @@ def decide_review(
 def _made(ctx: Ctx, run: Run, name: str) -> Path:
     """The file ``name`` of the reviewed run, made first if needed (one-line error if not)."""
     try:
+        if objections.is_auto_relief(run):  # no reviewed run: the engine's own files
+            if name == "filings.zip":
+                return ensure_objection_filings(ctx.settings, ctx.db, run)
+            return ensure_run_file(ctx.settings, run, name)
+        if name == "upcoming.csv":
+            raise HTTPException(404, "no worklist: this run is not of automatic relief")
         if name == "filings.zip":
             return ensure_filings(ctx.settings, ctx.db, run)
         if name.startswith("report."):
@@ -230,3 +240,48 @@ def report_inline(run_id: int, ctx: Ctx = Depends(require("read"))) -> Response:
     """The impact report of the reviewed run, shown in a sandboxed frame of the run page."""
     run = finished_run(ctx, run_id)
     return FileResponse(_made(ctx, run, "report.html"), media_type="text/html")
+
+
+# ------------------------------------------------------------------ the worklist
+
+
+def _worklist_values(ctx: Ctx, run: Run) -> dict:
+    if not objections.is_auto_relief(run):
+        raise HTTPException(404, "no worklist: this run is not of automatic relief")
+    out = output_dir(ctx.settings, run.id)
+    rows = pl.read_csv(out / "upcoming.csv", infer_schema=False).to_dicts()
+    marked = {(m["subject_id"], m["cnt_order"]): m for m in objections.marks(ctx.db, run.id)}
+    as_of = json.loads((out / "run.json").read_text())["as_of"]
+    return {"run": run, "rows": rows, "marked": marked, "as_of": as_of,
+            "can_mark": ctx.can("decide_review")}  # fmt: skip
+
+
+@router.get("/runs/{run_id}/worklist")
+def worklist_page(run_id: int, ctx: Ctx = Depends(require("read"))) -> Response:
+    """The prosecutor's worklist: convictions eligible within the window, by the last day
+    to petition to prohibit relief, with the office's marks."""
+    run = finished_run(ctx, run_id)
+    return ctx.render("worklist.html", **_worklist_values(ctx, run))
+
+
+@router.post("/runs/{run_id}/objections")
+def mark_objection(
+    run_id: int, ctx: Ctx = Depends(require("decide_review")), form: FormData = Depends(posted)
+) -> Response:
+    """Mark (or, with ``withdraw``, unmark) a conviction the office objects to."""
+    csrf(ctx, form)
+    run = finished_run(ctx, run_id)
+    subject_id, cnt_order = text(form, "subject_id"), text(form, "cnt_order")
+    ctx.require_user()
+    try:
+        if form.get("withdraw"):
+            objections.withdraw(ctx.db, ctx.user, run, subject_id, cnt_order,
+                                str(form.get("note") or ""))  # fmt: skip
+        else:
+            objections.mark(ctx.db, ctx.user, run, _determinations(ctx, run), subject_id,
+                            cnt_order, str(form.get("grounds") or ""))  # fmt: skip
+    except objections.ObjectionError as exc:
+        ctx.db.rollback()
+        values = _worklist_values(ctx, run)
+        return ctx.render("worklist.html", status=exc.status, **values, error=str(exc))
+    return RedirectResponse(f"/runs/{run.id}/worklist", status_code=303)

@@ -14,11 +14,12 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from clearance.law import load_rulepack
+from clearance.law import installed_packs, load_pack, load_rulepack
 from clearance.policy import PolicyError, list_presets, load_policy, preset_names
+from clearance.policy.pack_policy import load_pack_policy, pack_preset_names
 from clearance.run import RunError, check_as_of
 from clearance.sample import sample_path
-from clearance.web import exports, lifecycle, policy_form, results, reviews
+from clearance.web import exports, lifecycle, objections, policy_form, results, reviews
 from clearance.web.context import Ctx, checked_form, in_thread, require, text, users_by_id
 from clearance.web.db import ACTIVE_STATES, Run, RunTombstone, Upload, audit_entry
 from clearance.web.uploads import ReceivedFile, UploadError, check_file, megabytes, receive
@@ -85,6 +86,8 @@ def _new_run_page(
         county=values.get("county", ""),
         presets=list_presets(),
         preset=values.get("preset", "statute"),
+        laws=[(name, load_pack(name).title) for name in installed_packs()],
+        law=values.get("law", "prop64"),
         policy_mode=values.get("policy_mode", "preset"),
         custom=custom,
         sections=policy_form.sections(),
@@ -235,6 +238,7 @@ def _create_run(ctx: Ctx, form: FormData) -> Response:
     sample = form.get("sample") == "on"
     values = {
         "county": text(form, "county").upper(),
+        "law": text(form, "law") or "prop64",
         "preset": text(form, "preset") or "statute",
         "policy_mode": text(form, "policy_mode") or "preset",
         "as_of": text(form, "as_of"),
@@ -257,12 +261,21 @@ def _create_run(ctx: Ctx, form: FormData) -> Response:
         as_of = dt.date.fromisoformat(values["as_of"])
     except ValueError:
         return again("give the as-of date as YYYY-MM-DD")
+    if values["law"] not in installed_packs():
+        return again(f"unknown rule pack {values['law']!r}")
+    law = load_pack(values["law"])
     try:
-        check_as_of(as_of, label="the as-of date")  # one after today runs, with a warning
+        check_as_of(as_of, law, label="the as-of date")  # after today runs, with a warning
     except RunError as exc:
         return again(str(exc))
     try:
-        if values["policy_mode"] == "custom":
+        if law.functions != "prop64":  # another law: one of its presets
+            if values["policy_mode"] == "custom":
+                return again(f"the rule pack {law.name} runs with one of its presets")
+            if values["preset"] not in pack_preset_names(law):
+                return again(f"the rule pack {law.name} has no preset {values['preset']!r}")
+            policy, source = load_pack_policy(values["preset"], law), values["preset"]
+        elif values["policy_mode"] == "custom":
             policy = policy_form.policy_from_form(fields)
             source = policy_form.SOURCE
         else:
@@ -291,7 +304,11 @@ def _create_run(ctx: Ctx, form: FormData) -> Response:
         county=values["county"],
         policy_name=policy.name,
         policy_source=source,
-        policy_json=json.dumps(policy_form.stored_mapping(policy)),
+        policy_json=json.dumps(
+            policy_form.stored_mapping(policy)
+            if law.functions == "prop64"
+            else policy.to_file()  # names its pack (`law`), which the worker reads
+        ),
         as_of=as_of.isoformat(),
         inputs_json=json.dumps(inputs),
         total_bytes=sum(i["size_bytes"] for i in inputs),
@@ -350,7 +367,7 @@ def effective_counts(ctx: Ctx, run: Run) -> dict[str, int]:
         .len()
         .collect()
     )
-    counts = dict.fromkeys(("dismiss", "reduce", "not_eligible", "review"), 0)
+    counts = dict.fromkeys(objections.run_law(run).determinations, 0)
     counts.update(dict(frame.iter_rows()))
     return counts
 
@@ -374,6 +391,8 @@ def _run_page(ctx: Ctx, run: Run, status: int = 200, **extra) -> Response:
         values["decided"] = reviews.decided_count(ctx.db, run.id)
         values["pending"] = reviews_pending(ctx, run)
         values["office"] = exports.office_path(ctx.settings).exists()
+        values["law"] = objections.run_law(run)
+        values["auto_relief"] = objections.is_auto_relief(run)
     return ctx.render("run.html", status=status, **values)
 
 
