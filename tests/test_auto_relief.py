@@ -327,6 +327,25 @@ def test_a_policy_file_changes_a_setting_and_is_checked(extract, tmp_path):
     recorded = json.loads((out / "run.json").read_text())["policy"]
     assert recorded["post_prison_supervision_years"] == 5 and recorded["pending_years"] is None
 
+    # The policy names its pack: --law may be left out.
+    again = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(extract),
+            "--county",
+            "SACRAMENTO",
+            "--as-of",
+            AS_OF,
+            "--policy",
+            str(policy),
+            "--out",
+            str(tmp_path / "o2"),
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    assert _rows(tmp_path / "o2")["200"]["eligible_on"] == "2030-03-01"
+
     policy.write_text("law: ca-auto-relief\nname: x\nobjection_days: ninety\n")
     bad = CliRunner().invoke(
         app,

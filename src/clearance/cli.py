@@ -238,6 +238,8 @@ def _run(
     from clearance.run import run
 
     _check_inputs(inputs)
+    if law_spec is None:  # a policy file may name the pack it is for (`law: ca-auto-relief`)
+        law_spec = _policy_law(policy_spec)
     try:
         law = load_pack(law_spec)
     except RulePackError as exc:
@@ -264,6 +266,21 @@ def _run(
                 spark_master=spark_master,
                 law=law,
             )
+
+
+def _policy_law(policy_spec: str) -> str | None:
+    """The rule pack a policy YAML file names (its ``law`` key), if it names one."""
+    path = Path(policy_spec)
+    if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+        return None
+    from clearance.law.yamlio import YAMLError, load_strict_yaml
+
+    try:
+        data = load_strict_yaml(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError):
+        return None  # the policy's own reader names the problem
+    law = data.get("law") if isinstance(data, dict) else None
+    return law if isinstance(law, str) and law.strip() else None
 
 
 def _print_run(result) -> None:
