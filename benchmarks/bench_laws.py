@@ -79,10 +79,11 @@ def table(found: list[dict]) -> str:
             best = f["best"][law]
             s = best["stages"]
             every = ", ".join(f"{r['wall']:.1f}" for r in runs)
+            cpu, peak = min(r["cpu"] for r in runs), max(r["peak_mb"] for r in runs)
             lines.append(
                 f"| {f['size']} | {f['rows']:,} | {law} | {best['decided']:,} "
                 f"| {best['wall']:.1f} s; {every} s "
-                f"| {min(r['cpu'] for r in runs):.1f} s | {max(r['peak_mb'] for r in runs):,.0f} MB "
+                f"| {cpu:.1f} s | {peak:,.0f} MB "
                 f"| {s.get('read', 0):.1f} / {s.get('model', 0):.1f} / {s.get('rules', 0):.1f} / "
                 f"{s.get('outputs', 0):.1f} / {s.get('report', 0):.1f} s |"
             )
@@ -105,7 +106,8 @@ def record(found: list[dict]) -> None:
     start = previous.find(SECTION)
     if start >= 0:
         end = previous.find("\n## ", start + len(SECTION))
-        previous = previous[:start].rstrip("\n") + ("\n\n" + previous[end + 1 :] if end >= 0 else "")
+        rest = "\n\n" + previous[end + 1 :] if end >= 0 else ""
+        previous = previous[:start].rstrip("\n") + rest
     RESULTS.write_text(previous.rstrip("\n") + "\n\n" + text)
 
 
