@@ -149,6 +149,10 @@ def tallies(published: pl.DataFrame, model, as_of: dt.date) -> dict:
     """Every figure of summary.json from a group's determinations (they add up across
     groups of different people, as Prop 64's do)."""
     subjects = model.people.select(pl.len()).collect().item()
+    # The few columns the figures read: a filter of the whole table copies every column.
+    published = published.select(
+        "subject_id", "kind", "determination", "reason", "path", "petitions", "severity"
+    )
     by_determination = dict.fromkeys(DETERMINATIONS, 0)
     by_determination.update(_tally(published, "determination"))
     due = pl.col("determination").is_in(["relief", "upcoming"])
