@@ -230,6 +230,27 @@ def test_run_exits_0_or_2_and_reconciles(sample):
             assert_no_formula(out)
 
 
+@fuzz(5)
+@given(sample=extract_file())
+def test_a_run_of_automatic_relief_exits_0_or_2_and_reconciles(sample):
+    """The second rule pack reads the same hostile files: every line used or rejected,
+    no traceback, no value of the extract in a message, no formula in a CSV cell
+    (upcoming.csv included)."""
+    data, mark = sample
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "extract.dat"
+        path.write_bytes(data)
+        out = Path(tmp) / "out"
+        result = invoke("run", path, "--law", "ca-auto-relief", "--county", "SACRAMENTO",
+                        "--as-of", "2026-07-01", "--out", out)  # fmt: skip
+        assert_clean_exit(result, mark)
+        if result.exit_code == 0:
+            rows = json.loads((out / "summary.json").read_text())["rows"]
+            assert rows["read"] == rows["used"] + rows["rejected"]
+            assert (out / "upcoming.csv").exists()
+            assert_no_formula(out)
+
+
 @fuzz(20)
 @given(sample=extract_file())
 def test_the_web_upload_check_accepts_or_refuses_with_one_line(sample):
