@@ -24,10 +24,11 @@ import polars as pl
 import pytest
 import yaml
 
+from case_batches import Batches
 from clearance.law import load_pack
 from clearance.policy.pack_policy import PackPolicy, load_pack_policy, pack_policy_from_mapping
 from clearance.run import run
-from conftest import header, line
+from conftest import line
 
 LAW = load_pack("ca-auto-relief")
 CASES_DIR = LAW.cases_folder
@@ -237,44 +238,14 @@ def case_policy(case: Case) -> PackPolicy:
     )
 
 
-class Batches:
-    def __init__(self, tmp: Path):
-        self.tmp = tmp
-        self.results: dict[str, pl.DataFrame | BaseException] = {}
-
-    def determinations(self, case: Case) -> pl.DataFrame:
-        if case.batch not in self.results:
-            try:
-                self.results[case.batch] = self._run([c for c in CASES if c.batch == case.batch])
-            except Exception as exc:
-                self.results[case.batch] = exc
-        result = self.results[case.batch]
-        if isinstance(result, BaseException):
-            raise result
-        return result.filter(pl.col("subject_id") == case.subject_id)
-
-    def _run(self, cases: list[Case]) -> pl.DataFrame:
-        folder = self.tmp / f"batch{len(self.results)}"
-        folder.mkdir()
-        extract = folder / "extract.csv"
-        lines = [header(), *(text for case in cases for text in extract_lines(case))]
-        extract.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        first = cases[0]
-        run(
-            [extract],
-            county=first.county,
-            policy=case_policy(first),
-            as_of=first.as_of,
-            out=folder / "out",
-            law=LAW,
-            report=False,
-        )
-        return pl.read_parquet(folder / "out" / "determinations.parquet")
-
-
 @pytest.fixture(scope="session")
 def batches(tmp_path_factory) -> Batches:
-    return Batches(tmp_path_factory.mktemp("auto_relief_cases"))
+    def run_batch(cases, extract: Path, out: Path) -> None:
+        first = cases[0]
+        run([extract], county=first.county, policy=case_policy(first), as_of=first.as_of,
+            out=out, law=LAW, report=False)  # fmt: skip
+
+    return Batches(tmp_path_factory.mktemp("auto_relief_cases"), CASES, extract_lines, run_batch)
 
 
 def _matches(row: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
