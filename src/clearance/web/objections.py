@@ -1,7 +1,6 @@
 """The rule pack of a run, and objections to automatic relief, marked through the audit log.
 
-A run records its rule pack in its policy (``law``; Prop 64's policies, made before
-there were several packs, name none). A ca-auto-relief run's worklist (upcoming.csv)
+A ca-auto-relief run's worklist (upcoming.csv)
 lets an attorney mark a conviction the office will object to, with the grounds, and
 withdraw a mark. As with review decisions (reviews.py), a mark is never stored
 anywhere but in the append-only audit log: the current marks of a run are, for each
@@ -18,9 +17,9 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clearance.law import RulePack, load_pack, load_rulepack
 from clearance.web.accounts import can
 from clearance.web.db import AuditEntry, Run, User, audit_entry, lock_audit
+from clearance.web.reviews import required_text
 
 MARKED = "objection_marked"
 WITHDRAWN = "objection_withdrawn"
@@ -34,23 +33,6 @@ class ObjectionError(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-def run_law(run: Run) -> RulePack:
-    """The rule pack the run was decided under (Prop 64 when its policy names none)."""
-    name = run.policy.get("law")
-    return load_pack(name) if name else load_rulepack()
-
-
-def is_auto_relief(run: Run) -> bool:
-    """A run of a pack whose filings are objections to automatic relief."""
-    return run_law(run).functions == "ca_auto_relief"
-
-
-def review_decisions(run: Run) -> tuple[str, ...]:
-    """What an attorney may decide on a row of the run: the pack's determinations but
-    ``review``."""
-    return tuple(d for d in run_law(run).determinations if d != "review")
 
 
 def _row(determinations: Path, subject_id: str, cnt_order: str) -> dict | None:
@@ -75,11 +57,13 @@ def mark(
     """Record that the office objects to the conviction's relief, with the grounds."""
     if not can(user, "decide_review"):
         raise ObjectionError("only an attorney can mark an objection", 403)
-    grounds = " ".join((grounds or "").split())
-    if not grounds:
-        raise ObjectionError("state the grounds: the petition must show them")
-    if len(grounds) > MAX_GROUNDS:
-        raise ObjectionError(f"the grounds are longer than {MAX_GROUNDS:,} characters")
+    grounds = required_text(
+        grounds or "",
+        "statement of grounds",
+        "the petition must show them",
+        ObjectionError,
+        MAX_GROUNDS,
+    )
     row = _row(determinations, subject_id, cnt_order)
     if row is None:
         raise ObjectionError("no such record in this run", 404)

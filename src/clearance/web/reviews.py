@@ -27,7 +27,7 @@ from clearance.web.db import (
     lock_audit,
     utcnow,
 )
-from clearance.web.objections import review_decisions
+from clearance.web.laws import review_decisions
 from clearance.web.reviewed import ReviewDecision
 
 OPENED = "review_opened"

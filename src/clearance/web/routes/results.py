@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from clearance.explain import ExplainError, PackMismatch, explain
 from clearance.filings import FilingsError
 from clearance.report import ReportError
-from clearance.web import objections, results, reviews
+from clearance.web import laws, objections, results, reviews
 from clearance.web.context import Ctx, require, text
 from clearance.web.db import Run, audit_entry
 from clearance.web.exports import (
@@ -115,7 +115,7 @@ def _person_values(ctx: Ctx, run: Run, subject_id: str) -> dict:
         "explanation": explanation,
         "states": states,
         "history": history,
-        "decisions": objections.review_decisions(run),
+        "decisions": laws.review_decisions(run),
         # A fresh idempotency token for each decision form on the page.
         "request_key": lambda: secrets.token_hex(16),
     }
@@ -202,7 +202,7 @@ def decide_review(
 def _made(ctx: Ctx, run: Run, name: str) -> Path:
     """The file ``name`` of the reviewed run, made first if needed (one-line error if not)."""
     try:
-        if objections.is_auto_relief(run):  # no reviewed run: the engine's own files
+        if laws.is_auto_relief(run):  # no reviewed run: the engine's own files
             if name == "filings.zip":
                 return ensure_objection_filings(ctx.settings, ctx.db, run)
             return ensure_run_file(ctx.settings, run, name)
@@ -246,7 +246,7 @@ def report_inline(run_id: int, ctx: Ctx = Depends(require("read"))) -> Response:
 
 
 def _worklist_values(ctx: Ctx, run: Run) -> dict:
-    if not objections.is_auto_relief(run):
+    if not laws.is_auto_relief(run):
         raise HTTPException(404, "no worklist: this run is not of automatic relief")
     out = output_dir(ctx.settings, run.id)
     rows = pl.read_csv(out / "upcoming.csv", infer_schema=False).to_dicts()

@@ -19,7 +19,7 @@ from clearance.policy import PolicyError, list_presets, load_policy, preset_name
 from clearance.policy.pack_policy import load_pack_policy, pack_preset_names
 from clearance.run import RunError, check_as_of
 from clearance.sample import sample_path
-from clearance.web import exports, lifecycle, objections, policy_form, results, reviews
+from clearance.web import exports, laws, lifecycle, policy_form, results, reviews
 from clearance.web.context import Ctx, checked_form, in_thread, require, text, users_by_id
 from clearance.web.db import ACTIVE_STATES, Run, RunTombstone, Upload, audit_entry
 from clearance.web.uploads import ReceivedFile, UploadError, check_file, megabytes, receive
@@ -367,7 +367,7 @@ def effective_counts(ctx: Ctx, run: Run) -> dict[str, int]:
         .len()
         .collect()
     )
-    counts = dict.fromkeys(objections.run_law(run).determinations, 0)
+    counts = dict.fromkeys(laws.run_law(run).determinations, 0)
     counts.update(dict(frame.iter_rows()))
     return counts
 
@@ -391,8 +391,8 @@ def _run_page(ctx: Ctx, run: Run, status: int = 200, **extra) -> Response:
         values["decided"] = reviews.decided_count(ctx.db, run.id)
         values["pending"] = reviews_pending(ctx, run)
         values["office"] = exports.office_path(ctx.settings).exists()
-        values["law"] = objections.run_law(run)
-        values["auto_relief"] = objections.is_auto_relief(run)
+        values["law"] = laws.run_law(run)
+        values["auto_relief"] = laws.is_auto_relief(run)
     return ctx.render("run.html", status=status, **values)
 
 
