@@ -83,7 +83,7 @@ class Model:
 # jail, prison, fine) and each disposition of a count (DISP_ORDER 1, 2, ...).
 LINE_COLUMNS = ("subject_id", "cnt_order", "disp_order", "disposition", "convicted",
                 "sent_order", "sent_loc", "sent_length_raw", "sent_time_code", "sent_days",
-                "sent_months", "sent_years", "sent_unknown", "row_order")  # fmt: skip
+                "sent_months", "sent_years", "sent_unknown")  # fmt: skip
 
 
 def build(
