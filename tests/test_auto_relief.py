@@ -43,8 +43,8 @@ def _row(sid, cyc, stp, cnt, date, kind, offense, disp="", sev="", part=None, of
         OFFENSE_TOC=sev[:1],
         OFN=ofn,
         DISP_ORDER="1",
-        **more,
     )
+    fields.update(more)
     if part:
         fields.update(
             SENT_ORDER="01", SENT_LOC_DESCR=part[0], SENT_LENGTH=part[1], SENT_TIME_CODE=part[2]
@@ -432,3 +432,44 @@ def test_a_marked_record_past_its_deadline_warns_and_a_wrong_key_is_refused(run_
     text = " ".join(refused.output.split())
     assert "objections.csv: line 2" in text and "not_eligible" in text
     assert not (tmp_path / "f2").exists()
+
+
+def test_county_all_decides_every_county(tmp_path):
+    """--county ALL: a statewide run decides every county's records (the spec's scope)."""
+    lines = [
+        *PEOPLE[:2],
+        _row(
+            "900",
+            1,
+            1,
+            1,
+            "20150601",
+            "court",
+            "484 PC-PETTY THEFT",
+            "CONVICTED-JAIL",
+            "MISDEMEANOR",
+            STP_ORI_CNTY_NAME="FRESNO",
+            STP_ORI_DESCR="CASC FRESNO",
+        ),
+    ]
+    extract = tmp_path / "state.dat"
+    extract.write_text(header() + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    for county, expected in (("ALL", {"100", "200", "900"}), ("FRESNO", {"900"})):
+        out = tmp_path / county
+        result = CliRunner().invoke(
+            app,
+            [
+                "run",
+                str(extract),
+                "--law",
+                "ca-auto-relief",
+                "--county",
+                county,
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(out),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert set(_rows(out)) == expected
