@@ -640,7 +640,16 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
     )  # read by several queries below
 
     # Court steps of the arrest: of its cycle (any step), or linked by case number.
-    court = events.filter(pl.col("is_court")).rename({"event_key": "c_key", "cycle": "c_cycle"})
+    # A court step whose counts are all open (a continuance, a complaint filed) and that a
+    # later step of its case disposes of is superseded: the later step says how it ended.
+    court = (
+        events.filter(pl.col("is_court"))
+        .join(t["later_final"], on=["subject_id", "event_key"], how="left")
+        .with_columns(
+            _superseded=(pl.col("n_final") == 0) & pl.col("later_final").fill_null(False)
+        )
+        .rename({"event_key": "c_key", "cycle": "c_cycle"})
+    )
     in_cycle = (
         arrests.select("subject_id", "event_key", "cycle")
         .join(
@@ -666,10 +675,10 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
         .agg(
             court_steps=pl.len(),
             court_convicted=pl.col("ev_convicted").any(),
-            court_counts=pl.col("n_counts").sum(),
-            court_final=pl.col("n_final").sum(),
-            court_acquitted=pl.col("n_acquitted").sum(),
-            court_dismissed=pl.col("n_dismissed").sum(),
+            court_counts=pl.col("n_counts").filter(~pl.col("_superseded")).sum(),
+            court_final=pl.col("n_final").filter(~pl.col("_superseded")).sum(),
+            court_acquitted=pl.col("n_acquitted").filter(~pl.col("_superseded")).sum(),
+            court_dismissed=pl.col("n_dismissed").filter(~pl.col("_superseded")).sum(),
             court_relief=pl.col("ev_relief").any(),
             court_relief_text=pl.col("ev_relief_text").drop_nulls().min(),
             court_complaint=pl.col("ev_complaint").any(),
