@@ -645,9 +645,7 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
     court = (
         events.filter(pl.col("is_court"))
         .join(t["later_final"], on=["subject_id", "event_key"], how="left")
-        .with_columns(
-            _superseded=(pl.col("n_final") == 0) & pl.col("later_final").fill_null(False)
-        )
+        .with_columns(_superseded=(pl.col("n_final") == 0) & pl.col("later_final").fill_null(False))
         .rename({"event_key": "c_key", "cycle": "c_cycle"})
     )
     in_cycle = (
