@@ -312,7 +312,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     events = (
         counts.group_by("subject_id", "event_key")
         .agg(
-            pl.col("cycle", "step", "event_date", "is_court", "is_arrest").first(),
+            pl.col("cycle", "step", "event_date", "is_court", "is_arrest", "county").first(),
             ev_convicted=pl.col("convicted_any").any(),
             ev_final=pl.col("final").any(),
             ev_relief=pl.col("relief").any(),
@@ -581,7 +581,8 @@ def conviction_and_arrest_rows(ctx: Context, model: Model) -> pl.LazyFrame:
         .filter(in_county(ctx.county))
         .with_columns(kind=pl.lit(CONVICTION))
     )
-    arrests = _arrest_rows(ctx, t).filter(in_county(ctx.county))
+    # An arrest is the county's when its arresting agency is, or a court step of its case.
+    arrests = _arrest_rows(ctx, t).filter(in_county(ctx.county) | pl.col("court_in_county"))
     rows = pl.concat([convictions, arrests], how="diagonal_relaxed")
     return rows.join(people, on="subject_id", how="left").with_columns(date=pl.col("event_date"))
 
@@ -683,6 +684,7 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
             diversion_date=pl.col("event_date").filter(pl.col("ev_diversion")).max(),
             dismissal_date=pl.col("event_date").filter(pl.col("ev_dismissed")).max(),
             acquittal_date=pl.col("event_date").filter(pl.col("ev_acquitted")).max(),
+            court_in_county=in_county(ctx.county).any(),
         )
         .collect(engine="in-memory")
         .lazy()
@@ -717,7 +719,9 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
             pl.col(
                 "court_steps", "court_counts", "court_final", "court_acquitted", "court_dismissed"
             ).fill_null(0),
-            pl.col("court_convicted", "court_relief", "court_complaint").fill_null(False),
+            pl.col(
+                "court_convicted", "court_relief", "court_complaint", "court_in_county"
+            ).fill_null(False),
             severity=severity,
             kind=pl.lit(ARREST),
         )
