@@ -252,7 +252,8 @@ def test_a_run_of_automatic_relief_its_worklist_an_objection_and_the_filings(ser
         # Choosing the pack swaps in its policy: its preset and its settings.
         page.get_by_label("Law (the rule pack)").select_option("ca-auto-relief")
         expect(page.locator("#policy > legend")).to_contain_text(re.compile("automatic", re.I))
-        expect(page.get_by_label("Preset", exact=True)).to_contain_text("Statute (PC 1203.425, 851.93)")
+        preset = page.get_by_label("Preset", exact=True)
+        expect(preset).to_contain_text("Statute (PC 1203.425, 851.93)")
         page.get_by_text("Edit the custom policy").click()
         expect(page.locator("input[name=felony_path_from]")).to_have_value("2024-10-01")
         shot("pack-chosen")
