@@ -14,11 +14,13 @@ package, which .ci/run installs).
 from __future__ import annotations
 
 import csv
+import io
 import re
 import shutil
 import socket
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -82,17 +84,17 @@ def server(tmp_path, monkeypatch):
 class Shots:
     """Numbered screenshots, saved under tmp_path and copied to tests/artifacts/web."""
 
-    def __init__(self, page, folder: Path) -> None:
-        self.page, self.folder, self.n = page, folder, 0
+    def __init__(self, page, folder: Path, artifacts: Path = ARTIFACTS) -> None:
+        self.page, self.folder, self.n, self.artifacts = page, folder, 0, artifacts
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(ARTIFACTS, ignore_errors=True)
-        ARTIFACTS.mkdir(parents=True)
+        shutil.rmtree(artifacts, ignore_errors=True)
+        artifacts.mkdir(parents=True)
 
     def __call__(self, name: str) -> None:
         self.n += 1
         path = self.folder / f"{self.n:02d}-{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
-        shutil.copyfile(path, ARTIFACTS / path.name)
+        shutil.copyfile(path, self.artifacts / path.name)
 
 
 def sign_in(page, base: str, name: str) -> None:
@@ -218,3 +220,78 @@ def test_sign_in_upload_run_review_and_download(server, tmp_path):
         url for url in requested if not url.startswith(base + "/")
     }
     assert len(list((tmp_path / "screenshots").glob("*.png"))) == 11
+
+
+def test_a_run_of_automatic_relief_its_worklist_an_objection_and_the_filings(server, tmp_path):
+    """An analyst runs ca-auto-relief on a small extract (test_auto_relief's people, their
+    outcomes worked out by hand there); an attorney marks an objection on the worklist,
+    with the grounds, and downloads the filings: a petition for that conviction only."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from conftest import header
+    from test_auto_relief import PEOPLE
+
+    base = server
+    extract = tmp_path / "sacramento.dat"
+    extract.write_text(header() + "\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(
+            accept_downloads=True, viewport={"width": 1280, "height": 900}
+        )
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        shot = Shots(page, tmp_path / "screenshots", ARTIFACTS.with_name("web-auto-relief"))
+
+        sign_in(page, base, "ana")
+        page.get_by_role("link", name="New run").first.click()
+        page.locator("input[name=files]").set_input_files(str(extract))
+        page.get_by_role("button", name="Upload").click()
+        page.wait_for_url(re.compile(r".*/runs/new\?upload=\d+$"))
+        expect(page.locator("select[name=county]")).to_have_value("SACRAMENTO")
+        # Choosing the pack swaps in its policy: its preset and its settings.
+        page.get_by_label("Law (the rule pack)").select_option("ca-auto-relief")
+        expect(page.locator("#policy > legend")).to_contain_text(re.compile("automatic", re.I))
+        preset = page.get_by_label("Preset", exact=True)
+        expect(preset).to_contain_text("Statute (PC 1203.425, 851.93)")
+        page.get_by_text("Edit the custom policy").click()
+        expect(page.locator("input[name=felony_path_from]")).to_have_value("2024-10-01")
+        shot("pack-chosen")
+        page.get_by_label("As of").fill("2026-07-01")
+        page.get_by_role("button", name="Start the run").click()
+        page.wait_for_url(re.compile(r".*/runs/\d+$"))
+        run_url = page.url
+        expect(page.locator(".state-done")).to_be_visible(timeout=45_000)
+        expect(page.locator(".figure-relief .n")).to_have_text("3")
+        expect(page.locator(".figure-upcoming .n")).to_have_text("3")
+        shot("finished")
+        page.get_by_role("button", name="Sign out").click()
+
+        # An attorney opens the worklist and marks 400's conviction, with the grounds.
+        sign_in(page, base, "atty")
+        page.goto(run_url)
+        page.get_by_role("link", name="Worklist: objections").click()
+        row = page.locator("#row-400-001001001000")
+        expect(row).to_contain_text("passed")
+        expect(page.locator("#row-500-001001001000")).to_be_visible()
+        shot("worklist")
+        grounds = "Threats against the victim after the sentence ended"
+        row.get_by_label(re.compile("Grounds")).fill(grounds)
+        row.get_by_role("button", name="Object to relief").click()
+        expect(row).to_contain_text("Objected")
+        expect(row).to_contain_text(grounds)
+        expect(page.locator("#late-marks")).to_contain_text("1 marked conviction")
+        shot("objected")
+
+        with page.expect_download() as download:
+            page.get_by_role("link", name=re.compile("Download the filings")).click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        names = zipfile.ZipFile(io.BytesIO(saved.read_bytes())).namelist()
+        petitions = sorted(n.rsplit("/", 1)[1] for n in names if "petition-" in n)
+        assert petitions == ["petition-400-001001001000.docx", "petition-400-001001001000.pdf"]
+
+        page.get_by_role("link", name="Audit log").first.click()
+        expect(page.get_by_text(grounds)).to_be_visible()
+        shot("audit-log")
+        browser.close()

@@ -160,7 +160,7 @@ def ensure_run_file(settings: Settings, run: Run, name: str) -> Path:
 def ensure_objection_filings(settings: Settings, db: Session, run: Run) -> Path:
     """filings.zip of a ca-auto-relief run: a petition to prohibit relief for each
     conviction marked in the audit log, the list of those not objected to; made again
-    when a mark or the office changed."""
+    when a mark, the office or the day changed (a petition past its deadline is late)."""
     from clearance.explain import pack_for_run
     from clearance.filings.objections import objections_from_rows, write_objection_filings
 
@@ -170,14 +170,16 @@ def ensure_objection_filings(settings: Settings, db: Session, run: Run) -> Path:
         if not (run_dir / "determinations.parquet").exists():
             raise RunGone(f"run {run.id} has no output folder any more (it was deleted)")
         private_dir(folder)
-        key = f"{_office_key(settings)}:{objections.marks_key(db, run.id)}"
+        # Filed today: a mark whose last day to petition has passed is drafted as late.
+        filed_on = objections.today()
+        key = f"{_office_key(settings)}:{objections.marks_key(db, run.id)}:{filed_on}"
         archive, marker = folder / FILINGS_ZIP, folder / FILINGS_KEY
         if not archive.exists() or not marker.exists() or marker.read_text() != key:
             provenance = json.loads((run_dir / "run.json").read_text())
             marked = objections_from_rows(objections.marks(db, run.id), "web app")
             write_objection_filings(
                 run_dir, folder / FILINGS, pack_for_run(provenance), provenance,
-                saved_office(settings), marked,
+                saved_office(settings), marked, filed_on=filed_on,
             )  # fmt: skip
             _zip(folder / FILINGS, archive, _as_of(run_dir))
             marker.write_text(key)

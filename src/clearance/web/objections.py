@@ -7,10 +7,15 @@ anywhere but in the append-only audit log: the current marks of a run are, for e
 conviction, its latest ``objection_marked`` or ``objection_withdrawn`` entry, when
 that is a mark. The filings of the run (exports.py) draft a petition to prohibit
 relief for each (clearance.filings.objections).
+
+The last day to petition is the row's ``objection_deadline``; the app counts the days
+left to it from today (``today``), the day an attorney files, and shows a mark whose
+day has passed as late: its petition is drafted all the same, marked late.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -123,3 +128,48 @@ def marks_key(session: Session, run_id: int) -> str:
         )
     )
     return str(last or 0)
+
+
+def today() -> dt.date:
+    """The day the office would file (a function, so that tests can fix it)."""
+    return dt.date.today()
+
+
+def days_left(deadline: str | dt.date | None, on: dt.date) -> int | None:
+    """Days from ``on`` to the last day to petition (negative once it has passed)."""
+    if not deadline:
+        return None
+    day = deadline if isinstance(deadline, dt.date) else dt.date.fromisoformat(str(deadline))
+    return (day - on).days
+
+
+def marked_rows(session: Session, run_id: int, determinations: Path,
+                subject_id: str | None = None) -> list[dict]:  # fmt: skip
+    """The run's current marks (of one person, if given) with their records' deadlines,
+    ``days_left`` from today and ``late`` when the last day to petition has passed."""
+    found = [m for m in marks(session, run_id) if subject_id in (None, m["subject_id"])]
+    if not found:
+        return []
+    keys = pl.DataFrame(
+        [(m["subject_id"], m["cnt_order"]) for m in found],
+        schema={"subject_id": pl.String, "cnt_order": pl.String},
+        orient="row",
+    )
+    columns = ("subject_id", "cnt_order", "name", "case_number", "court", "offense",
+               "determination", "eligible_on", "objection_deadline")  # fmt: skip
+    records = {
+        (r["subject_id"], r["cnt_order"]): r
+        for r in pl.scan_parquet(determinations)
+        .join(keys.lazy(), on=["subject_id", "cnt_order"], how="semi")
+        .select(columns)
+        .collect()
+        .iter_rows(named=True)
+    }
+    on = today()
+    rows = []
+    for m in found:
+        record = records.get((m["subject_id"], m["cnt_order"]), {})
+        left = days_left(record.get("objection_deadline"), on)
+        rows.append({**record, **m, "days_left": left, "late": left is not None and left < 0})
+    return sorted(rows, key=lambda r: (str(r.get("objection_deadline")), r["subject_id"],
+                                       r["cnt_order"]))  # fmt: skip

@@ -4,6 +4,12 @@ The form only gathers values; ``policy_from_mapping`` (the function the command 
 uses for YAML files) validates them, so a custom policy from the browser is refused
 with exactly the message ``clearance run --policy mine.yaml`` would give. A number
 field that is not a number is passed on as text, for the schema to name.
+
+Prop 64's form has its own layout (an outcome per section, grouped settings). Any
+other pack's form is built from its flat ``policy.settings``, a field per setting by
+its kind (``years``, ``age`` and ``days`` whole numbers, empty for null where the
+pack's default preset is null; ``date``; ``flag``; ``choice``), and checked by
+``pack_policy_from_mapping``, as a policy file of that pack is.
 """
 
 from __future__ import annotations
@@ -11,8 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clearance.law import Setting, load_rulepack
-from clearance.policy import Policy, load_policy, policy_from_mapping, preset_names
+from clearance.law import RulePack, Setting, load_rulepack
+from clearance.policy import Policy, list_presets, load_policy, policy_from_mapping, preset_names
+from clearance.policy.pack_policy import (
+    PackPolicy,
+    load_pack_policy,
+    pack_policy_from_mapping,
+    pack_preset_names,
+)
 
 SOURCE = "web form"
 OUTCOMES = ("dismiss", "reduce", "none")
@@ -96,3 +108,77 @@ def stored_mapping(policy: Policy) -> dict[str, Any]:
     data = policy.to_dict()
     data.pop("source")
     return data
+
+
+# ------------------------------------------------------------------ other packs
+
+PROP64 = "prop64"
+NUMBER_KINDS = ("years", "age", "days")
+
+
+def is_prop64(law: RulePack) -> bool:
+    return law.functions == PROP64
+
+
+def presets(law: RulePack) -> list[tuple[str, str, str]]:
+    """(name, title, summary) of the pack's presets, its default first."""
+    if is_prop64(law):
+        return list_presets()
+    found = []
+    for name in pack_preset_names(law):
+        policy = load_pack_policy(name, law)
+        found.append((name, policy.name, pack_summary(policy, law)))
+    return found
+
+
+def pack_summary(policy: PackPolicy, law: RulePack) -> str:
+    """One line of a pack policy's values (the preset menu's summary)."""
+    shown = []
+    for key, setting in law.settings.items():
+        value = policy[key]
+        if setting.kind == "flag":
+            value = "yes" if value else "no"
+        elif value is None:
+            value = "off"
+        shown.append(f"{key.replace('_', ' ')} {value}")
+    return "; ".join(shown)
+
+
+def pack_fields(law: RulePack) -> list[tuple[str, Setting, bool]]:
+    """The pack's settings as form fields: (name, setting, may be empty)."""
+    defaults = load_pack_policy(law.default_policy, law)
+    return [(key, s, defaults[key] is None) for key, s in law.settings.items()]
+
+
+def pack_mapping_from_form(form: Mapping[str, str], law: RulePack) -> dict[str, Any]:
+    """The policy file mapping the form of a pack describes (not yet validated)."""
+    values: dict[str, Any] = {"law": law.name, "name": form.get("name", "").strip()}
+    for key, setting in law.settings.items():
+        raw = form.get(key)
+        if setting.kind == "flag":
+            values[key] = raw == "on"
+        elif setting.kind in NUMBER_KINDS:
+            values[key] = _number(raw)
+        else:  # date, choice: text, or null when empty
+            values[key] = (raw or "").strip() or None
+    return values
+
+
+def pack_policy_from_form(form: Mapping[str, str], law: RulePack) -> PackPolicy:
+    """The validated custom policy of a pack; raises PolicyError naming the field."""
+    return pack_policy_from_mapping(pack_mapping_from_form(form, law), law, source=SOURCE)
+
+
+def pack_form_values(policy: PackPolicy) -> dict[str, Any]:
+    """A pack policy as form values (from a preset)."""
+    values = {k: v for k, v in policy.to_file().items() if k not in ("law", "county")}
+    values["name"] = f"{policy.name} (edited)"
+    return {k: "" if v is None else v for k, v in values.items()}
+
+
+def custom_values(law: RulePack, start: str) -> dict[str, Any]:
+    """The custom form of the pack filled from its preset ``start`` (or its default)."""
+    if is_prop64(law):
+        return preset_values(start)
+    name = start if start in pack_preset_names(law) else law.default_policy
+    return pack_form_values(load_pack_policy(name, law))

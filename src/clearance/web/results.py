@@ -5,6 +5,11 @@ are read, filters are pushed down to the scan, and only the page's rows are
 collected, so a page of a million-row run costs about what a page of the sample
 does. Review state (opened, decided) comes from the database as a small frame and
 is joined in, so the table always shows the current decisions.
+
+A run of a pack with kinds of rows (ca-auto-relief: convictions and arrests) has
+more columns (``KIND_COLUMNS``: the kind, the path, the dates relief and the last
+petition to prohibit it fall on, the petitions), shown and filtered by the kind when
+its file holds them; Prop 64's file does not, and its table is as it was.
 """
 
 from __future__ import annotations
@@ -33,6 +38,17 @@ SHOWN = (
     "determination",
     "reason",
 )
+# A run with kinds of rows (ca-auto-relief) has these too (outputs.auto_relief).
+KIND_COLUMNS = (
+    "kind",
+    "agency",
+    "arrest_date",
+    "path",
+    "eligible_on",
+    "objection_deadline",
+    "petitions",
+)
+KIND_FILTERS = ("kind", "path")
 REVIEW_STATES = ("pending", "decided", "any")
 REVIEW_SCHEMA = {
     "subject_id": pl.String,
@@ -55,6 +71,8 @@ class Query:
     race: str = ""
     review: str = ""  # pending | decided | "" (any)
     page: int = 1
+    kind: str = ""  # conviction | arrest (runs with kinds of rows)
+    path: str = ""
 
     def params(self, **changes: object) -> dict[str, str]:
         """The query as URL parameters (for links to other pages), empty ones left out."""
@@ -75,22 +93,43 @@ def empty_reviews() -> pl.DataFrame:
 
 
 @lru_cache(maxsize=32)
-def _options(path: str, _mtime: float) -> dict[str, list[str]]:
+def _columns(path: str, _mtime: float) -> tuple[str, ...]:
+    return tuple(pl.scan_parquet(path).collect_schema().names())
+
+
+def has_kinds(path: Path) -> bool:
+    """Whether the run's rows are of several kinds (a ca-auto-relief run)."""
+    return "kind" in _columns(str(path), path.stat().st_mtime)
+
+
+def shown(path: Path) -> tuple[str, ...]:
+    """The columns the table reads from this run's file."""
+    return SHOWN + KIND_COLUMNS if has_kinds(path) else SHOWN
+
+
+def filters(path: Path) -> tuple[str, ...]:
+    return FILTERS + KIND_FILTERS if has_kinds(path) else FILTERS
+
+
+@lru_cache(maxsize=32)
+def _options(path: str, _mtime: float, columns: tuple[str, ...]) -> dict[str, list[str]]:
     scan = pl.scan_parquet(path)
-    frames = pl.collect_all([scan.select(pl.col(c).drop_nulls().unique().sort()) for c in FILTERS])
-    return {c: frame[c].to_list() for c, frame in zip(FILTERS, frames, strict=True)}
+    frames = pl.collect_all([scan.select(pl.col(c).drop_nulls().unique().sort()) for c in columns])
+    return {c: frame[c].to_list() for c, frame in zip(columns, frames, strict=True)}
 
 
 def options(path: Path) -> dict[str, list[str]]:
     """The values each filter can take in this run (read once per file)."""
-    return _options(str(path), path.stat().st_mtime)
+    return _options(str(path), path.stat().st_mtime, filters(path))
 
 
 def _filtered(path: Path, reviews: pl.DataFrame, query: Query) -> pl.LazyFrame:
     scan = pl.scan_parquet(path)
     conditions = []
-    for column in ("reason", "section", "court", "race"):
+    for column in ("reason", "section", "court", "race", *KIND_FILTERS):
         value = getattr(query, column)
+        if column in KIND_FILTERS and not has_kinds(path):
+            continue
         if value:
             conditions.append(pl.col(column) == value)
     text = query.q.strip().lower()
@@ -104,7 +143,7 @@ def _filtered(path: Path, reviews: pl.DataFrame, query: Query) -> pl.LazyFrame:
     if conditions:
         scan = scan.filter(*conditions)
     frame = (
-        scan.select(SHOWN)
+        scan.select(shown(path))
         .join(
             reviews.lazy().select(list(REVIEW_SCHEMA)),
             on=["subject_id", "cnt_order"],
@@ -172,7 +211,7 @@ def conviction(path: Path, subject_id: str, cnt_order: str) -> dict | None:
     found = (
         pl.scan_parquet(path)
         .filter(pl.col("subject_id") == subject_id, pl.col("cnt_order") == cnt_order)
-        .select(SHOWN)
+        .select(shown(path))
         .collect()
     )
     return found.row(0, named=True) if found.height else None

@@ -89,12 +89,17 @@ def results_page(
     race: str = "",
     review: str = "",
     page: int = 1,
+    kind: str = "",
+    path: str = "",
 ) -> Response:
     run = finished_run(ctx, run_id)
-    query = results.Query(q, determination, reason, section, court, race, review, page)
-    path = _determinations(ctx, run)
-    found = results.page(path, reviews.reviews_of(run.id, ctx.db), query)
-    values = {"run": run, "query": query, "found": found, "options": results.options(path)}
+    query = results.Query(q, determination, reason, section, court, race, review, page,
+                          kind, path)  # fmt: skip
+    file = _determinations(ctx, run)
+    found = results.page(file, reviews.reviews_of(run.id, ctx.db), query)
+    values = {"run": run, "query": query, "found": found, "options": results.options(file),
+              "kinds": results.has_kinds(file),
+              "determinations": laws.run_law(run).determinations}  # fmt: skip
     if ctx.is_htmx and ctx.request.headers.get("hx-target") == "results-table":
         return ctx.render("_results_table.html", **values)
     return ctx.render("results.html", **values)
@@ -116,6 +121,12 @@ def _person_values(ctx: Ctx, run: Run, subject_id: str) -> dict:
         "states": states,
         "history": history,
         "decisions": laws.review_decisions(run),
+        "auto_relief": laws.is_auto_relief(run),
+        "objections": {
+            m["cnt_order"]: m
+            for m in objections.marked_rows(ctx.db, run.id, _determinations(ctx, run), subject_id)
+        },
+        "objectable": objections.DUE,
         # A fresh idempotency token for each decision form on the page.
         "request_key": lambda: secrets.token_hex(16),
     }
@@ -249,10 +260,20 @@ def _worklist_values(ctx: Ctx, run: Run) -> dict:
     if not laws.is_auto_relief(run):
         raise HTTPException(404, "no worklist: this run is not of automatic relief")
     out = output_dir(ctx.settings, run.id)
-    rows = pl.read_csv(out / "upcoming.csv", infer_schema=False).to_dicts()
-    marked = {(m["subject_id"], m["cnt_order"]): m for m in objections.marks(ctx.db, run.id)}
+    if not (out / "upcoming.csv").exists():
+        raise HTTPException(410, f"run {run.id} has no output folder any more (it was deleted)")
+    on = objections.today()
+    rows = [
+        {**r, "days_left": objections.days_left(r["objection_deadline"], on)}
+        for r in pl.read_csv(out / "upcoming.csv", infer_schema=False).iter_rows(named=True)
+    ]
+    listed = {(r["subject_id"], r["cnt_order"]) for r in rows}
+    marked = objections.marked_rows(ctx.db, run.id, _determinations(ctx, run))
     as_of = json.loads((out / "run.json").read_text())["as_of"]
-    return {"run": run, "rows": rows, "marked": marked, "as_of": as_of,
+    return {"run": run, "rows": rows, "as_of": as_of, "today": on.isoformat(),
+            "marked": {(m["subject_id"], m["cnt_order"]): m for m in marked},
+            "late": [m for m in marked if m["late"]],
+            "elsewhere": [m for m in marked if (m["subject_id"], m["cnt_order"]) not in listed],
             "can_mark": ctx.can("decide_review")}  # fmt: skip
 
 
@@ -268,10 +289,14 @@ def worklist_page(run_id: int, ctx: Ctx = Depends(require("read"))) -> Response:
 def mark_objection(
     run_id: int, ctx: Ctx = Depends(require("decide_review")), form: FormData = Depends(posted)
 ) -> Response:
-    """Mark (or, with ``withdraw``, unmark) a conviction the office objects to."""
+    """Mark (or, with ``withdraw``, unmark) a conviction the office objects to; back to
+    the worklist, or to the person's page when the form was there (``back``)."""
     csrf(ctx, form)
     run = finished_run(ctx, run_id)
+    if not laws.is_auto_relief(run):
+        raise HTTPException(404, "no objections: this run is not of automatic relief")
     subject_id, cnt_order = text(form, "subject_id"), text(form, "cnt_order")
+    on_person = text(form, "back") == "person"
     ctx.require_user()
     try:
         if form.get("withdraw"):
@@ -282,6 +307,15 @@ def mark_objection(
                             cnt_order, str(form.get("grounds") or ""))  # fmt: skip
     except objections.ObjectionError as exc:
         ctx.db.rollback()
+        if on_person and exc.status != 404:
+            values = _person_values(ctx, run, subject_id)
+            return ctx.render("person.html", status=exc.status, **values,
+                              objection_error=str(exc), error_for=cnt_order)  # fmt: skip
         values = _worklist_values(ctx, run)
         return ctx.render("worklist.html", status=exc.status, **values, error=str(exc))
-    return RedirectResponse(f"/runs/{run.id}/worklist", status_code=303)
+    if on_person:
+        return RedirectResponse(
+            f"/runs/{run.id}/people/{subject_id}#conviction-{cnt_order}", status_code=303
+        )
+    return RedirectResponse(f"/runs/{run.id}/worklist#row-{subject_id}-{cnt_order}",
+                            status_code=303)  # fmt: skip

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from clearance.law import installed_packs, load_pack, load_rulepack
-from clearance.policy import PolicyError, list_presets, load_policy, preset_names
+from clearance.law import RulePack, installed_packs, load_pack
+from clearance.policy import PolicyError, load_policy, preset_names
 from clearance.policy.pack_policy import load_pack_policy, pack_preset_names
 from clearance.run import RunError, check_as_of
 from clearance.sample import sample_path
-from clearance.web import exports, laws, lifecycle, policy_form, results, reviews
+from clearance.web import exports, laws, lifecycle, objections, policy_form, results, reviews
 from clearance.web.context import Ctx, checked_form, in_thread, require, text, users_by_id
 from clearance.web.db import ACTIVE_STATES, Run, RunTombstone, Upload, audit_entry
 from clearance.web.uploads import ReceivedFile, UploadError, check_file, megabytes, receive
@@ -75,7 +75,7 @@ def _new_run_page(
 ) -> Response:
     uploads = list(ctx.db.scalars(select(Upload).order_by(Upload.id.desc())))
     values = values or {}
-    custom = values.get("custom") or policy_form.preset_values("statute")
+    law = _chosen_law(values.get("law", ""))
     return ctx.render(
         "new_run.html",
         status=status,
@@ -84,24 +84,38 @@ def _new_run_page(
         sample=sample,
         counties=offered_counties(ctx, selected, sample),
         county=values.get("county", ""),
-        presets=list_presets(),
-        preset=values.get("preset", "statute"),
         laws=[(name, load_pack(name).title) for name in installed_packs()],
-        law=values.get("law", "prop64"),
-        policy_mode=values.get("policy_mode", "preset"),
-        custom=custom,
-        sections=policy_form.sections(),
-        groups=policy_form.groups(),
-        misdemeanor_choices=policy_form.misdemeanor_choices(),
+        **_policy_values(law, values),
         as_of=values.get("as_of") or (SAMPLE_AS_OF if sample and not selected else ""),
-        # The browser refuses an earlier date too; the form's handler checks it again.
-        min_as_of=load_rulepack().effective_date.isoformat(),
+        # The browser refuses a date before every pack's; the form's handler checks the
+        # chosen pack's.
+        min_as_of=min(load_pack(n).effective_date for n in installed_packs()).isoformat(),
         error=error,
         upload_error=upload_error,
         limit=megabytes(ctx.settings.max_upload_bytes),
         in_use=_in_use(ctx),
         users=users_by_id(ctx.db),
     )
+
+
+def _chosen_law(name: str) -> RulePack:
+    """The rule pack the form chose (Prop 64 when none, or none installed by that name)."""
+    return load_pack(name if name in installed_packs() else "prop64")
+
+
+def _policy_values(law: RulePack, values: dict) -> dict:
+    """What the policy part of the form shows for the pack: presets, custom fields."""
+    return {
+        "law": law,
+        "presets": policy_form.presets(law),
+        "preset": values.get("preset", "statute"),
+        "policy_mode": values.get("policy_mode", "preset"),
+        "custom": values.get("custom") or policy_form.custom_values(law, "statute"),
+        "sections": policy_form.sections(),
+        "groups": policy_form.groups(),
+        "misdemeanor_choices": policy_form.misdemeanor_choices(),
+        "pack_fields": [] if policy_form.is_prop64(law) else policy_form.pack_fields(law),
+    }
 
 
 def _ids(values: list[str]) -> list[int]:
@@ -134,17 +148,21 @@ def counties_fragment(
     )
 
 
+@router.get("/runs/new/policy-choice")
+def policy_choice_fragment(ctx: Ctx = Depends(require("run")), law: str = "") -> Response:
+    """The policy part of the form for the rule pack chosen (HTMX swaps it in)."""
+    return ctx.render("_policy_choice.html", **_policy_values(_chosen_law(law), {}))
+
+
 @router.get("/runs/new/policy-form")
-def policy_fragment(ctx: Ctx = Depends(require("run")), start: str = "statute") -> Response:
-    """The custom-policy fields filled from a preset (HTMX swaps them in)."""
-    return ctx.render(
-        "_policy_fields.html",
-        custom=policy_form.preset_values(start),
-        sections=policy_form.sections(),
-        groups=policy_form.groups(),
-        misdemeanor_choices=policy_form.misdemeanor_choices(),
-        presets=list_presets(),
-    )
+def policy_fragment(
+    ctx: Ctx = Depends(require("run")), start: str = "statute", law: str = ""
+) -> Response:
+    """The custom-policy fields of the pack filled from a preset (HTMX swaps them in)."""
+    chosen = _chosen_law(law)
+    values = _policy_values(chosen, {"custom": policy_form.custom_values(chosen, start)})
+    prop64 = policy_form.is_prop64(chosen)
+    return ctx.render("_policy_fields.html" if prop64 else "_pack_policy_fields.html", **values)
 
 
 @router.post("/uploads")
@@ -269,12 +287,13 @@ def _create_run(ctx: Ctx, form: FormData) -> Response:
     except RunError as exc:
         return again(str(exc))
     try:
-        if law.functions != "prop64":  # another law: one of its presets
+        if not policy_form.is_prop64(law):  # another law: its settings, its presets
             if values["policy_mode"] == "custom":
-                return again(f"the rule pack {law.name} runs with one of its presets")
-            if values["preset"] not in pack_preset_names(law):
+                policy, source = policy_form.pack_policy_from_form(fields, law), policy_form.SOURCE
+            elif values["preset"] not in pack_preset_names(law):
                 return again(f"the rule pack {law.name} has no preset {values['preset']!r}")
-            policy, source = load_pack_policy(values["preset"], law), values["preset"]
+            else:
+                policy, source = load_pack_policy(values["preset"], law), values["preset"]
         elif values["policy_mode"] == "custom":
             policy = policy_form.policy_from_form(fields)
             source = policy_form.SOURCE
@@ -306,7 +325,7 @@ def _create_run(ctx: Ctx, form: FormData) -> Response:
         policy_source=source,
         policy_json=json.dumps(
             policy_form.stored_mapping(policy)
-            if law.functions == "prop64"
+            if policy_form.is_prop64(law)
             else policy.to_file()  # names its pack (`law`), which the worker reads
         ),
         as_of=as_of.isoformat(),
@@ -393,6 +412,10 @@ def _run_page(ctx: Ctx, run: Run, status: int = 200, **extra) -> Response:
         values["office"] = exports.office_path(ctx.settings).exists()
         values["law"] = laws.run_law(run)
         values["auto_relief"] = laws.is_auto_relief(run)
+        if values["auto_relief"]:
+            values["marked"] = objections.marked_rows(
+                ctx.db, run.id, out / "determinations.parquet"
+            )
     return ctx.render("run.html", status=status, **values)
 
 
