@@ -845,13 +845,16 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
         )
     )
     flagged = flagged.join(enhanced, on=["subject_id", "event_key"], how="left")
+    # Each list shown by its own title, as the pack declares it.
+    title = {name: ctx.law.lists[name].title for name in ("serious_felonies", "violent_felonies",
+                                                          "pc290")}  # fmt: skip
     listed = []
     for flag, words in (
-        ("_serious", "serious felony, PC 1192.7(c)"),
-        ("_violent", "violent felony, PC 667.5(c)"),
-        ("_pc290", "PC 290(c) offense"),
-        ("_case_serious", "serious by enhancement, PC 1192.7(c)"),
-        ("_case_violent", "violent by enhancement, PC 667.5(c)"),
+        ("_serious", title["serious_felonies"]),
+        ("_violent", title["violent_felonies"]),
+        ("_pc290", title["pc290"]),
+        ("_case_serious", f"{title['serious_felonies']} by an enhancement of the case"),
+        ("_case_violent", f"{title['violent_felonies']} by an enhancement of the case"),
     ):
         listed.append(pl.when(pl.col(flag).fill_null(False)).then(pl.lit(words)))
     felony = (severity == "F").fill_null(False)
@@ -1047,18 +1050,29 @@ def petitions(ctx: Context, rows: pl.LazyFrame) -> pl.LazyFrame:
             conviction
             & severity.is_in(["M", "I"]).fill_null(False)
             & ~probation
-            & (plus_years(date, 1) <= as_of).fill_null(False),
+            & (plus_years(date, ctx.data("petition_1203_4a_wait")) <= as_of).fill_null(False),
         ),
         (
             "1203.41",
             conviction
             & felony
             & (
-                (jail_term & (plus_years(completion, pl.when(split).then(1).otherwise(2)) <= as_of))
+                (
+                    jail_term
+                    & (
+                        plus_years(
+                            completion,
+                            pl.when(split)
+                            .then(ctx.data("petition_1203_41_split_wait"))
+                            .otherwise(ctx.data("petition_1203_41_wait")),
+                        )
+                        <= as_of
+                    )
+                )
                 | (
                     prison
                     & ~pl.col("_pc290").fill_null(False)
-                    & (plus_years(completion, 2) <= as_of)
+                    & (plus_years(completion, ctx.data("petition_1203_41_wait")) <= as_of)
                 )
             ).fill_null(False),
         ),
