@@ -23,11 +23,13 @@ import threading
 import time
 import uuid
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import httpx2 as httpx
 import polars as pl
 import pytest
+import yaml
 from argon2 import PasswordHasher, extract_parameters
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
@@ -35,8 +37,9 @@ from sqlalchemy.exc import DatabaseError
 from typer.testing import CliRunner
 
 from clearance.cli import app as cli_app
+from clearance.filings import load_office
 from clearance.sample import sample_path
-from clearance.web import accounts
+from clearance.web import accounts, office_form
 from clearance.web import worker as worker_module
 from clearance.web.app import ROUTERS, create_app
 from clearance.web.db import (
@@ -427,14 +430,28 @@ def test_an_admin_saves_the_office_file_and_the_filings_use_it(finished):
     token = sign_in(client, "ana")
     assert client.get("/admin/office").status_code == 403
     token = sign_in(client, "root")
-    office = (Path(__file__).resolve().parents[1] / "examples" / "office.yaml").read_text()
-    broken = office.replace('bar_number: "999999"', 'bar_number: "CA-12"')
-    response = client.post("/admin/office", data={"office": broken, "csrf_token": token})
+    example = Path(__file__).resolve().parents[1] / "examples" / "office.yaml"
+    fields = office_form.values_from_mapping(yaml.safe_load(example.read_text()))
+    form = {k: v for k, v in fields.items() if v is not False} | {"csrf_token": token}
+    form["courts.split_by_courthouse"] = "on"
+    assert 'name="office.name" value=""' in client.get("/admin/office").text  # none saved yet
+    # Two wrong fields: both are named, each beside its field, and nothing is saved.
+    broken = form | {"attorney.bar_number": "CA-12", "office.phone": ""}
+    response = client.post("/admin/office", data=broken)
     assert response.status_code == 400
-    assert "office.yaml: attorney.bar_number" in response.text
+    assert "Not saved: 2 fields to correct" in response.text
+    assert "State Bar number: must be the State Bar number, 1 to 7 digits" in response.text
+    assert "Phone: missing (required)" in response.text
+    assert 'value="CA-12" aria-required="true" aria-invalid="true"' in response.text
     assert not (client.app.state.web.settings.data_dir / "office.yaml").exists()
-    response = client.post("/admin/office", data={"office": office, "csrf_token": token})
-    assert response.status_code == 303
+    response = client.post("/admin/office", data=form)
+    assert response.status_code == 303 and response.headers["location"].endswith("saved=1")
+    page = client.get(response.headers["location"]).text
+    assert "Saved. Filings made from now on use these details." in page
+    assert 'name="attorney.bar_number" value="999999"' in page
+    # The file is what `clearance filings --office` reads, with the example's details.
+    saved = load_office(client.app.state.web.settings.data_dir / "office.yaml")
+    assert saved == replace(load_office(example), source_name="office.yaml")
     archive = zipfile.ZipFile(
         io.BytesIO(client.get(f"/runs/{run_id}/download/filings.zip").content)
     )
@@ -1013,11 +1030,18 @@ def test_an_upload_is_deleted_only_when_no_pending_run_reads_it(fresh):
     run_id = start_run(client, token, sample="", upload=upload_id)
     assert client.get(f"/runs/{run_id}").status_code == 200
     deleting = f"/uploads/{upload_id}/delete"
-    assert client.post(deleting, data={"csrf_token": token}).status_code == 409
+    assert client.post(deleting, data={"csrf_token": token, "confirm": "yes"}).status_code == 409
     with client.app.state.web.sessions() as db:
         db.get(Run, run_id).state = "done"
         db.commit()
-    assert client.post(deleting, data={"csrf_token": token}).status_code == 303
+    asking = client.get(deleting)  # the list's button opens a page that asks first
+    assert asking.status_code == 200 and "county.dat" in asking.text
+    assert 'name="confirm" value="yes"' in asking.text
+    assert client.post(deleting, data={"csrf_token": token}).status_code == 400  # unconfirmed
+    assert len(stored(home, client)[0]) == 1
+    done = client.post(deleting, data={"csrf_token": token, "confirm": "yes"})
+    assert done.status_code == 303 and "deleted=county.dat" in done.headers["location"]
+    assert "county.dat was deleted" in client.get(done.headers["location"]).text
     assert stored(home, client) == ([], 0)
     with client.app.state.web.sessions() as db:
         entry = db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()

@@ -28,7 +28,7 @@ from clearance.web.context import TEMPLATES, SignInRequired, Web, fmt_time
 from clearance.web.db import make_engine, session_factory
 from clearance.web.routes import admin, auth, results, runs
 from clearance.web.security import Tokens, load_secret, security_headers
-from clearance.web.settings import Settings, from_environment
+from clearance.web.settings import Settings, from_environment, local_time
 from clearance.web.worker import Worker
 
 STATIC = Path(__file__).parent / "static"
@@ -36,11 +36,24 @@ ROUTERS = (auth.router, runs.router, results.router, admin.router)
 log = logging.getLogger("clearance.web")
 
 
-def _templates() -> Jinja2Templates:
+def _size(n: int) -> str:
+    """A file's size in words: 4.3 GB, 812 MB, 12 KB."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}" if n < 10 * scale else f"{n / scale:,.0f} {unit}"
+    return f"{n:,} bytes"
+
+
+def _templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
+    zone = settings.zone
     env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int) else ("" if n is None else n)
-    env.filters["when"] = fmt_time
+    env.filters["when"] = lambda value: fmt_time(value, zone)
+    env.filters["clock"] = lambda value: (
+        "" if value is None else local_time(value, zone, "%H:%M %Z")
+    )
+    env.filters["size"] = _size
     env.filters["sentence"] = _sentence
     env.filters["label"] = lambda s: (s or "").replace("_", " ")
     env.globals["version"] = __version__
@@ -100,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions=sessions,
         tokens=Tokens(load_secret(settings.secret_file)),
         worker=worker,
-        templates=_templates(),
+        templates=_templates(settings),
         hashing=threading.BoundedSemaphore(settings.hash_concurrency),
     )
 

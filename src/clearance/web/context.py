@@ -36,7 +36,7 @@ from clearance.web.security import (
     session_id,
     set_cookie,
 )
-from clearance.web.settings import Settings
+from clearance.web.settings import Settings, local_time
 from clearance.web.worker import Worker
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -200,5 +200,6 @@ def users_by_id(db: Session) -> dict[int, str]:
     return {u.id: u.username for u in db.scalars(select(User)).all()}
 
 
-def fmt_time(value: dt.datetime | None) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+def fmt_time(value: dt.datetime | None, zone: dt.tzinfo = dt.UTC) -> str:
+    """A stored (UTC) time as the app shows it: in its zone, the zone named."""
+    return "" if value is None else local_time(value, zone)

@@ -103,6 +103,8 @@ class Upload(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     counties_json: Mapped[str] = mapped_column(Text, default="[]")
     checked_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    # Whether the check read the whole file (else its counties are counted from its start).
+    checked_whole: Mapped[bool] = mapped_column(Boolean, default=False)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -434,6 +436,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 _ADDED_COLUMNS = (
     ("users", "session_epoch", "INTEGER NOT NULL DEFAULT 0"),
     ("sessions", "epoch", "INTEGER NOT NULL DEFAULT 0"),
+    ("uploads", "checked_whole", "BOOLEAN NOT NULL DEFAULT FALSE"),
 )
 
 

@@ -12,12 +12,16 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 HOME_ENV = "CLEARANCE_HOME"
 DATABASE_ENV = "CLEARANCE_DATABASE_URL"
 MAX_UPLOAD_ENV = "CLEARANCE_MAX_UPLOAD_MB"
 PROXY_ENV = "CLEARANCE_FORWARDED_ALLOW_IPS"
+TIMEZONE_ENV = "CLEARANCE_TIMEZONE"
+LOCALTIME = Path("/etc/localtime")
 
 DEFAULT_HOME = Path("~/.clearance")
 # A 10M-row county extract is about 4.3 GB; a statewide one is several times that.
@@ -32,6 +36,35 @@ class SettingsError(ValueError):
 def utc_clock() -> dt.datetime:
     """Now, in UTC, without a zone: how the database stores every time."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def time_zone(name: str = "") -> dt.tzinfo:
+    """The zone times are shown in: an IANA name (``America/Los_Angeles``), else the
+    machine's own zone (``TZ``, else /etc/localtime), else UTC. The database keeps UTC."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"{TIMEZONE_ENV}={name!r} is not a time zone; give an IANA name such as "
+                "America/Los_Angeles, or UTC"
+            ) from None
+    local = os.environ.get("TZ", "").strip().lstrip(":")
+    if local:
+        try:
+            return ZoneInfo(local)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        with LOCALTIME.open("rb") as handle:
+            return ZoneInfo.from_file(handle, key="localtime")
+    except (OSError, ValueError):
+        return dt.UTC
+
+
+def local_time(value: dt.datetime, zone: dt.tzinfo, pattern: str = "%Y-%m-%d %H:%M %Z") -> str:
+    """A stored UTC time (without a zone, as the database keeps it) in ``zone``."""
+    return value.replace(tzinfo=dt.UTC).astimezone(zone).strftime(pattern)
 
 
 @dataclass(frozen=True)
@@ -76,6 +109,8 @@ class Settings:
     # the scheme in X-Forwarded-Proto): addresses or networks, comma-separated. Empty:
     # the headers are ignored and the address is the connection's.
     forwarded_allow_ips: str = ""
+    # The IANA time zone times are shown in; empty: the machine's own (``time_zone``).
+    timezone: str = ""
     # What time it is: sign-in throttling reads it (tests move it instead of sleeping).
     clock: Callable[[], dt.datetime] = field(default=utc_clock, compare=False)
 
@@ -83,6 +118,15 @@ class Settings:
     def database(self) -> str:
         """The SQLAlchemy URL: the setting, else SQLite in the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'clearance.db'}"
+
+    @cached_property
+    def zone(self) -> dt.tzinfo:
+        """The zone times are shown in (SettingsError for an unknown name)."""
+        return time_zone(self.timezone)
+
+    def today(self) -> dt.date:
+        """Today's date in the app's zone (the default of the new-run form's as-of date)."""
+        return self.clock().replace(tzinfo=dt.UTC).astimezone(self.zone).date()
 
     @property
     def uploads_dir(self) -> Path:
@@ -126,4 +170,5 @@ def from_environment(data_dir: str | Path | None = None) -> Settings:
         database_url=os.environ.get(DATABASE_ENV, "").strip(),
         max_upload_bytes=max_mb * 1024 * 1024,
         forwarded_allow_ips=os.environ.get(PROXY_ENV, "").strip(),
+        timezone=os.environ.get(TIMEZONE_ENV, "").strip(),
     )

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from clearance.web.db import SecurityEvent, User
 from clearance.web.security import is_loopback_host
-from clearance.web.settings import Settings
+from clearance.web.settings import Settings, local_time
 
 STARTED = "sign_in_started"  # a password about to be checked: counted at once
 FAILED = "sign_in_failed"
@@ -69,11 +69,12 @@ class Lock:
     account: str | None = None  # the account's name, when an account has the locked name
     address: str | None = None  # an account lock that holds only for this address
 
-    def message(self) -> str:
-        """What the sign-in page says: the same words for any name, known or not."""
+    def message(self, zone: dt.tzinfo = dt.UTC) -> str:
+        """What the sign-in page says: the same words for any name, known or not (the
+        time in the app's zone)."""
         return (
             "too many failed sign-ins: sign-in is refused until "
-            f"{self.until:%H:%M} UTC; an administrator can lift this sooner"
+            f"{local_time(self.until, zone, '%H:%M %Z')}; an administrator can lift this sooner"
         )
 
 

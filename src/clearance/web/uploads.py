@@ -59,6 +59,7 @@ class ReceivedFile:
     sha256: str = ""
     counties: list[dict] = field(default_factory=list)
     checked_bytes: int = 0
+    checked_whole: bool = False  # the check read the whole file, not only its start
 
 
 def megabytes(n: int) -> str:
@@ -284,6 +285,7 @@ def check_file(received: ReceivedFile) -> None:
             raise UploadError(f"{name}: no line break in the first {megabytes(HEAD_BYTES)}")
         head = head[: cut + 1]
     received.checked_bytes = len(head)
+    received.checked_whole = not more
     with tempfile.TemporaryDirectory(prefix="clearance-check-") as work:
         sample = Path(work) / name
         sample.write_bytes(head)

@@ -14,7 +14,7 @@ from clearance._folders import aside
 from clearance.filings import OfficeError
 from clearance.filings.office import office_from_mapping
 from clearance.law.yamlio import YAMLError, load_strict_yaml
-from clearance.web import accounts, exports, throttle
+from clearance.web import accounts, exports, office_form, throttle
 from clearance.web.audit import verify_entries
 from clearance.web.context import Ctx, checked_form, in_thread, require, text
 from clearance.web.db import ROLES, AuditEntry, SecurityEvent, User, audit_entry
@@ -154,39 +154,74 @@ def _unlock(ctx: Ctx, form: FormData) -> Response:
     return RedirectResponse("/admin/security", status_code=303)
 
 
+def _office_page(ctx: Ctx, status: int = 200, **values) -> Response:
+    last = ctx.db.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "office_saved")
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    ).first()
+    return ctx.render(
+        "office.html", status=status, fields=office_form.FIELDS, sections=office_form.SECTIONS,
+        last=last, **values,
+    )  # fmt: skip
+
+
 @router.get("/admin/office")
-def office_page(ctx: Ctx = Depends(require("manage_users"))) -> Response:
+def office_page(ctx: Ctx = Depends(require("manage_users")), saved: str = "") -> Response:
+    """The office file as a form, filled from the saved file."""
     path = exports.office_path(ctx.settings)
-    saved = path.read_text("utf-8") if path.exists() else ""
-    return ctx.render("office.html", text=saved, saved=bool(saved))
+    error, data = None, None
+    if path.exists():
+        try:
+            data = load_strict_yaml(path.read_text("utf-8"))
+            office_from_mapping(data, exports.OFFICE_FILE)
+        except (YAMLError, UnicodeDecodeError) as exc:
+            kind = type(exc).__name__
+            error = f"{exports.OFFICE_FILE} cannot be read ({kind}): fill the form in again"
+            data = None
+        except OfficeError as exc:
+            error = f"the saved file is refused: {exc}"
+    values = office_form.values_from_mapping(data)
+    return _office_page(
+        ctx, values=values, errors={}, error=error, exists=path.exists(), saved=saved == "1"
+    )
 
 
 @router.post("/admin/office")
 async def save_office(ctx: Ctx = Depends(require("manage_users"))) -> Response:
-    """Validate the office file as `clearance filings --office` does, then keep it."""
+    """Check the office's details as `clearance filings --office` checks the file, then
+    keep them as office.yaml."""
     form = await checked_form(ctx)
     return await in_thread(ctx, _save_office, form)
 
 
 def _save_office(ctx: Ctx, form: FormData) -> Response:
-    content = str(form.get("office") or "").replace("\r\n", "\n")
     path = exports.office_path(ctx.settings)
-    try:
-        office_from_mapping(load_strict_yaml(content), exports.OFFICE_FILE)
-    except YAMLError as exc:
-        error = f"{exports.OFFICE_FILE}: not valid YAML: {exc}"
-        return ctx.render("office.html", status=400, text=content, error=error, saved=path.exists())
-    except OfficeError as exc:
-        return ctx.render(
-            "office.html", status=400, text=content, error=str(exc), saved=path.exists()
+    values = office_form.values_from_form(form)
+    data, errors = office_form.mapping_from_values(values)
+    if not errors:
+        errors = office_form.field_errors(data)
+    if errors:
+        count = len(errors)
+        error = (
+            f"Not saved: {count} field{'s' if count != 1 else ''} to correct"
+            if office_form.FORM_ERROR not in errors
+            else f"Not saved: {errors[office_form.FORM_ERROR]}"
         )
+        return _office_page(
+            ctx, status=400, values=values, errors=errors, error=error, exists=path.exists(),
+            saved=False,
+        )  # fmt: skip
+    content = office_form.to_yaml(data)
+    office_from_mapping(load_strict_yaml(content), exports.OFFICE_FILE)  # as it will be read
     with aside(path) as partial:
         partial.write_text(content, "utf-8")
     ctx.require_user()
     note = f"office.yaml saved (sha256 {hashlib.sha256(content.encode()).hexdigest()[:16]}…)"
     ctx.db.add(audit_entry(ctx.user, "office_saved", note=note))
     ctx.db.commit()
-    return RedirectResponse("/admin/office", status_code=303)
+    return RedirectResponse("/admin/office?saved=1", status_code=303)
 
 
 @router.get("/audit")

@@ -98,7 +98,7 @@ def _sign_in(ctx: Ctx, form: FormData) -> Response:
     # Counted before the password is checked, in one transaction with the check.
     lock = throttle.reserve(ctx.db, ctx.settings, key, address, account)
     if lock is not None:  # refused before the password is checked, for any name alike
-        return refuse(429, lock.message())
+        return refuse(429, lock.message(ctx.settings.zone))
     hashing = ctx.web.hashing
     if not hashing.acquire(timeout=ctx.settings.hash_wait_seconds):
         throttle.refused(ctx.db, ctx.settings, None, key, address, account, note=BUSY)
@@ -111,7 +111,7 @@ def _sign_in(ctx: Ctx, form: FormData) -> Response:
         hashing.release()
     if not right or known is None or not known.active:
         lock = throttle.failed(ctx.db, ctx.settings, key, address, account)
-        return refuse(429, lock.message()) if lock else refuse(401, WRONG)
+        return refuse(429, lock.message(ctx.settings.zone)) if lock else refuse(401, WRONG)
     if new_hash is not None:
         known.password_hash = new_hash
     throttle.succeeded(ctx.db, ctx.settings, known, key, address)

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import shutil
 from functools import cache
+from urllib.parse import quote
 
 import polars as pl
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -22,7 +23,15 @@ from clearance.sample import sample_path
 from clearance.web import exports, laws, lifecycle, objections, policy_form, results, reviews
 from clearance.web.context import Ctx, checked_form, in_thread, require, text, users_by_id
 from clearance.web.db import ACTIVE_STATES, Run, RunTombstone, Upload, audit_entry
-from clearance.web.uploads import ReceivedFile, UploadError, check_file, megabytes, receive
+from clearance.web.settings import local_time
+from clearance.web.uploads import (
+    HEAD_BYTES,
+    ReceivedFile,
+    UploadError,
+    check_file,
+    megabytes,
+    receive,
+)
 from clearance.web.worker import output_dir
 
 router = APIRouter()
@@ -51,6 +60,12 @@ def offered_counties(ctx: Ctx, upload_ids: list[int], sample: bool) -> list[dict
     return [{"name": n, "cannabis_convictions": v[0], "events": v[1]} for n, v in ranked]
 
 
+def partly_counted(ctx: Ctx, upload_ids: list[int]) -> list[Upload]:
+    """The chosen uploads whose counties were counted on their first 8 MB only: their
+    figures are lower bounds (the run itself reads every line)."""
+    return [u for u in _uploads(ctx, upload_ids) if not u.checked_whole]
+
+
 def _uploads(ctx: Ctx, ids: list[int]) -> list[Upload]:
     if not ids:
         return []
@@ -72,6 +87,7 @@ def _new_run_page(
     error: str | None = None,
     upload_error: str | None = None,
     values: dict | None = None,
+    deleted: str = "",
 ) -> Response:
     uploads = list(ctx.db.scalars(select(Upload).order_by(Upload.id.desc())))
     values = values or {}
@@ -83,15 +99,21 @@ def _new_run_page(
         selected=set(selected),
         sample=sample,
         counties=offered_counties(ctx, selected, sample),
+        partial=partly_counted(ctx, selected),
+        checked=megabytes(HEAD_BYTES),
         county=values.get("county", ""),
         laws=[(name, load_pack(name).title) for name in installed_packs()],
         **_policy_values(law, values),
-        as_of=values.get("as_of") or (SAMPLE_AS_OF if sample and not selected else ""),
+        # Today in the app's zone (the demo's date for the sample alone); only the form's
+        # default: the run records the date the form sent.
+        as_of=values.get("as_of")
+        or (SAMPLE_AS_OF if sample and not selected else ctx.settings.today().isoformat()),
         # The browser refuses a date before every pack's; the form's handler checks the
         # chosen pack's.
         min_as_of=min(load_pack(n).effective_date for n in installed_packs()).isoformat(),
         error=error,
         upload_error=upload_error,
+        deleted=deleted[:255],
         limit=megabytes(ctx.settings.max_upload_bytes),
         in_use=_in_use(ctx),
         users=users_by_id(ctx.db),
@@ -127,8 +149,9 @@ def new_run(
     ctx: Ctx = Depends(require("run")),
     upload: list[str] = Query(default=[]),
     sample: str = "",
+    deleted: str = "",
 ) -> Response:
-    return _new_run_page(ctx, selected=_ids(upload), sample=sample == "on")
+    return _new_run_page(ctx, selected=_ids(upload), sample=sample == "on", deleted=deleted)
 
 
 @router.get("/runs/new/counties")
@@ -143,6 +166,8 @@ def counties_fragment(
     return ctx.render(
         "_counties.html",
         counties=offered_counties(ctx, ids, sample == "on"),
+        partial=partly_counted(ctx, ids),
+        checked=megabytes(HEAD_BYTES),
         county=county,
         chosen=bool(ids) or sample == "on",
     )
@@ -202,6 +227,7 @@ def _store_uploads(ctx: Ctx, received: list[ReceivedFile]) -> Response:
                 sha256=item.sha256,
                 counties_json=json.dumps(item.counties),
                 checked_bytes=item.checked_bytes,
+                checked_whole=item.checked_whole,
                 uploaded_by=ctx.user.id,
             )
             ctx.db.add(row)
@@ -224,25 +250,39 @@ def _store_uploads(ctx: Ctx, received: list[ReceivedFile]) -> Response:
     return RedirectResponse(f"/runs/new?{query}", status_code=303)
 
 
+@router.get("/uploads/{upload_id}/delete")
+def confirm_delete_upload(upload_id: int, ctx: Ctx = Depends(require("upload"))) -> Response:
+    """Ask before an uploaded extract is removed (the form's button posts the answer)."""
+    row = ctx.db.get(Upload, upload_id)
+    if row is None:
+        raise HTTPException(404, "no such upload")
+    return ctx.render(
+        "upload_delete.html", upload=row, in_use=upload_id in _in_use(ctx),
+        users=users_by_id(ctx.db),
+    )  # fmt: skip
+
+
 @router.post("/uploads/{upload_id}/delete")
 async def delete_upload(upload_id: int, ctx: Ctx = Depends(require("upload"))) -> Response:
-    await checked_form(ctx)
-    return await in_thread(ctx, _delete_upload, upload_id)
+    form = await checked_form(ctx)
+    return await in_thread(ctx, _delete_upload, upload_id, text(form, "confirm") == "yes")
 
 
-def _delete_upload(ctx: Ctx, upload_id: int) -> Response:
+def _delete_upload(ctx: Ctx, upload_id: int, confirmed: bool) -> Response:
     row = ctx.db.get(Upload, upload_id)
     if row is None:
         raise HTTPException(404, "no such upload")
     if upload_id in _in_use(ctx):
         raise HTTPException(409, "a run that has not finished is reading this file")
+    if not confirmed:
+        raise HTTPException(400, "confirm the deletion on the page that asks for it")
     shutil.rmtree(ctx.settings.data_dir / row.path.rsplit("/", 1)[0], ignore_errors=True)
     ctx.require_user()
     note = f"{row.filename} (sha256 {row.sha256[:16]}…, {row.size_bytes:,} bytes)"
     ctx.db.add(audit_entry(ctx.user, "upload_deleted", note=note))
     ctx.db.delete(row)
     ctx.db.commit()
-    return RedirectResponse("/runs/new", status_code=303)
+    return RedirectResponse(f"/runs/new?deleted={quote(row.filename)}", status_code=303)
 
 
 @router.post("/runs")
@@ -351,11 +391,11 @@ def runs_page(ctx: Ctx = Depends(require("read"))) -> Response:
     return ctx.render(template, runs=runs, users=users_by_id(ctx.db))
 
 
-def deleted_message(run: Run, tomb: RunTombstone | None) -> str:
+def deleted_message(run: Run, tomb: RunTombstone | None, zone: dt.tzinfo = dt.UTC) -> str:
     if tomb is None:
         return f"run {run.id} was deleted"
     return (
-        f"run {run.id} was deleted on {tomb.deleted_at:%Y-%m-%d %H:%M} UTC by "
+        f"run {run.id} was deleted on {local_time(tomb.deleted_at, zone)} by "
         f"{tomb.username}: {tomb.reason}"
     )
 
@@ -366,7 +406,9 @@ def get_run(ctx: Ctx, run_id: int) -> Run:
     if run is None:
         raise HTTPException(404, "no such run")
     if run.state == "deleted":
-        raise HTTPException(410, deleted_message(run, lifecycle.tombstone(ctx.db, run.id)))
+        raise HTTPException(
+            410, deleted_message(run, lifecycle.tombstone(ctx.db, run.id), ctx.settings.zone)
+        )
     return run
 
 
