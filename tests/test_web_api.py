@@ -1080,13 +1080,29 @@ def test_results_are_searchable_filterable_and_paged(finished):
     assert fragment.startswith('<div id="results-table">') and "7 convictions" in fragment
 
 
+def test_pages_speak_plain_words_and_name_convictions_by_case_and_date(finished):
+    client, run_id = finished
+    sign_in(client, "ana")
+    results = client.get(f"/runs/{run_id}/results?determination=dismiss").text
+    assert "The section&#39;s outcome" in results and ">baseline<" not in results
+    frame = pl.read_parquet(
+        client.app.state.web.settings.runs_dir / str(run_id) / "output" / "determinations.parquet"
+    ).filter(pl.col("case_number").is_not_null())
+    row = frame.row(0, named=True)
+    page = client.get(f"/runs/{run_id}/people/{row['subject_id']}").text
+    heading = f"Case {row['case_number']}: convicted on {row['conviction_date']}"
+    assert heading in page
+    assert f"Conviction {row['cnt_order']}" not in page and "(cycle" not in page
+
+
 def test_the_person_page_shows_the_history_and_the_reasoning(finished):
     client, run_id = finished
     sign_in(client, "ana")
     subject, cnt = review_rows(client, run_id)[3]
     page = client.get(f"/runs/{run_id}/people/{subject}").text
     assert "History" in page and f'id="conviction-{cnt}"' in page
-    assert "comment charge" in page and "HS 11361.9(b)" in page  # the rule that sent it to review
+    # the rule that sent it to review, in the rule pack's words
+    assert "Charge read from the comment" in page and "HS 11361.9(b)" in page
     assert "not reached" in page
     assert client.get(f"/runs/{run_id}/people/99999999").status_code == 404
 

@@ -79,8 +79,8 @@ UNKNOWN_LABELS = {
     "by_severity": "Not recorded",
     "by_decade": "Date missing or partial",
     "by_court": "Court not recorded",
-    "by_arresting_agency": "No arrest step in the cycle",
-    "by_city": "No arrest step in the cycle",
+    "by_arresting_agency": "No arrest on record for this case",
+    "by_city": "No arrest on record for this case",
     "gender": "Not recorded",
     "age_band": "Birth date unknown",
 }
@@ -1029,12 +1029,12 @@ def _methods(source: _Source, summary: Mapping, run: Mapping, law, public: bool)
         ),
         places=(
             "The extract does not name the prosecuting agency. The report shows instead the "
-            "agency that arrested or cited the person: the first arrest step in the same "
-            "cycle as the conviction.",
+            "agency that arrested or cited the person for the same case (the first arrest "
+            "recorded with the conviction).",
             "A city is named only when that agency is a city police department (the city is "
             "part of its name, e.g. CAPD GALT); an arrest by a sheriff or another county or "
-            "state agency names no city. Convictions with no arrest step in their cycle are "
-            "shown as such.",
+            "state agency names no city. Convictions with no arrest on record for their case "
+            "are shown as such.",
         ),
         warnings=tuple(run.get("warnings", [])),
         suppression=suppression,

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clearance import __version__
 from clearance.explain_render import _sentence
+from clearance.law import installed_packs, load_pack
 from clearance.web.context import TEMPLATES, SignInRequired, Web, fmt_time
 from clearance.web.db import make_engine, session_factory
 from clearance.web.routes import admin, auth, results, runs
@@ -44,6 +46,25 @@ def _size(n: int) -> str:
     return f"{n:,} bytes"
 
 
+@cache
+def _reason_labels() -> dict[str, str]:
+    """Each reason code's plain words, from the rule packs' own ``label``s (the first
+    pack installed that gives one; Prop 64's first)."""
+    labels: dict[str, str] = {}
+    for name in sorted(installed_packs(), key=lambda n: n != "prop64"):
+        for code, rule in load_pack(name).rules.items():
+            if rule.label:
+                labels.setdefault(code, rule.label)
+    return labels
+
+
+def _plain(code: str | None) -> str:
+    """A code in words: a reason code by its rule pack's label (``baseline`` is "The
+    section's outcome"), anything else (a determination, an action) with spaces."""
+    code = code or ""
+    return _reason_labels().get(code) or code.replace("_", " ")
+
+
 def _templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
@@ -55,7 +76,7 @@ def _templates(settings: Settings) -> Jinja2Templates:
     )
     env.filters["size"] = _size
     env.filters["sentence"] = _sentence
-    env.filters["label"] = lambda s: (s or "").replace("_", " ")
+    env.filters["label"] = _plain
     env.globals["version"] = __version__
     return templates
 

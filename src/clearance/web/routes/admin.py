@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
+import polars as pl
+
 from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
@@ -19,6 +21,7 @@ from clearance.web.audit import verify_entries
 from clearance.web.context import Ctx, checked_form, in_thread, require, text
 from clearance.web.db import ROLES, AuditEntry, SecurityEvent, User, audit_entry
 from clearance.web.security import session_id
+from clearance.web.worker import output_dir
 
 router = APIRouter()
 AUDIT_PAGE = 100
@@ -246,5 +249,33 @@ def audit_page(
         ctx.web.audit.saw_broken(bad)
     ctx.web.audit.check(ctx.db)
     return ctx.render(
-        "audit.html", entries=entries, run_id=run, page=page, pages=pages, total=total
-    )
+        "audit.html", entries=entries, run_id=run, page=page, pages=pages, total=total,
+        convictions=_convictions(ctx, entries),
+    )  # fmt: skip
+
+
+def _convictions(ctx: Ctx, entries) -> dict[tuple[int, str, str], str]:
+    """How the audit page names the convictions its entries are about: by case number
+    and date, from the run's determinations (a deleted run's are gone: then by person)."""
+    wanted: dict[int, set[str]] = {}
+    for e in entries:
+        if e.run_id and e.subject_id:
+            wanted.setdefault(e.run_id, set()).add(e.subject_id)
+    named: dict[tuple[int, str, str], str] = {}
+    for run_id, subjects in wanted.items():
+        path = output_dir(ctx.settings, run_id) / "determinations.parquet"
+        if not path.exists():
+            continue
+        frame = pl.scan_parquet(path)
+        columns = frame.collect_schema().names()
+        dates = [c for c in ("conviction_date", "arrest_date") if c in columns]
+        rows = (
+            frame.filter(pl.col("subject_id").is_in(sorted(subjects)))
+            .select("subject_id", "cnt_order", "case_number", *dates)
+            .collect()
+        )
+        for row in rows.iter_rows(named=True):
+            when = next((str(row[c]) for c in dates if row[c]), "date unknown")
+            case = f"case {row['case_number']}" if row["case_number"] else "no case number"
+            named[(run_id, row["subject_id"], row["cnt_order"])] = f"{case}, {when}"
+    return named
