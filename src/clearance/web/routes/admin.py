@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 
 import polars as pl
-
 from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
