@@ -425,6 +425,74 @@ def test_the_report_and_the_filings_are_made_from_the_reviewed_run(finished):
     assert manifest["convictions"]["dismiss"] == summary["by_determination"]["dismiss"]
 
 
+def test_the_filings_zip_is_made_in_the_background_with_its_progress(finished):
+    client, run_id = finished
+    token = sign_in(client, "root")
+    office_file = client.app.state.web.settings.data_dir / "office.yaml"
+    office_file.unlink(missing_ok=True)
+    # A new office file makes any zip made before out of date.
+    office_file.write_text(
+        (Path(__file__).resolve().parents[1] / "examples" / "office.yaml").read_text()
+    )
+    page = client.get(f"/runs/{run_id}").text
+    assert "Make the filings" in page and "download/filings.zip" not in page
+    htmx = {"HX-Request": "true", "X-CSRF-Token": token}
+    fragment = client.post(f"/runs/{run_id}/filings", headers=htmx).text
+    assert 'id="filings"' in fragment
+    deadline = time.monotonic() + 60
+    while "download/filings.zip" not in fragment:  # the page polls the same fragment
+        assert time.monotonic() < deadline, fragment
+        assert "being made" in fragment or "waiting for" in fragment, fragment
+        assert 'hx-trigger="every 1s"' in fragment
+        time.sleep(0.2)
+        fragment = client.get(f"/runs/{run_id}/filings", headers=htmx).text
+    assert "(zip, " in fragment and "made " in fragment and "hx-trigger" not in fragment
+    archive = zipfile.ZipFile(
+        io.BytesIO(client.get(f"/runs/{run_id}/download/filings.zip").content)
+    )
+    assert json.loads(archive.read("filings/filings.json"))["office"]["blank"] is False
+    office_file.unlink()  # another office (here: none): the zip is out of date again
+    assert "Make the filings again" in client.get(f"/runs/{run_id}/filings").text
+
+
+def test_a_background_job_reports_its_progress_and_its_failure():
+    jobs = worker_module.Jobs((ValueError,))
+    jobs.start()
+    release = threading.Event()
+
+    def work(progress):
+        progress(1)
+        progress(1)
+        release.wait(10)
+        return "made"
+
+    try:
+        job = jobs.submit("filings-1", work)
+        deadline = time.monotonic() + 10
+        while job.done < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert job.state == "working" and job.active
+        assert jobs.submit("filings-1", work) is job  # one job a key at a time
+        release.set()
+        assert job.finished.wait(10) and (job.state, job.result) == ("done", "made")
+
+        def broken(progress):
+            raise ValueError("office.yaml: attorney.bar_number: must be digits")
+
+        failed = jobs.submit("filings-1", broken)
+        assert failed is not job and failed.finished.wait(10)
+        assert (failed.state, failed.error) == (
+            "failed",
+            "office.yaml: attorney.bar_number: must be digits",
+        )
+        secret = jobs.submit("filings-2", lambda progress: {}["JANE DOE 1970-01-01"])
+        assert secret.finished.wait(10) and secret.error == "internal error (KeyError)"
+    finally:
+        release.set()
+        jobs.stop()
+
+
 def test_an_admin_saves_the_office_file_and_the_filings_use_it(finished):
     client, run_id = finished
     token = sign_in(client, "ana")

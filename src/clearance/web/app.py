@@ -28,13 +28,13 @@ from clearance.explain_render import _sentence
 from clearance.law import installed_packs, load_pack
 from clearance.web.context import TEMPLATES, SignInRequired, Web, fmt_time
 from clearance.web.db import make_engine, session_factory
-from clearance.web.routes import admin, auth, results, runs
+from clearance.web.routes import admin, auth, filings, results, runs
 from clearance.web.security import Tokens, load_secret, security_headers
 from clearance.web.settings import Settings, from_environment, local_time
 from clearance.web.worker import Worker
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (auth.router, runs.router, results.router, admin.router)
+ROUTERS = (auth.router, runs.router, results.router, filings.router, admin.router)
 log = logging.getLogger("clearance.web")
 
 

@@ -20,6 +20,7 @@ import hashlib
 import json
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -28,9 +29,10 @@ from clearance._folders import aside, private_dir
 from clearance.filings import Office, OfficeError, load_office
 from clearance.web import objections, reviews
 from clearance.web.db import Run
+from clearance.web.laws import is_auto_relief
 from clearance.web.reviewed import write_reviewed_run
 from clearance.web.settings import Settings
-from clearance.web.worker import output_dir
+from clearance.web.worker import RunGone, output_dir
 
 REVIEWED = "reviewed"
 OFFICE_FILE = "office.yaml"
@@ -58,10 +60,6 @@ OBJECTIONS = "objections"  # a ca-auto-relief run's filings: petitions to prohib
 
 def reviewed_dir(settings: Settings, run_id: int) -> Path:
     return settings.runs_dir / str(run_id) / REVIEWED
-
-
-class RunGone(LookupError):
-    """The run's output folder is gone (the run was deleted): nothing can be made."""
 
 
 def run_lock(run_id: int) -> threading.RLock:
@@ -126,8 +124,11 @@ def _office_key(settings: Settings) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "blank"
 
 
-def ensure_filings(settings: Settings, db: Session, run: Run) -> Path:
-    """filings.zip of the reviewed run, made again when a decision or the office changed."""
+def ensure_filings(
+    settings: Settings, db: Session, run: Run, progress: Callable[[int], None] | None = None
+) -> Path:
+    """filings.zip of the reviewed run, made again when a decision or the office changed
+    (``progress`` is told of each document written)."""
     from clearance.filings import write_filings
 
     with run_lock(run.id):
@@ -136,10 +137,36 @@ def ensure_filings(settings: Settings, db: Session, run: Run) -> Path:
         archive = folder / FILINGS_ZIP
         marker = folder / FILINGS_KEY
         if not archive.exists() or not marker.exists() or marker.read_text() != key:
-            write_filings(folder, folder / FILINGS, saved_office(settings))
+            write_filings(folder, folder / FILINGS, saved_office(settings), progress=progress)
             _zip(folder / FILINGS, archive, _as_of(folder))
             marker.write_text(key)
     return archive
+
+
+def current_filings(settings: Settings, db: Session, run: Run) -> Path | None:
+    """The run's filings.zip if it is up to date (every decision, mark and the office
+    file as they are now), else None; never makes anything."""
+    if is_auto_relief(run):
+        folder = settings.runs_dir / str(run.id) / OBJECTIONS
+        key = _objections_key(settings, db, run)
+    else:
+        folder = reviewed_dir(settings, run.id)
+        if _reflects(folder) != reviews.last_decision_id(db, run.id):
+            return None
+        key = _office_key(settings)
+    archive, marker = folder / FILINGS_ZIP, folder / FILINGS_KEY
+    try:
+        return archive if archive.exists() and marker.read_text() == key else None
+    except FileNotFoundError:
+        return None
+
+
+def make_filings(settings: Settings, db: Session, run: Run, progress=None) -> Path:
+    """The run's filings.zip, made if it is not up to date: the petitions to prohibit
+    relief of a ca-auto-relief run, the reviewed run's filings otherwise."""
+    if is_auto_relief(run):
+        return ensure_objection_filings(settings, db, run)
+    return ensure_filings(settings, db, run, progress)
 
 
 def ensure_run_file(settings: Settings, run: Run, name: str) -> Path:
@@ -172,7 +199,7 @@ def ensure_objection_filings(settings: Settings, db: Session, run: Run) -> Path:
         private_dir(folder)
         # Filed today: a mark whose last day to petition has passed is drafted as late.
         filed_on = objections.today()
-        key = f"{_office_key(settings)}:{objections.marks_key(db, run.id)}:{filed_on}"
+        key = _objections_key(settings, db, run, filed_on)
         archive, marker = folder / FILINGS_ZIP, folder / FILINGS_KEY
         if not archive.exists() or not marker.exists() or marker.read_text() != key:
             provenance = json.loads((run_dir / "run.json").read_text())
@@ -184,6 +211,12 @@ def ensure_objection_filings(settings: Settings, db: Session, run: Run) -> Path:
             _zip(folder / FILINGS, archive, _as_of(run_dir))
             marker.write_text(key)
     return archive
+
+
+def _objections_key(settings: Settings, db: Session, run: Run, on: dt.date | None = None) -> str:
+    """What a ca-auto-relief run's filings depend on: the office, the marks, the day."""
+    on = on or objections.today()
+    return f"{_office_key(settings)}:{objections.marks_key(db, run.id)}:{on}"
 
 
 def filings_manifest(settings: Settings, run_id: int) -> dict | None:

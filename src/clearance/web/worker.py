@@ -24,16 +24,21 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearance.explain import ExplainError
 from clearance.extract.reader import ExtractError
+from clearance.filings import FilingsError
 from clearance.law import RulePackError, load_pack
 from clearance.policy import PolicyError, policy_from_mapping
 from clearance.policy.pack_policy import pack_policy_from_mapping
+from clearance.report import ReportError
 from clearance.run import RunError, run
 from clearance.sample import sample_path
 from clearance.web.db import Run, RunTombstone, Upload, utcnow
@@ -45,6 +50,10 @@ log = logging.getLogger("clearance.web")
 USER_ERRORS = (ExtractError, ExplainError, FileNotFoundError, PolicyError, RulePackError, RunError)
 PROGRESS_EVERY = 0.5  # seconds between progress writes to the database
 OUTPUT = "output"
+
+
+class RunGone(LookupError):
+    """The run's output folder is gone (the run was deleted): nothing can be made."""
 
 
 class RunCancelled(Exception):
@@ -74,8 +83,96 @@ def input_paths(settings: Settings, inputs: list[dict]) -> list[Path]:
     return paths
 
 
+@dataclass
+class Job:
+    """A piece of background work other than a run (the filings zip of a run): its state
+    and progress, kept in this process's memory (a restart forgets them; the files it
+    made stay)."""
+
+    key: str
+    state: str = "queued"  # queued | working | done | failed
+    done: int = 0  # units of work finished so far (documents written)
+    error: str | None = None
+    result: Any = None
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("queued", "working")
+
+
+class Jobs:
+    """Background jobs, one at a time, in order, on a thread of their own (a run and a
+    filings zip do not wait for each other). A job is given a progress callback (one
+    unit of work done) and returns its result; a failure whose message is written for
+    users (``user_errors``) is kept as it is, anything else as its kind only."""
+
+    def __init__(self, user_errors: tuple[type[Exception], ...] = ()) -> None:
+        self.user_errors = user_errors
+        self._queue: queue.Queue[tuple[Job, Callable[[Callable[[int], None]], Any]] | None] = (
+            queue.Queue()
+        )
+        self._jobs: dict[str, Job] = {}
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="clearance-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def get(self, key: str) -> Job | None:
+        with self._guard:
+            return self._jobs.get(key)
+
+    def submit(self, key: str, work: Callable[[Callable[[int], None]], Any]) -> Job:
+        """Queue ``work`` under ``key``, unless a job of that key is queued or working
+        already (that one is returned). Without the thread (pages tested without the
+        worker) the work is done at once, in the caller's thread."""
+        with self._guard:
+            job = self._jobs.get(key)
+            if job is not None and job.active:
+                return job
+            job = self._jobs[key] = Job(key)
+        if self._thread is None:
+            self._carry_out(job, work)
+        else:
+            self._queue.put((job, work))
+        return job
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._carry_out(*item)
+
+    def _carry_out(self, job: Job, work: Callable[[Callable[[int], None]], Any]) -> None:
+        def advance(n: int) -> None:
+            job.done += n
+
+        job.state = "working"
+        try:
+            job.result = work(advance)
+            job.state = "done"
+        except self.user_errors as exc:
+            job.error, job.state = str(exc), "failed"
+        except Exception as exc:  # its text may quote data: only its kind is kept
+            job.error, job.state = f"internal error ({type(exc).__name__})", "failed"
+            log.error("job %s: internal error (%s)", job.key, type(exc).__name__)
+        finally:
+            job.finished.set()
+
+
 class Worker:
-    """A queue of run ids and the thread that carries them out in order."""
+    """A queue of run ids and the thread that carries them out in order; and the
+    background jobs (``jobs``) on a thread of their own."""
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
         self.settings = settings
@@ -83,6 +180,7 @@ class Worker:
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._cancelled: set[int] = set()  # asked of this process; others see the state
+        self.jobs = Jobs((*USER_ERRORS, FilingsError, ReportError, RunGone))
 
     def start(self) -> None:
         """Recover from an earlier stop, queue what was waiting, start the thread."""
@@ -103,6 +201,7 @@ class Worker:
             sweep_deleted(self.settings, session)
         self._thread = threading.Thread(target=self._loop, name="clearance-runs", daemon=True)
         self._thread.start()
+        self.jobs.start()
         for run_id in sorted(waiting):
             self.submit(run_id)
 
@@ -114,6 +213,7 @@ class Worker:
         self._cancelled.add(run_id)
 
     def stop(self, timeout: float = 5.0) -> None:
+        self.jobs.stop(timeout)
         if self._thread is None:
             return
         self._queue.put(None)

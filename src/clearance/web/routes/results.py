@@ -28,12 +28,11 @@ from clearance.web.db import Run, audit_entry
 from clearance.web.exports import (
     DOWNLOADS,
     RunGone,
-    ensure_filings,
-    ensure_objection_filings,
     ensure_report,
     ensure_reviewed,
     ensure_run_file,
 )
+from clearance.web.routes import filings
 from clearance.web.routes.runs import get_run
 from clearance.web.security import CSRF_FIELD, CSRF_HEADER
 from clearance.web.worker import output_dir
@@ -215,12 +214,12 @@ def _made(ctx: Ctx, run: Run, name: str) -> Path:
     try:
         if laws.is_auto_relief(run):  # no reviewed run: the engine's own files
             if name == "filings.zip":
-                return ensure_objection_filings(ctx.settings, ctx.db, run)
+                return filings.archive(ctx, run)  # made in the background; waited for
             return ensure_run_file(ctx.settings, run, name)
         if name == "upcoming.csv":
             raise HTTPException(404, "no worklist: this run is not of automatic relief")
         if name == "filings.zip":
-            return ensure_filings(ctx.settings, ctx.db, run)
+            return filings.archive(ctx, run)
         if name.startswith("report."):
             return ensure_report(ctx.settings, ctx.db, run) / name
         return ensure_reviewed(ctx.settings, ctx.db, run) / name
@@ -274,7 +273,7 @@ def _worklist_values(ctx: Ctx, run: Run) -> dict:
             "marked": {(m["subject_id"], m["cnt_order"]): m for m in marked},
             "late": [m for m in marked if m["late"]],
             "elsewhere": [m for m in marked if (m["subject_id"], m["cnt_order"]) not in listed],
-            "can_mark": ctx.can("decide_review")}  # fmt: skip
+            "can_mark": ctx.can("decide_review"), "filings": filings.status(ctx, run)}  # fmt: skip
 
 
 @router.get("/runs/{run_id}/worklist")

@@ -454,11 +454,18 @@ def _run_page(ctx: Ctx, run: Run, status: int = 200, **extra) -> Response:
         values["office"] = exports.office_path(ctx.settings).exists()
         values["law"] = laws.run_law(run)
         values["auto_relief"] = laws.is_auto_relief(run)
+        values["filings"] = filings_status(ctx, run)
         if values["auto_relief"]:
             values["marked"] = objections.marked_rows(
                 ctx.db, run.id, out / "determinations.parquet"
             )
     return ctx.render("run.html", status=status, **values)
+
+
+def filings_status(ctx: Ctx, run: Run) -> dict:
+    from clearance.web.routes import filings  # it reads runs with get_run, below
+
+    return filings.status(ctx, run)
 
 
 def reviews_pending(ctx: Ctx, run: Run) -> int:
