@@ -283,8 +283,12 @@ def test_a_run_of_automatic_relief_its_worklist_an_objection_and_the_filings(ser
         expect(page.locator("#late-marks")).to_contain_text("1 marked conviction")
         shot("objected")
 
+        # The filings are made in the background; the link appears when they are ready.
+        page.get_by_role("button", name="Make the filings (zip)").click()
+        made = page.get_by_role("link", name=re.compile("Petitions to prohibit relief"))
+        made.wait_for(timeout=60_000)
         with page.expect_download() as download:
-            page.get_by_role("link", name=re.compile("Download the filings")).click()
+            made.click()
         saved = tmp_path / download.value.suggested_filename
         download.value.save_as(saved)
         names = zipfile.ZipFile(io.BytesIO(saved.read_bytes())).namelist()

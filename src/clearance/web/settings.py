@@ -165,10 +165,12 @@ def from_environment(data_dir: str | Path | None = None) -> Settings:
             raise SettingsError(f"{MAX_UPLOAD_ENV}={raw!r} is not a whole number of MB") from None
         if max_mb < 1:
             raise SettingsError(f"{MAX_UPLOAD_ENV} must be at least 1 (MB)")
+    zone = os.environ.get(TIMEZONE_ENV, "").strip()
+    time_zone(zone)  # an unknown zone is refused now, with the setting's name
     return Settings(
         data_dir=data_dir_from(data_dir),
         database_url=os.environ.get(DATABASE_ENV, "").strip(),
         max_upload_bytes=max_mb * 1024 * 1024,
         forwarded_allow_ips=os.environ.get(PROXY_ENV, "").strip(),
-        timezone=os.environ.get(TIMEZONE_ENV, "").strip(),
+        timezone=zone,
     )
