@@ -442,7 +442,7 @@ def test_the_filings_zip_is_made_in_the_background_with_its_progress(finished):
     deadline = time.monotonic() + 60
     while "download/filings.zip" not in fragment:  # the page polls the same fragment
         assert time.monotonic() < deadline, fragment
-        assert "being made" in fragment or "waiting for" in fragment, fragment
+        assert "being made" in fragment or "queued: made as soon as" in fragment, fragment
         assert 'hx-trigger="every 1s"' in fragment
         time.sleep(0.2)
         fragment = client.get(f"/runs/{run_id}/filings", headers=htmx).text
