@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from clearance import __version__
 from clearance.explain_render import _sentence
 from clearance.law import installed_packs, load_pack
+from clearance.report.figures import SEVERITY_LABELS
 from clearance.web.context import TEMPLATES, SignInRequired, Web, fmt_time
 from clearance.web.db import make_engine, session_factory
 from clearance.web.routes import admin, auth, filings, results, runs
@@ -75,6 +76,8 @@ def _templates(settings: Settings) -> Jinja2Templates:
         "" if value is None else local_time(value, zone, "%H:%M %Z")
     )
     env.filters["size"] = _size
+    # F, M, I in words, as the impact report writes them
+    env.filters["severity"] = lambda code: SEVERITY_LABELS.get(code or "", code or "").lower()
     env.filters["sentence"] = _sentence
     env.filters["label"] = _plain
     env.globals["version"] = __version__
