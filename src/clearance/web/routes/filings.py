@@ -25,6 +25,7 @@ from clearance.web.routes.runs import get_run
 from clearance.web.worker import Job, RunGone
 
 router = APIRouter()
+WAIT_SECONDS = 600  # how long a direct download waits for the background job
 
 
 def job_key(run_id: int) -> str:
@@ -59,7 +60,10 @@ def archive(ctx: Ctx, run: Run) -> Path:
         return ready
     ctx.db.rollback()  # no transaction stays open while the job works
     job = start(ctx, run)
-    job.finished.wait()
+    if not job.finished.wait(WAIT_SECONDS):
+        raise HTTPException(
+            503, f"the filings are still being made; run {run.id}'s page shows their progress"
+        )
     if job.state == "failed":
         raise HTTPException(422, f"cannot make filings.zip: {job.error}")
     return job.result
