@@ -132,9 +132,10 @@ def _queue_url(run: Run, query: results.Query, **extra: int) -> str:
     return f"/runs/{run.id}/results" + ("?" + urlencode(params) if params else "")
 
 
-def _queue_of(ctx: Ctx, run: Run, value: str) -> results.Query | None:
-    """The view a person's page was opened from (its ``queue`` parameter), if any."""
-    if not value:
+def _queue_of(ctx: Ctx, run: Run, value: object) -> results.Query | None:
+    """The view a person's page was opened from (its ``queue`` parameter: the view's own
+    parameters, empty for the whole table), if it was opened from one."""
+    if not isinstance(value, str):
         return None
     if len(value) > 2000:
         raise HTTPException(400, "queue: too long; open the case from the queue again")
@@ -192,7 +193,7 @@ def bulk_decide(
     """One decision and note on every ticked case: one audit entry each, all or none."""
     csrf(ctx, form)
     run = finished_run(ctx, run_id)
-    query = _queue_of(ctx, run, text(form, "queue")) or results.Query()
+    query = _queue_of(ctx, run, form.get("queue")) or results.Query()
     user = ctx.require_user()
     values = [v for v in form.getlist("case") if isinstance(v, str)]
     try:
@@ -259,7 +260,7 @@ def person_page(
     run_id: int,
     subject_id: str,
     ctx: Ctx = Depends(require("read")),
-    queue: str = "",
+    queue: str | None = None,
     cnt: str = "",
 ) -> Response:
     """A person's history and decisions; opened from a view (``queue``, the view's own
@@ -304,7 +305,7 @@ def _review_action(ctx: Ctx, form: FormData, run_id: int, action: str) -> Respon
         if exc.status == 404:
             raise HTTPException(404, str(exc)) from None
         error, status = str(exc), exc.status
-    queue = _queue_of(ctx, run, text(form, "queue"))
+    queue = _queue_of(ctx, run, form.get("queue"))
     if not error and queue is not None and text(form, "then") == "next":
         # Decide and go to the next case of the queue (after this one, in its order).
         place = results.position(_determinations(ctx, run), reviews.reviews_of(run.id, ctx.db),
