@@ -37,7 +37,7 @@
       var next = form && form.querySelector("button.record-next");
       if (next) {
         event.preventDefault();
-        form.requestSubmit(next);
+        next.click(); // a click, so that HTMX sends the button (then=next) with the form
       }
       return;
     }
