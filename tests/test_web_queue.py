@@ -417,3 +417,42 @@ def test_the_queue_of_an_automatic_relief_run(auto_run):  # noqa: F811
     review = rows.filter(pl.col("determination") == "review")
     pending = all_cases(client, run_id, {"review": "pending", "opened_by": "engine"})
     assert pending == keys(review)
+
+
+def test_next_case_and_bulk_on_an_automatic_relief_run(auto_run):  # noqa: F811
+    client, run_id, _ = auto_run
+    token = sign_in(client, "atty")
+    rows = engine(client, run_id)
+    # Open three engine-decided records for review, so the queue has cases to work through.
+    for row in rows.filter(pl.col("determination") != "review").head(3).iter_rows(named=True):
+        response = client.post(
+            f"/runs/{run_id}/reviews/open",
+            data={"csrf_token": token, "subject_id": row["subject_id"],
+                  "cnt_order": row["cnt_order"], "note": "queue test"},
+        )  # fmt: skip
+        assert response.status_code == 303, response.text
+    view = {"review": "pending", "sort": "-subject_id"}
+    order = all_cases(client, run_id, view)
+    assert len(order) >= 3
+    subject, cnt = order[0]
+    url = f"/runs/{run_id}/people/{subject}?" + urlencode({"queue": urlencode(view), "cnt": cnt})
+    person = client.get(url)
+    assert "Record and go to the next case" in person.text and ">relief" in person.text
+    response = client.post(
+        f"/runs/{run_id}/reviews/decide",
+        data={**decide_form(person.text, cnt), "csrf_token": token, "decision": "relief",
+              "note": "auto next", "then": "next"},
+    )  # fmt: skip
+    assert response.status_code == 303 and f"/people/{order[1][0]}?" in response.headers["location"]
+    page = client.get(f"/runs/{run_id}/results?{urlencode(view)}").text
+    boxes = [html.unescape(b) for b in re.findall(r'name="case" value="([^"]+)"', page)]
+    assert len(boxes) == len(order) - 1
+    response = client.post(
+        f"/runs/{run_id}/reviews/bulk",
+        data={"csrf_token": token, "decision": "not_eligible", "note": "auto bulk",
+              "case": boxes, "queue": urlencode(view)},
+    )  # fmt: skip
+    assert response.status_code == 303, response.text
+    entries = decision_entries(client, run_id, action="review_decided", note="auto bulk")
+    assert len(entries) == len(boxes) == len({(e.subject_id, e.cnt_order) for e in entries})
+    assert all_cases(client, run_id, view) == []
