@@ -220,20 +220,29 @@ def _folded(column: str) -> pl.Expr:
 
 def _search(text: str) -> pl.Expr | None:
     """Rows the search text finds: every word of it in the name, in any order (forgiving
-    case, commas and accents), or the text in the subject id, CII or case number."""
+    case, commas and accents), or, for a text with a digit, the text in the subject id,
+    CII or case number."""
     text = text.strip().lower()
     if not text:
         return None
-    found = [
-        pl.col(c).str.to_lowercase().str.contains(text, literal=True).fill_null(False)
-        for c in SEARCHED
-    ]
+    found = []
+    if any(c.isdigit() for c in text):
+        found += [
+            pl.col(c).str.to_lowercase().str.contains(text, literal=True).fill_null(False)
+            for c in SEARCHED
+            if c != "name"
+        ]
     words = fold(text)
     if words:
+        # Folding is the costly part: it is done only for names that may match, those
+        # holding every word as they are (lower case) or with a letter beyond ASCII.
+        lower = pl.col("name").str.to_lowercase()
+        maybe = pl.all_horizontal(lower.str.contains(w, literal=True) for w in words) | pl.col(
+            "name"
+        ).str.contains(r"[^\x00-\x7f]")
         name = _folded("name")
-        found.append(
-            pl.all_horizontal(name.str.contains(w, literal=True) for w in words).fill_null(False)
-        )
+        every = pl.all_horizontal(name.str.contains(w, literal=True) for w in words)
+        found.append(pl.when(maybe.fill_null(False)).then(every).otherwise(False).fill_null(False))
     return pl.any_horizontal(found)
 
 
