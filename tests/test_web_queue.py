@@ -14,7 +14,9 @@ from __future__ import annotations
 import csv
 import html
 import io
+import random
 import re
+import unicodedata
 import zipfile
 from urllib.parse import urlencode
 
@@ -22,9 +24,12 @@ import fastexcel
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from clearance.synth import generate
+from clearance.web import results
 from clearance.web.db import AuditEntry
 from conftest import line
 from test_web_api import csrf_of, make_app, quick_hashes, sign_in, upload, wait_for  # noqa: F401
@@ -210,6 +215,46 @@ def test_a_search_still_finds_ids_and_nothing_that_does_not_match(queue):
         assert [s for s, _ in shown_cases(page.text)] == [FLORES], text
     nobody = client.get(f"/runs/{run_id}/results", params={"q": "Maria Flores"})
     assert shown_cases(nobody.text) == [] and total(nobody.text) == 0
+
+
+WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzáéíóúñüç", min_size=2, max_size=8)
+
+
+@pytest.fixture(scope="module")
+def names_file(tmp_path_factory):
+    """A determinations file of three people, the first named by each example."""
+
+    def write(name: str):
+        path = tmp_path_factory.mktemp("names") / "determinations.parquet"
+        names = [name, "SMITH,JOHN", "ZZTOP,QQQ"]
+        pl.DataFrame(
+            {c: [f"{c}-{i}" for i in range(3)] for c in (*results.SHOWN, "cii_number")}
+            | {"name": names}
+        ).write_parquet(path)
+        return path
+
+    return write
+
+
+@settings(max_examples=40, deadline=None)
+@given(words=st.lists(WORD, min_size=2, max_size=3, unique=True), seed=st.integers(0, 99),
+       upper=st.booleans(), comma=st.booleans(), accents=st.booleans())  # fmt: skip
+def test_any_order_case_comma_or_accent_finds_the_name(names_file, words, seed, upper, comma,
+                                                       accents):  # fmt: skip
+    """The DOJ writes LAST,FIRST MIDDLE in capitals; a search of the same words in any
+    order, either case, with or without commas and accents finds it."""
+    recorded = (words[0] + "," + " ".join(words[1:])).upper()
+    path = names_file(recorded)
+    typed = list(words)
+    random.Random(seed).shuffle(typed)
+    text = (", " if comma else " ").join(typed)
+    text = text.upper() if upper else text
+    if not accents:
+        text = "".join(
+            c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+        )
+    found = results.page(path, results.empty_reviews(), results.Query(q=text))
+    assert [r["name"] for r in found.rows] == [recorded]
 
 
 def decide_form(page: str, cnt: str) -> dict:
