@@ -291,9 +291,12 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             _within_person("cnt_order").alias(COUNT),
             _within_person("event_key").alias(EVENT),
         )
-        .join(info, on=COUNT, how="left")
-        .join(sentences, on=COUNT, how="left")
-        .join(words, on=COUNT, how="left")
+        # Every count has lines (it is built from them): what they record, joined once.
+        .join(
+            info.join(sentences, on=COUNT, how="left").join(words, on=COUNT, how="left"),
+            on=COUNT,
+            how="left",
+        )
         .with_columns(
             pl.col(
                 "convicted_any",
