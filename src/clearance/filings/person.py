@@ -103,6 +103,9 @@ _COLUMNS = (
     "sentence_end",
     "prison",
     "court_dispositions",
+    "revoked",
+    "revocation_date",
+    "pending_records",
     "t_still_serving",
 )
 
@@ -231,6 +234,9 @@ def _count(pack: str, row: dict[str, Any]) -> Count:
         "outcome": row.get("court_dispositions"),
         "eligible_on": row.get("eligible_on"),
         "serving": bool(row.get("t_still_serving")),
+        "revoked": bool(row.get("revoked")),
+        "revocation_date": row.get("revocation_date"),
+        "pending": bool(row.get("pending_records")) or row.get("reason") == "pending_case",
     }
     return Count(
         pack=pack,

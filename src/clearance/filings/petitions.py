@@ -206,9 +206,12 @@ def _pleading(
         "record": {"name": name},
         "case": {
             "number": case_number,
+            "number_known": bool(group.case_number),
             "counts": counts,
             "relief": reliefs.pop() if len(reliefs) == 1 else "review",
             "serving": any(c.facts.get("serving") for c in group.counts),
+            "revoked": any(c.facts.get("revoked") for c in group.counts),
+            "pending": any(c.facts.get("pending") for c in group.counts),
         },
         "remedy": {
             "code": group.remedy,
@@ -217,6 +220,7 @@ def _pleading(
             "serving_words": " ".join(remedy.get("serving_words", "").split()),
         },
         "run": {"as_of": record.as_of.isoformat(), "as_of_long": _long(record.as_of.isoformat())},
+        "pending_note": render(words["pending_note"], {}),
     }
     caption_words = {
         "defendant_role": words["defendant_role"],
