@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from conftest import header, line
 from filings_support import EXAMPLE_OFFICE, pdf_body_text, pdf_text, squash
 
 AS_OF = "2026-07-01"
+DEFENDER = EXAMPLE_OFFICE.parent / "defender-office.yaml"
 
 
 def _row(sid, cyc, stp, date, kind, offense, disp="", sev="", part=None, ofn=""):
@@ -263,3 +265,22 @@ def test_every_remedy_and_reason_has_words_in_both_languages():
         if step.determination in ("not_eligible", "review") and step.reason != "already_relieved"
     }
     assert stuck <= set(english["reasons"]), stuck - set(english["reasons"])
+
+
+def test_a_folder_of_run_folders_is_read_as_clearance_sheet_writes_it(runs, tmp_path):
+    sheet = tmp_path / "sheet"
+    for law, folder in runs.items():
+        shutil.copytree(folder, sheet / law)
+    out = tmp_path / "900"
+    result = _invoke(
+        "filings", "--run", sheet, "--person", "A900", "--office", DEFENDER, "--out", out
+    )
+    assert result.exit_code == 0, result.output
+    assert [r["remedy"] for r in _petitions(out)] == ["11361.8"]
+    manifest = json.loads((out / "filings.json").read_text())
+    assert sorted(r["pack"] for r in manifest["runs"]) == ["ca-auto-relief", "prop64"]
+    petition = squash(pdf_body_text(out / "petitions" / "01-hs-11361-8.pdf"))
+    assert "Casey T. Sample (SBN 999998)" in petition  # examples/defender-office.yaml
+    letter = squash(pdf_text(out / "letter" / "letter-en.pdf"))
+    assert "Office of the Public Defender, County of Example" in letter
+    assert "the records show it qualified on October 1, 2024" in letter  # path II's floor
