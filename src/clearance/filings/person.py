@@ -168,7 +168,10 @@ def run_folders(paths: Iterable[Path]) -> list[Path]:
         if not inner:
             raise FilingsError(f"{path}: not a run folder (no run.json in it or its folders)")
         found += inner
-    return found
+    unique: dict[Path, Path] = {}
+    for path in found:  # the same folder given twice is read once
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
 
 
 def _pack_name(provenance: dict[str, Any], columns: Sequence[str], folder: Path) -> str:
