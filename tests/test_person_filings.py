@@ -284,3 +284,32 @@ def test_a_folder_of_run_folders_is_read_as_clearance_sheet_writes_it(runs, tmp_
     letter = squash(pdf_text(out / "letter" / "letter-en.pdf"))
     assert "Office of the Public Defender, County of Example" in letter
     assert "the records show it qualified on October 1, 2024" in letter  # path II's floor
+
+
+def test_hostile_text_from_the_data_opens_and_runs_no_formula(tmp_path):
+    """A name, court and case number with characters XML forbids, and a case number a
+    spreadsheet would evaluate: every document opens, petitions.csv is formula-safe."""
+    extract = tmp_path / "hostile.dat"
+    rows = [
+        line(SUBJECT_ID="301", PRI_NAME="DOE\x1a,JANE\x00 Q", STP_ORI_DESCR="CASC SACRAMENTO\x1aN",
+             OFN="10F\x1a0001"),
+        line(SUBJECT_ID="302", PRI_NAME='=HYPERLINK("http://x"),A', OFN="+1-555"),
+    ]  # fmt: skip
+    extract.write_text(header() + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    result = _invoke("run", extract, "--county", "SACRAMENTO", "--as-of", AS_OF, "--out", run)
+    assert result.exit_code == 0, result.output
+    for person in ("301", "302"):
+        out = tmp_path / person
+        files = draft_person([run], person, None, out)
+        assert [f.suffix for f in files].count(".pdf") >= 3  # a petition and two letters
+        for path in files:
+            if path.suffix == ".pdf":
+                text = pdf_text(path)
+            else:
+                document = Document(str(path))
+                cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
+                text = " ".join([*(p.text for p in document.paragraphs), *cells])
+            assert not any(c in text for c in "\x1a\x00"), path
+    (row,) = _petitions(tmp_path / "302")
+    assert row["case_number"] == "'+1-555"
