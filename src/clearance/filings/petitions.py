@@ -19,6 +19,7 @@ from typing import Any
 from clearance import __version__
 from clearance.filings.build import _signature, _write_both
 from clearance.filings.document import DocMeta, Pleading, SimpleTable
+from clearance.filings.errors import FilingsError
 from clearance.filings.letters import split_name
 from clearance.filings.objections import _caption, _county_title, _long
 from clearance.filings.office import Office
@@ -92,7 +93,10 @@ def group_petitions(record: PersonRecord) -> list[PetitionGroup]:
     for count in sorted(record.counts, key=lambda c: (_event_date(c), c.key)):
         for remedy in count.remedies:
             if remedy not in order:
-                raise ValueError(f"petitions.yaml: no words for the remedy {remedy!r}")
+                raise FilingsError(
+                    f"templates/petitions.yaml: no words for the remedy {remedy!r} the run "
+                    "lists; add them there before drafting"
+                )
             f = count.facts
             case = f.get("case_number")
             key = (
