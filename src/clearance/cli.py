@@ -430,8 +430,14 @@ def filings(
     filed_on: str | None = typer.Option(
         None,
         "--filed-on",
-        help="The filing date the objection deadlines are checked against "
-        "(YYYY-MM-DD; default the run's as-of date).",
+        help="The filing date: the letters' date and the proofs of service's, and the date "
+        "objection deadlines are checked against (YYYY-MM-DD; default the run's as-of date).",
+    ),
+    addresses: Path | None = typer.Option(
+        None,
+        "--addresses",
+        help="CSV of mailing addresses by subject_id or cii_number (docs/filings.md): "
+        "printed in each letter's envelope window and in letters/mailing-list.csv.",
     ),
 ) -> None:
     """Court filings, the DOJ disposition update file and notice letters, from a run folder.
@@ -446,7 +452,7 @@ def filings(
             date = dt.date.fromisoformat(filed_on)
         except ValueError:
             raise fail(f"--filed-on {filed_on!r} is not a date of the form YYYY-MM-DD") from None
-    filings_main(run_dir, out_dir, office, part_size, letters, objections, date)
+    filings_main(run_dir, out_dir, office, part_size, letters, objections, date, addresses)
 
 
 @app.command()

@@ -45,6 +45,7 @@ from clearance._folders import (
 )
 from clearance.explain import PackMismatch, pack_for_run
 from clearance.filings import letters as letters_
+from clearance.filings.addresses import AddressBook
 from clearance.filings.cases import GRANTED, Court, RunInfo, after_cutoff, group_courts, read_run
 from clearance.filings.document import (
     Caption,
@@ -407,7 +408,10 @@ _COURT_FILE = re.compile(
 )
 _LETTER_FILE = re.compile(
     r"letters-[a-z]+(?:-part-\d+)?\.pdf|letter-template-[a-z]+\.docx|"
-    + re.escape(letters_.MAILING_FILE)
+    + "|".join(
+        re.escape(name)
+        for name in (letters_.MAILING_FILE, letters_.NO_ADDRESS_FILE, letters_.PROBLEMS_FILE)
+    )
 )
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -439,8 +443,13 @@ def write_filings(
     part_size: int = DEFAULT_PART_SIZE,
     letters: bool = True,
     progress: Callable[[int], None] | None = None,
+    addresses: AddressBook | None = None,
+    filed_on: dt.date | None = None,
 ) -> FilingsResult:
-    """Write the filings for `run_dir` into `out`; see the module docstring."""
+    """Write the filings for `run_dir` into `out`; see the module docstring.
+
+    `addresses` (addresses.py) fills the letters' address blocks; `filed_on` dates the
+    letters and the proofs of service (default: the run's as-of date)."""
     if part_size < 1:
         raise FilingsError("--part-size must be at least 1")
     info, frame = read_run(run_dir)
@@ -474,7 +483,15 @@ def write_filings(
         awaiting = _awaiting(courts, tmp / AWAITING_FILE)
         letter_summary = (
             letters_.write_letters(
-                courts, office, info, law, tmp / letters_.FOLDER, part_size, tick
+                courts,
+                office,
+                info,
+                law,
+                tmp / letters_.FOLDER,
+                part_size,
+                tick,
+                addresses=addresses,
+                date=filed_on,
             )
             if letters
             else None
@@ -498,12 +515,53 @@ def write_filings(
             "decided dismiss or reduce on review; they are not filed: DOJ lists only "
             "convictions dated on or before that day (HS 11361.9(a))"
         )
+    if letters:
+        warnings += _letter_warnings(office, addresses, manifest["letters"])
     if office.blank:
         warnings.append(
             "no --office file: the office, attorney and public defender fields are marked "
             "[LIKE THIS]; fill them in before filing (see examples/office.yaml)"
         )
     return FilingsResult(out=out, manifest=manifest, warnings=warnings)
+
+
+SHOWN_PROBLEMS = 10  # address rows with a problem named on screen; all are in the file
+
+
+def _letter_warnings(office: Office, book: AddressBook | None, entry: dict | None) -> list[str]:
+    """What the office should know before mailing: rows not used, hours not translated."""
+    warnings = []
+    given = bool(office.contact_hours)
+    missing = [lang for lang in letters_.LANGUAGES if given and not office.hours(lang)]
+    if missing:
+        warnings.append(
+            f"{office.source_name or 'office.yaml'}: letters.contact_hours has no text for "
+            f"{', '.join(missing)}: those letters give no office hours (write it as "
+            "{en: ..., es: ...}, docs/filings.md)"
+        )
+    if book is None or entry is None:
+        return warnings
+    if book.unknown_columns:
+        warnings.append(
+            f"{book.file_name}: column(s) not used: {', '.join(book.unknown_columns)} "
+            "(known: subject_id, cii_number, name, address_line_1, address_line_2, city, "
+            "state, zip)"
+        )
+    messages = book.messages()
+    warnings += messages[:SHOWN_PROBLEMS]
+    if len(messages) > SHOWN_PROBLEMS:
+        warnings.append(f"... {len(messages) - SHOWN_PROBLEMS:,} more rows with a problem")
+    if messages:
+        warnings.append(
+            f"{len(messages):,} row(s) of {book.file_name} not used: every one is in "
+            f"{letters_.FOLDER}/{letters_.PROBLEMS_FILE}"
+        )
+    nobody = entry["addresses"]["rows_for_nobody_here"]
+    if nobody:
+        warnings.append(
+            f"{nobody:,} row(s) of {book.file_name} name nobody who gets a letter in this run"
+        )
+    return warnings
 
 
 def _manifest(
