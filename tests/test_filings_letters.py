@@ -1,4 +1,5 @@
-"""Letters ready to mail: addresses fed back in, the date, who has no address, Spanish.
+"""Ready to mail and to file: letters with addresses fed back in, their date, who has no
+address, Spanish hours; and the proof of service appended to each paper.
 
 Each check reads what a person at the office would: the text of the letter PDFs
 (and where on the page the address is printed), the mailing list and the list of
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from clearance.cli import app
 from clearance.filings.letters import ADDRESS_LEFT, ADDRESS_TOP, ADDRESS_WIDTH, PAGE_HEIGHT
-from filings_support import EXAMPLE_OFFICE, read_csv, squash
+from filings_support import EXAMPLE_OFFICE, docx_xml, pdf_body_text, read_csv, squash
 
 runner = CliRunner()
 FILED_ON = "2020-08-03"
@@ -215,3 +216,47 @@ def test_an_office_file_with_one_text_for_the_hours_still_works(demo, tmp_path):
     assert "letters.contact_hours has no text for es" in squash(result.output)
     assert "Monday" not in _contact_line(tmp_path / "f" / "letters" / "letters-es.pdf")
     assert "(Monday to Friday" in _contact_line(tmp_path / "f" / "letters" / "letters-en.pdf")
+
+
+# --- the proof of service -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stem", "exhibit"),
+    [("motion", "EXHIBIT A"), ("order", "EXHIBIT A"), ("challenge-notice", "EXHIBIT B")],
+)
+def test_each_paper_ends_with_a_proof_of_service_by_mail_and_electronic_service(
+    mailed, stem, exhibit
+):
+    out, _ = mailed
+    pages = [squash(p.extract_text()) for p in PdfReader(out / "sacramento" / f"{stem}.pdf").pages]
+    start = next(i for i, page in enumerate(pages) if "PROOF OF SERVICE" in page)
+    assert start > 0 and "Dated:" not in pages[start]  # a page of its own, after the paper
+    proof = squash(pdf_body_text(out / "sacramento" / f"{stem}.pdf").split("PROOF OF SERVICE")[1])
+    for words in (
+        "I, Casey M. Example, declare",  # office.yaml: service.name
+        "My business address is 100 Example Plaza, Suite 200, Example City, CA 90000",
+        "my electronic service address is eservice@da.example.invalid",
+        "On August 3, 2020, I served the following documents",  # --filed-on
+        exhibit,
+        "Office of the Public Defender, County of Example",  # served on
+        "eservice@pd.example.invalid",
+        "BY MAIL (Code Civ. Proc., §§ 1013, subd. (a), 1013a, subd. (3))",
+        "United States Postal Service at Example City, California",
+        "BY ELECTRONIC SERVICE (Code Civ. Proc., § 1010.6; Cal. Rules of Court, rule 2.251)",
+        "under penalty of perjury",
+        "(Signature of person serving)",
+    ):
+        assert words in proof, words
+    word = "".join(docx_xml(out / "sacramento" / f"{stem}.docx").itertext())
+    assert "PROOF OF SERVICE" in word and "I, Casey M. Example, declare" in word
+    assert "eservice@pd.example.invalid" in word
+
+
+def test_without_a_service_section_the_proof_is_marked_to_fill_in(demo, tmp_path):
+    out = tmp_path / "f"
+    assert invoke("filings", "--run", demo, "--out", out, "--no-letters").exit_code == 0
+    proof = squash(PdfReader(out / "sacramento" / "motion.pdf").pages[-2].extract_text())
+    proof += squash(PdfReader(out / "sacramento" / "motion.pdf").pages[-1].extract_text())
+    assert "I, [NAME OF PERSON SERVING], declare" in proof
+    assert "On ____________________, I served" in proof  # no --filed-on: a date to fill in

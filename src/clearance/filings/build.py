@@ -48,9 +48,11 @@ from clearance.filings import letters as letters_
 from clearance.filings.addresses import AddressBook
 from clearance.filings.cases import GRANTED, Court, RunInfo, after_cutoff, group_courts, read_run
 from clearance.filings.document import (
+    BodyItem,
     Caption,
     DocMeta,
     Exhibit,
+    PageBreak,
     Pleading,
     Signature,
     SimpleTable,
@@ -61,7 +63,7 @@ from clearance.filings.errors import FilingsError
 from clearance.filings.exhibits import COLUMNS, ExhibitPart, exhibit_parts, grounds, provision
 from clearance.filings.office import Office, blank_office
 from clearance.filings.pleading import write_exhibit_pdf, write_pleading_pdf
-from clearance.filings.text import document_text, pleading_text, render, thousands
+from clearance.filings.text import Block, document_text, pleading_text, render, thousands
 from clearance.law import RulePack, load_rulepack
 from clearance.textsafe import write_csv
 
@@ -164,6 +166,9 @@ def _caption(
 
 def _signature(kind: str, office: Office) -> Signature:
     words = pleading_text()["signature"]
+    if kind == "server":
+        name = office.server_name or "[NAME OF PERSON SERVING]"
+        return Signature("server", name, (words["server_line"], words["server_title"]))
     if kind == "judge":
         return Signature("judge", words["dated"], (words["judge_line"], words["judge_title"]))
     return Signature(
@@ -247,6 +252,77 @@ def _reasons_table(court: Court, law: RulePack) -> SimpleTable:
     )
 
 
+# The exhibit each document goes with.
+_EXHIBIT_OF = {"motion": "a", "order": "a", "challenge": "b"}
+
+
+def _proof_of_service(
+    key: str, office: Office, context: dict[str, Any], served_on: dt.date | None
+) -> list[BodyItem]:
+    """The proof of service by mail and electronic service on the public defender,
+    on a page of its own after the document (words: pleadings.yaml, proof_of_service)."""
+    text = pleading_text()
+    words = text["proof_of_service"]
+    exhibit = _EXHIBIT_OF[key]
+    exhibit_info = context[f"exhibit_{exhibit}"]
+    documents = [
+        render(text["documents"][key]["title"], context),
+        *words["served_with"][key],
+        render(
+            words["exhibit"],
+            {
+                "letter": text["exhibits"][exhibit]["letter"],
+                "parts": exhibit_info["parts"],
+                "rows": exhibit_info["rows"],
+            },
+        ),
+    ]
+    server_address = list(office.server_address) or ["[BUSINESS ADDRESS]"]
+    pos_context = {
+        **context,
+        "server": {
+            "name": office.server_name or "[NAME OF PERSON SERVING]",
+            "address": server_address,
+            "email": office.server_email,
+            "city": _city(office.server_address) or words["blank_city"],
+        },
+        "served": {
+            "date_long": _long_date(served_on) if served_on else words["blank_date"],
+            "documents": documents,
+        },
+    }
+    defender = (
+        office.public_defender_name,
+        "; ".join(office.public_defender_address) or "[ADDRESS]",
+        office.public_defender_email or words["no_email"],
+    )
+    body: list[BodyItem] = [PageBreak()]
+    for item in words["blocks"]:
+        (kind, value), *_ = item.items()
+        if kind == "table":
+            body.append(
+                SimpleTable(
+                    header=tuple(words["service_columns"]),
+                    rows=(defender,),
+                    widths=(0.34, 0.38, 0.28),
+                    align=("left", "left", "left"),
+                )
+            )
+        elif kind == "signature":
+            body.append(_signature(value, office))
+        else:
+            body.append(Block(kind, render(value, pos_context)))
+    return body
+
+
+def _city(address: tuple[str, ...]) -> str | None:
+    """`Example City` from an address whose last line is `Example City, CA 90000`."""
+    if not address:
+        return None
+    city, comma, _ = address[-1].rpartition(",")
+    return city.strip() if comma and city.strip() else None
+
+
 def _pleading(
     key: str, court: Court, office: Office, info: RunInfo, law: RulePack, context: dict[str, Any]
 ) -> Pleading:
@@ -263,6 +339,7 @@ def _pleading(
             body.append(_signature(block.text, office))
         else:
             body.append(block)
+    body += _proof_of_service(key, office, context, context["served_on"])
     caption = _caption(pleading_text(), office, context, doc.title, doc.subtitle, doc.defendants)
     return Pleading(
         caption=caption,
@@ -330,9 +407,11 @@ def _write_court(
     folder: Path,
     part_size: int,
     tick: Callable[[], None],
+    filed_on: dt.date | None = None,
 ) -> tuple[dict[str, Any], pl.DataFrame]:
     folder.mkdir()
     context = _context(info, office, court, law)
+    context["served_on"] = filed_on
     context["reviewed"] = info.reviewed and bool(court.granted["decided_on_review"].any())
     parts_a = exhibit_parts(court.granted, "a", law, part_size)
     parts_b = exhibit_parts(court.challenged, "b", law, part_size)
@@ -476,7 +555,9 @@ def write_filings(
     try:
         entries, doj_frames = [], []
         for court in courts:
-            entry, doj = _write_court(court, office, info, law, tmp / court.slug, part_size, tick)
+            entry, doj = _write_court(
+                court, office, info, law, tmp / court.slug, part_size, tick, filed_on
+            )
             entries.append(entry)
             doj_frames.append(doj)
         doj_count = write_doj_file(doj_frames, tmp / DOJ_FILE)

@@ -34,7 +34,15 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt, Twips
 
-from clearance.filings.document import Caption, DocMeta, Exhibit, Pleading, Signature, SimpleTable
+from clearance.filings.document import (
+    Caption,
+    DocMeta,
+    Exhibit,
+    PageBreak,
+    Pleading,
+    Signature,
+    SimpleTable,
+)
 from clearance.filings.pleading import (
     COUNSEL_WIDTH,
     LINES,
@@ -48,6 +56,7 @@ from clearance.filings.pleading import (
     TEXT_WIDTH,
     TOP,
     CaptionLayout,
+    keeps_with_next,
 )
 from clearance.filings.text import Block
 from clearance.textsafe import xml_safe, xml_text
@@ -307,21 +316,29 @@ def _signature(doc: DocxDocument, signature: Signature) -> None:
 
 def _body(doc: DocxDocument, items: Sequence) -> None:
     number = 0
-    for item in items:
+    new_page = False  # the next paragraph starts a page (after a PageBreak)
+    for item, following in zip(items, [*items[1:], None], strict=True):
         if isinstance(item, SimpleTable):
             _simple_table(doc, item)
         elif isinstance(item, Signature):
             _signature(doc, item)
+        elif isinstance(item, PageBreak):
+            new_page = True
         elif isinstance(item, Block):
+            keep = "<w:keepNext/>" if keeps_with_next(item, following) else ""
+            if new_page:
+                keep += "<w:pageBreakBefore/>"
+                new_page = False
             if item.kind == "heading":
-                _append(doc, _para_xml(item.text, align="center", bold=True))
+                xml = _para_xml(item.text, align="center", bold=True)
+                _append(doc, xml.replace("<w:pPr>", f"<w:pPr>{keep}", 1))
                 continue
             text = item.text
             if item.kind == "para":
                 number += 1
                 text = f"{number}.  {text}"
             xml = _para_xml(text, align="both").replace(
-                "<w:pPr>", '<w:pPr><w:ind w:firstLine="720"/>', 1
+                "<w:pPr>", f'<w:pPr>{keep}<w:ind w:firstLine="720"/>', 1
             )
             _append(doc, xml)
 

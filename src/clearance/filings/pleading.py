@@ -42,8 +42,17 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from reportlab.platypus import PageBreak as PdfPageBreak
 
-from clearance.filings.document import Caption, DocMeta, Exhibit, Pleading, Signature, SimpleTable
+from clearance.filings.document import (
+    Caption,
+    DocMeta,
+    Exhibit,
+    PageBreak,
+    Pleading,
+    Signature,
+    SimpleTable,
+)
 from clearance.filings.text import Block
 from clearance.textsafe import xml_text
 
@@ -540,6 +549,8 @@ def _body_flowables(items: Sequence) -> list[Flowable]:
             flowables.append(_simple_table(item))
         elif isinstance(item, Signature):
             flowables.append(SignatureFlowable(item))
+        elif isinstance(item, PageBreak):
+            flowables.append(PdfPageBreak())
         elif isinstance(item, Block):
             if item.kind == "heading":
                 flowables.append(Paragraph(xml_text(item.text), _HEADING))
@@ -550,7 +561,20 @@ def _body_flowables(items: Sequence) -> list[Flowable]:
                 flowables.append(Paragraph(xml_text(item.text), _BODY))
         else:  # pragma: no cover - the document model has no other kinds
             raise TypeError(f"cannot lay out {type(item).__name__}")
+    for item, flowable, following in zip(items, flowables, [*items[1:], None], strict=True):
+        if keeps_with_next(item, following):
+            flowable.keepWithNext = True
     return flowables
+
+
+def keeps_with_next(item: object, following: object) -> bool:
+    """A heading stays with what follows it, and so does the paragraph that introduces
+    a table or a signature: none ends a page alone (the Word writer's keepNext too)."""
+    if following is None or isinstance(following, PageBreak):
+        return False
+    if isinstance(item, Block) and item.kind == "heading":
+        return True
+    return isinstance(item, Block) and isinstance(following, SimpleTable | Signature)
 
 
 def write_pleading_pdf(pleading: Pleading, path: Path) -> None:
