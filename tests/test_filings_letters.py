@@ -260,3 +260,46 @@ def test_without_a_service_section_the_proof_is_marked_to_fill_in(demo, tmp_path
     proof += squash(PdfReader(out / "sacramento" / "motion.pdf").pages[-1].extract_text())
     assert "I, [NAME OF PERSON SERVING], declare" in proof
     assert "On ____________________, I served" in proof  # no --filed-on: a date to fill in
+
+
+# --- the exhibits on the pleading paper's lines; headings whole -----------------------------
+
+
+def test_exhibit_rows_sit_on_the_numbered_lines(mailed):
+    """Rows are half lines: each row's first baseline is a numbered line's baseline, or
+    exactly half way to the next, on every page (read from where pypdf finds the text)."""
+    from clearance.filings.pleading import HALF, TEXT_LEFT, line_baseline
+
+    out, _ = mailed
+    reader = PdfReader(out / "sacramento" / "exhibit-a.pdf")
+    checked = 0
+    for page in reader.pages:
+        numbers: list[float] = []
+
+        def visit(text, cm, tm, font, size, numbers=numbers):
+            x, y = cm[4] + tm[4], cm[5] + tm[5]
+            words = text.split()
+            if TEXT_LEFT <= x < TEXT_LEFT + 28 and words and words[0].replace(",", "").isdigit():
+                numbers.append(y)  # a row: its number, then its cells
+
+        page.extract_text(visitor_text=visit)
+        assert numbers
+        for y in numbers:
+            offset = (line_baseline(1) - y) / HALF
+            assert abs(offset - round(offset)) < 0.01, y
+            assert 0 <= round(offset) <= 2 * 27
+        lines_used = {round((line_baseline(1) - y) / HALF) % 2 for y in numbers}
+        assert 0 in lines_used  # rows on the numbered lines themselves, not only between
+        checked += len(numbers)
+    assert checked == len(read_csv(out / "doj-disposition-update.csv"))
+
+
+def test_a_heading_never_parts_a_citation(mailed):
+    out, _ = mailed
+    for stem in ("exhibit-a", "motion", "challenge-notice"):
+        first = PdfReader(out / "sacramento" / f"{stem}.pdf").pages[0].extract_text()
+        lines = [" ".join(line.split()) for line in first.split("\n")]
+        for citation in ("sections 11361.8 and 11361.9", "§§ 11361.8, 11361.9", "§ 11361.9"):
+            if citation in " ".join(lines):
+                assert any(citation in line for line in lines), (stem, citation)
+        assert not any(line.endswith(("§", "§§", "sections", "SECTION")) for line in lines)

@@ -63,7 +63,14 @@ from clearance.filings.errors import FilingsError
 from clearance.filings.exhibits import COLUMNS, ExhibitPart, exhibit_parts, grounds, provision
 from clearance.filings.office import Office, blank_office
 from clearance.filings.pleading import write_exhibit_pdf, write_pleading_pdf
-from clearance.filings.text import Block, document_text, pleading_text, render, thousands
+from clearance.filings.text import (
+    Block,
+    bind_citations,
+    document_text,
+    pleading_text,
+    render,
+    thousands,
+)
 from clearance.law import RulePack, load_rulepack
 from clearance.textsafe import write_csv
 
@@ -340,7 +347,18 @@ def _pleading(
         else:
             body.append(block)
     body += _proof_of_service(key, office, context, context["served_on"])
-    caption = _caption(pleading_text(), office, context, doc.title, doc.subtitle, doc.defendants)
+    body = [
+        Block(b.kind, bind_citations(b.text)) if isinstance(b, Block) and b.kind == "heading" else b
+        for b in body
+    ]
+    caption = _caption(
+        pleading_text(),
+        office,
+        context,
+        bind_citations(doc.title),
+        bind_citations(doc.subtitle),
+        doc.defendants,
+    )
     return Pleading(
         caption=caption,
         body=tuple(body),
@@ -378,7 +396,7 @@ def _exhibit(
     columns = COLUMNS[part.exhibit]
     return Exhibit(
         heading=render(spec["heading"], context),
-        title=render(spec["title"], context),
+        title=bind_citations(render(spec["title"], context)),
         part_line=part_line,
         legend=render(spec["legend"], context),
         headers=tuple(text["columns"][c.key] for c in columns),
