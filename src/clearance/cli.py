@@ -461,11 +461,18 @@ def report(
     public: bool = typer.Option(
         False, "--public", help="The public variant: no personal data, small counts hidden."
     ),
-    out_dir: Path | None = typer.Option(None, "--out", help="Folder to write to; default --run."),
+    out_dir: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder to write to; default --run, and with --public <run folder>-public beside "
+        "it (never among the run's personal data).",
+    ),
 ) -> None:
     """The impact report of a run, as HTML and PDF (docs/report.md)."""
-    from clearance.report import write_report
+    from clearance.report import public_folder, write_report
 
+    if public and out_dir is None:
+        out_dir = public_folder(run_dir)
     with user_errors():
         paths = write_report(run_dir, public=public, out=out_dir)
     out.print("Wrote " + ", ".join(str(p) for p in paths), highlight=False, markup=False)
