@@ -12,17 +12,21 @@ import json
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from clearance.cli import app
+from clearance.filings.addresses import AddressError, read_addresses_text
 from clearance.filings.letters import ADDRESS_LEFT, ADDRESS_TOP, ADDRESS_WIDTH, PAGE_HEIGHT
-from filings_support import EXAMPLE_OFFICE, docx_xml, pdf_body_text, read_csv, squash
+from filings_support import EXAMPLE_OFFICE, W, docx_xml, pdf_body_text, read_csv, squash
 
 runner = CliRunner()
 FILED_ON = "2020-08-03"
 WITHOUT = 4  # people of the demo the addresses file leaves out
 BAD_NAME = "ZZTOPSECRET"  # a name in a bad row: it must never be printed
+CITY_LINE = ("city", "state", "zip")
 
 
 def invoke(*args):
@@ -303,3 +307,58 @@ def test_a_heading_never_parts_a_citation(mailed):
             if citation in " ".join(lines):
                 assert any(citation in line for line in lines), (stem, citation)
         assert not any(line.endswith(("§", "§§", "sections", "SECTION")) for line in lines)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.lists(
+            st.lists(
+                st.one_of(
+                    st.sampled_from(["subject_id", "cii_number", "address_line_1", "city"]),
+                    st.sampled_from(["state", "zip", "CA", "95814", "ZZSECRET", '"', ""]),
+                    st.text(max_size=12),
+                ),
+                max_size=8,
+            ),
+            max_size=6,
+        ).map(lambda rows: "\n".join(",".join(r) for r in rows).encode("utf-8", "replace")),
+    )
+)
+def test_any_addresses_file_is_read_or_refused_with_one_line(data):
+    """Whatever the bytes, the reader returns rows and problems or refuses the file with
+    one line; no message quotes a value of the file."""
+    try:
+        book = read_addresses_text(data, "addresses.csv")
+    except AddressError as exc:
+        messages = [str(exc)]
+    else:
+        book.match([("1", "A1"), ("2", None)])
+        messages = book.messages()
+    for message in messages:
+        assert message.startswith("addresses.csv: ") and "\n" not in message
+        assert "ZZSECRET" not in message
+
+
+def test_the_word_template_puts_the_address_in_the_window_and_dates_the_letter(mailed):
+    out, _ = mailed
+    for language, date in (("en", "August 3, 2020"), ("es", "3 de agosto de 2020")):
+        body = docx_xml(out / "letters" / f"letter-template-{language}.docx")
+        framed = []
+        for paragraph in body.iter(f"{W}p"):
+            frame = paragraph.find(f"{W}pPr/{W}framePr")
+            if frame is not None:
+                fields = [f.get(f"{W}instr").split()[1] for f in paragraph.iter(f"{W}fldSimple")]
+                framed += fields
+                assert frame.get(f"{W}y") == str(round(ADDRESS_TOP * 20))  # twips from the top
+                assert frame.get(f"{W}x") == str(round(ADDRESS_LEFT * 20))
+        assert framed == [
+            "address_name",
+            "address_line_1",
+            "address_line_2",
+            "city",
+            "state",
+            "zip",
+        ]
+        assert date in "".join(body.itertext())

@@ -468,10 +468,25 @@ def _merge_field(name: str) -> str:
     )
 
 
+# The Word template's address block: a frame at the PDF's window position (twips,
+# from the page's corner), so a merged letter also shows it in the envelope window.
+_ADDRESS_FRAME = (
+    f'<w:framePr w:w="{round(ADDRESS_WIDTH * 20)}" '
+    f'w:h="{round(ADDRESS_LINES * ADDRESS_LEADING * 20)}" w:hRule="exact" '
+    f'w:hAnchor="page" w:vAnchor="page" w:x="{round(ADDRESS_LEFT * 20)}" '
+    f'w:y="{round(ADDRESS_TOP * 20)}" w:wrap="notBeside"/>'
+)
+
+
 def _merge_para(
-    parts: Sequence[tuple[str, str]], *, bold: bool = False, size: float = SIZE, after: int = 120
+    parts: Sequence[tuple[str, str]],
+    *,
+    bold: bool = False,
+    size: float = SIZE,
+    after: int = 120,
+    frame: str = "",
 ) -> str:
-    """A paragraph of ("text", value) and ("field", name) parts."""
+    """A paragraph of ("text", value) and ("field", name) parts (`frame`: its framePr)."""
     props = "<w:b/>" if bold else ""
     props += f'<w:sz w:val="{round(size * 2)}"/>'
     runs = []
@@ -481,7 +496,8 @@ def _merge_para(
         elif value:
             text = xml_text(value)
             runs.append(f'<w:r><w:rPr>{props}</w:rPr><w:t xml:space="preserve">{text}</w:t></w:r>')
-    return f'<w:p><w:pPr><w:spacing w:before="0" w:after="{after}"/></w:pPr>{"".join(runs)}</w:p>'
+    spacing = f'<w:spacing w:before="0" w:after="{after}"/>'
+    return f"<w:p><w:pPr>{frame}{spacing}</w:pPr>{''.join(runs)}</w:p>"
 
 
 _FIELD = "\x00"  # stands for a merge field while a sentence is rendered
@@ -531,9 +547,9 @@ def _write_template(
         _merge_para([("text", office.name)], bold=True, size=13, after=0),
         _merge_para([("text", " · ".join([*office.address, office.phone]))], size=9, after=240),
         _merge_para([("text", words.date(date.isoformat()))], after=240),
-        _merge_para([("field", "address_name")], after=0),
-        _merge_para([("field", "address_line_1")], after=0),
-        _merge_para([("field", "address_line_2")], after=0),
+        _merge_para([("field", "address_name")], after=0, frame=_ADDRESS_FRAME),
+        _merge_para([("field", "address_line_1")], after=0, frame=_ADDRESS_FRAME),
+        _merge_para([("field", "address_line_2")], after=0, frame=_ADDRESS_FRAME),
         _merge_para(
             [
                 ("field", "city"),
@@ -542,7 +558,8 @@ def _write_template(
                 ("text", " "),
                 ("field", "zip"),
             ],
-            after=240,
+            after=0,
+            frame=_ADDRESS_FRAME,
         ),
         _merge_para([("text", words.static("reference"))], bold=True),
         _merge_para(_around_field(words.greeting(_FIELD), "display_name")),
