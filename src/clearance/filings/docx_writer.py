@@ -220,7 +220,7 @@ def _caption(doc: DocxDocument, caption: Caption) -> None:
         _append(
             doc,
             _para_xml(text, line=HALF_TWIPS).replace(
-                "<w:pPr>", f'<w:pPr><w:ind w:right="{right_indent}"/>', 1
+                "<w:jc ", f'<w:ind w:right="{right_indent}"/><w:jc ', 1
             ),
         )
     # counsel is padded to the court title's line (line 8 unless counsel is longer)
@@ -231,7 +231,7 @@ def _caption(doc: DocxDocument, caption: Caption) -> None:
     _append(doc, _para_xml(""))
     left = "".join(
         _para_xml(text, line=HALF_TWIPS).replace(
-            "<w:pPr>", f'<w:pPr><w:ind w:left="{level * 1440}"/>', 1
+            "<w:jc ", f'<w:ind w:left="{level * 1440}"/><w:jc ', 1
         )
         + _para_xml("", line=HALF_TWIPS)
         for text, level in caption.parties
@@ -243,7 +243,7 @@ def _caption(doc: DocxDocument, caption: Caption) -> None:
         + _para_xml("", line=HALF_TWIPS)
         + (_para_xml(caption.subtitle, line=HALF_TWIPS) if caption.subtitle else "")
     )
-    right = right_parts.replace("<w:pPr>", '<w:pPr><w:ind w:left="240"/>')
+    right = right_parts.replace("<w:jc ", '<w:ind w:left="240"/><w:jc ')  # schema order
     height = layout.box_lines * LINE_TWIPS
     split = round(layout.box_split * 20)
     cell_margins = (
@@ -337,8 +337,10 @@ def _body(doc: DocxDocument, items: Sequence) -> None:
             if item.kind == "para":
                 number += 1
                 text = f"{number}.  {text}"
-            xml = _para_xml(text, align="both").replace(
-                "<w:pPr>", f'<w:pPr>{keep}<w:ind w:firstLine="720"/>', 1
+            xml = (
+                _para_xml(text, align="both")
+                .replace("<w:pPr>", f"<w:pPr>{keep}", 1)
+                .replace("<w:jc ", '<w:ind w:firstLine="720"/><w:jc ', 1)  # schema order
             )
             _append(doc, xml)
 
