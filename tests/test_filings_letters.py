@@ -362,3 +362,56 @@ def test_the_word_template_puts_the_address_in_the_window_and_dates_the_letter(m
             "zip",
         ]
         assert date in "".join(body.itertext())
+
+
+# The order Word requires for a paragraph's properties (ECMA-376, CT_PPr): out of
+# order, Word reports the file as damaged and offers to repair it.
+PPR_ORDER = [
+    "pStyle",
+    "keepNext",
+    "keepLines",
+    "pageBreakBefore",
+    "framePr",
+    "widowControl",
+    "numPr",
+    "suppressLineNumbers",
+    "pBdr",
+    "shd",
+    "tabs",
+    "suppressAutoHyphens",
+    "kinsoku",
+    "wordWrap",
+    "overflowPunct",
+    "topLinePunct",
+    "autoSpaceDE",
+    "autoSpaceDN",
+    "bidi",
+    "adjustRightInd",
+    "snapToGrid",
+    "spacing",
+    "ind",
+    "contextualSpacing",
+    "mirrorIndents",
+    "suppressOverlap",
+    "jc",
+    "textDirection",
+    "textAlignment",
+    "textboxTightWrap",
+    "outlineLvl",
+    "divId",
+    "cnfStyle",
+    "rPr",
+    "sectPr",
+    "pPrChange",
+]
+
+
+def test_every_word_file_has_its_paragraph_properties_in_the_schemas_order(mailed):
+    out, _ = mailed
+    files = sorted(out.rglob("*.docx"))
+    assert len(files) == 7  # motion, order, notice, two exhibits, two letter templates
+    for path in files:
+        for paragraph in docx_xml(path).iter(f"{W}pPr"):
+            names = [child.tag.removeprefix(W) for child in paragraph]
+            ranks = [PPR_ORDER.index(name) for name in names]
+            assert ranks == sorted(ranks), (path.name, names)
