@@ -412,8 +412,19 @@ def explain(
 
 @app.command()
 def filings(
-    run_dir: Path = typer.Option(..., "--run", help="A run's output folder (or a reviewed one)."),
+    run_dirs: list[Path] = typer.Option(
+        ...,
+        "--run",
+        help="A run's output folder (or a reviewed one). With --person: one or more, or "
+        "the folder `clearance sheet` wrote.",
+    ),
     out_dir: Path = typer.Option(..., "--out", help="Folder to write the filings to."),
+    person: str | None = typer.Option(
+        None,
+        "--person",
+        help="One person's subject id or CII number: petition drafts for their open "
+        "remedies and a letter to them (docs/filings.md).",
+    ),
     office: Path | None = typer.Option(
         None, "--office", help="office.yaml (docs/filings.md); without it, fields are [MARKED]."
     ),
@@ -443,8 +454,23 @@ def filings(
     """Court filings, the DOJ disposition update file and notice letters, from a run folder.
 
     From a ca-auto-relief run: petitions to prohibit relief for the convictions in
-    --objections, and the list of those not objected to."""
+    --objections, and the list of those not objected to. With --person: one person's
+    petition drafts (PC 1203.4, 1203.4a, 1203.41, 17(b), 851.91; HS 11361.8) and a
+    letter to them, in English and Spanish."""
     from clearance.filings.command import main as filings_main
+    from clearance.filings.command import person_main
+
+    if person is not None:
+        if objections is not None or filed_on is not None or addresses is not None:
+            raise fail(
+                "--person drafts one person's petitions; it takes no --objections, --filed-on "
+                "or --addresses"
+            )
+        person_main(run_dirs, person, out_dir, office, letters)
+        return
+    if len(run_dirs) != 1:
+        raise fail("--run: give one run folder (several only with --person)")
+    run_dir = run_dirs[0]
 
     date = None
     if filed_on is not None:

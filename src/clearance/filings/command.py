@@ -21,7 +21,7 @@ from clearance.filings.objections import read_objections, write_objection_filing
 from clearance.filings.office import load_office
 from clearance.textsafe import shown
 
-__all__ = ["main"]
+__all__ = ["main", "person_main"]
 
 
 def main(
@@ -139,3 +139,31 @@ def _objections(run_dir, out_dir, law, provenance, office, objections_file, file
     for court, n in o["by_court"].items():
         out.print(f"  {court}/: {n:,} petition(s) to prohibit relief", markup=False)
     out.print(f"Filings in {out_dir}", markup=False)
+
+
+def person_main(
+    run_dirs: list[Path], person: str, out_dir: Path, office_file: Path | None, letters: bool
+) -> None:
+    """`--person`: one person's petition drafts and letter (person.py)."""
+    from clearance.filings.person import write_person_filings
+
+    with user_errors():
+        office = load_office(office_file) if office_file is not None else None
+        result = write_person_filings(run_dirs, person, office, out_dir, letters=letters)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    m = result.manifest
+    runs = ", ".join(f"{r['pack']} ({r['rows']} rows)" for r in m["runs"])
+    out.print(f"As of {m['as_of']}, from {runs}:", markup=False, highlight=False)
+    if not m["petitions"]:
+        out.print("  no petition is open to this person", markup=False)
+    for p in m["petitions"]:
+        blanks = f"; to complete: {', '.join(p['to_complete'])}" if p["to_complete"] else ""
+        out.print(
+            f"  {p['files'][0].rsplit('.', 1)[0]}: {p['citation']}, {p['counts']} count(s){blanks}",
+            markup=False,
+            highlight=False,
+        )
+    if m["letters"]["files"]:
+        out.print("  letter/: the letter to the person, English and Spanish", markup=False)
+    out.print(f"Filings in {result.out}", markup=False)

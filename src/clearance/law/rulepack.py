@@ -44,7 +44,7 @@ from clearance.law.offenses import (
     subsection_in,
 )
 from clearance.law.registry import library
-from clearance.law.validate import Reader, RulePackError, non_empty_list, parse
+from clearance.law.validate import SHIPPED, Reader, RulePackError, non_empty_list, parse
 from clearance.law.wording import check_expression, check_template
 
 __all__ = [
@@ -483,7 +483,11 @@ def installed_packs() -> tuple[str, ...]:
 
 @cache
 def _installed(name: str) -> RulePack:
-    return _read_folder(PACKS / name, installed=True)
+    shipped = SHIPPED.set(True)
+    try:
+        return _read_folder(PACKS / name, installed=True)
+    finally:
+        SHIPPED.reset(shipped)
 
 
 def load_pack(name_or_dir: str | Path | None = None) -> RulePack:
