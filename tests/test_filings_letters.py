@@ -415,3 +415,20 @@ def test_every_word_file_has_its_paragraph_properties_in_the_schemas_order(maile
             names = [child.tag.removeprefix(W) for child in paragraph]
             ranks = [PPR_ORDER.index(name) for name in names]
             assert ranks == sorted(ranks), (path.name, names)
+
+
+def test_addresses_without_letters_to_address_are_refused(demo, tmp_path):
+    path = tmp_path / "addresses.csv"
+    path.write_text("subject_id,address_line_1,city,state,zip\n1,1 Main St,Town,CA,95814\n")
+    result = invoke(
+        "filings", "--run", demo, "--out", tmp_path / "f", "--addresses", path, "--no-letters"
+    )
+    assert result.exit_code == 2
+    assert "--addresses: the letters are not written (--no-letters)" in squash(result.output)
+    result = invoke(
+        "filings", "--run", demo, "--out", tmp_path / "f", "--addresses", path, "--person", "1"
+    )
+    assert result.exit_code == 2 and "takes no --objections, --filed-on or --addresses" in (
+        squash(result.output)
+    )
+    assert not (tmp_path / "f").exists()
