@@ -76,7 +76,7 @@ class _Words:
     def __init__(self, language: str, office: Office) -> None:
         self.text = letter_words(language)
         self.base = LetterWords(language, office)
-        self.office = office.as_context()
+        self.office = office.as_context(language)
 
     def date(self, iso: Any) -> str:
         return self.base.date(str(iso)) if _is_date(iso) else self.text["unknown"]
