@@ -161,3 +161,17 @@ def test_the_limit_is_read_from_the_environment(monkeypatch):
     monkeypatch.setenv(spill.SPILL_ENV, "lots")
     with pytest.raises(ValueError, match=spill.SPILL_ENV):
         spill.spill_bytes()
+
+
+def test_results_in_order_are_not_sorted_again_and_others_are_sorted():
+    keys = ("subject_id", "cnt_order")
+    ordered = pl.DataFrame({"subject_id": ["A", "A", "AB"], "cnt_order": ["1", "2", "1"]})
+    assert spill.in_order(ordered, keys) is ordered
+    # "A" before "AB" whatever the count: the keys compare as a pair, not as joined text.
+    shuffled = pl.DataFrame({"subject_id": ["AB", "A", "A"], "cnt_order": ["1", "2", "1"]})
+    assert spill.in_order(shuffled, keys).rows() == [("A", "1"), ("A", "2"), ("AB", "1")]
+    # A key holding the separator, or a missing key: sorted, never trusted.
+    odd = pl.DataFrame({"subject_id": ["A\x00Z", "A"], "cnt_order": ["1", "2"]})
+    assert spill.in_order(odd, keys).rows() == [("A", "2"), ("A\x00Z", "1")]
+    missing = pl.DataFrame({"subject_id": ["B", None], "cnt_order": ["1", "1"]})
+    assert spill.in_order(missing, keys)["subject_id"].to_list() == [None, "B"]

@@ -95,6 +95,23 @@ def _charge_label() -> pl.Expr:
     )
 
 
+def _code(column: str) -> pl.Expr:
+    """The column's categorical code: the same text, the same integer, in any frame."""
+    return pl.col(column).cast(pl.Categorical).to_physical().cast(pl.UInt64)
+
+
+def _within_person(column: str) -> pl.Expr:
+    """One integer per (person, ``column``): grouping and joining on it cost a fraction
+    of what two text columns cost (as the model's own count key, extract.model)."""
+    return _code("subject_id") * (1 << 32) + _code(column)
+
+
+# The group's integer keys (columns dropped from the output with the other "_" ones):
+# the person, a count (subject_id, cnt_order), an event (subject_id, event_key) and a
+# cycle (subject_id, its cycle number).
+PERSON, COUNT, EVENT, CYCLE = "_person", "_count", "_event", "_cycle"
+
+
 def _is(column: str, datum_words: str, law_: RulePack) -> pl.Expr:
     return law_.matches(datum_words, column)
 
@@ -142,7 +159,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     pack = ctx.law
     classes = pack.classes("dispositions")
     final_classes = [name for name, c in classes.items() if c["final"]]
-    lines = model.lines
+    lines = model.lines.with_columns(_within_person("cnt_order").alias(COUNT))
     texts = (
         lines.select("disposition")
         .unique()
@@ -153,39 +170,40 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         pl.col("disp_class").is_null() | pl.col("disp_class").is_in(final_classes)
     )
 
-    # Each class a bit: a count's classes are the OR of its lines' bits (one aggregation
-    # for all of them), read back below.
-    bits = {name: 1 << i for i, name in enumerate(classes)}
-    bit = pl.col("disp_class").replace_strict(bits, default=0, return_dtype=pl.UInt32)
+    # Each class a count records: whether any of its lines is of that class (a Boolean
+    # column a line, then one "any" each: a fifth of the cost of OR-ing class bits).
+    recorded = {
+        "relief": "relief_granted",
+        "prohibited": "relief_prohibited",
+        "revoked": "probation_revoked",
+        "diversion": "diversion_completed",
+        "acquitted": "acquitted",
+        "dismissed": "dismissed",
+        "complaint": "complaint_filed",
+    }
+    unknown = sorted(set(recorded.values()) - set(classes))
+    if unknown:
+        raise RuntimeError(f"the pack's dispositions file has no class {', '.join(unknown)}")
     info = (
-        lines.with_columns(_bit=bit.fill_null(0))
-        .group_by("subject_id", "cnt_order")
-        .agg(
-            convicted_any=pl.col("convicted").any(),
-            final=final.any(),
-            _bits=pl.col("_bit").bitwise_or(),
-        )
-        .with_columns(
+        lines.with_columns(
+            _final=final,
             **{
-                flag: (pl.col("_bits") & bits[name]) != 0
-                for flag, name in (
-                    ("relief", "relief_granted"),
-                    ("prohibited", "relief_prohibited"),
-                    ("revoked", "probation_revoked"),
-                    ("diversion", "diversion_completed"),
-                    ("acquitted", "acquitted"),
-                    ("dismissed", "dismissed"),
-                    ("complaint", "complaint_filed"),
-                )
-            }
+                flag: (pl.col("disp_class") == name).fill_null(False)
+                for flag, name in recorded.items()
+            },
         )
-        .drop("_bits")
+        .group_by(COUNT)
+        .agg(
+            pl.col("convicted").any().alias("convicted_any"),
+            pl.col("_final").any().alias("final"),
+            *(pl.col(flag).any() for flag in recorded),
+        )
     )
     # The words of a relief granted or prohibited (few lines say either), for the facts.
     told = pl.col("disp_class").is_in(["relief_granted", "relief_prohibited"])
     words = (
         lines.filter(told.fill_null(False))
-        .group_by("subject_id", "cnt_order")
+        .group_by(COUNT)
         .agg(
             relief_text=pl.col("disposition")
             .filter(pl.col("disp_class") == "relief_granted")
@@ -199,10 +217,9 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     # Each count's distinct sentence parts, by place.
     present = pl.any_horizontal(pl.col(c).is_not_null() for c in _SENTENCE)
     parts = (
-        model.lines.filter(present)
+        lines.filter(present)
         .select(
-            "subject_id",
-            "cnt_order",
+            COUNT,
             *_SENTENCE,
             "sent_days",
             "sent_months",
@@ -229,7 +246,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         .with_columns(_other=~pl.col("_prob") & ~pl.col("_fine"))
     )
     prob, other = pl.col("_prob"), pl.col("_other")
-    sentences = parts.group_by("subject_id", "cnt_order").agg(
+    sentences = parts.group_by(COUNT).agg(
         prob_y=pl.col("sent_years").filter(prob).sum(),
         prob_m=pl.col("sent_months").filter(prob).sum(),
         prob_d=pl.col("sent_days").filter(prob).sum(),
@@ -269,9 +286,17 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             "source_file",
             "line",
         )
-        .join(info, on=["subject_id", "cnt_order"], how="left")
-        .join(sentences, on=["subject_id", "cnt_order"], how="left")
-        .join(words, on=["subject_id", "cnt_order"], how="left")
+        .with_columns(
+            _code("subject_id").alias(PERSON),
+            _within_person("cnt_order").alias(COUNT),
+            _within_person("event_key").alias(EVENT),
+        )
+        # Every count has lines (it is built from them): what they record, joined once.
+        .join(
+            info.join(sentences, on=COUNT, how="left").join(words, on=COUNT, how="left"),
+            on=COUNT,
+            how="left",
+        )
         .with_columns(
             pl.col(
                 "convicted_any",
@@ -297,6 +322,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         .with_columns(
             is_court=pl.col("event_type_uc").str.contains("COURT"),
             is_arrest=pl.col("event_type_uc").str.starts_with("ARREST"),
+            **{CYCLE: _within_person("cycle")},
         )
         .filter(pl.col("event_key").is_not_null())
     )
@@ -309,41 +335,46 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     counts = counts.lazy()
 
     # Events: a step of a cycle, with what its counts record.
-    events = (
-        counts.group_by("subject_id", "event_key")
-        .agg(
-            pl.col("cycle", "step", "event_date", "is_court", "is_arrest", "county").first(),
-            ev_convicted=pl.col("convicted_any").any(),
-            ev_final=pl.col("final").any(),
-            ev_relief=pl.col("relief").any(),
-            ev_relief_text=pl.col("relief_text").drop_nulls().min(),
-            ev_prohibited=pl.col("prohibited").any(),
-            ev_prohibited_text=pl.col("prohibited_text").drop_nulls().min(),
-            ev_revoked=pl.col("revoked").any(),
-            ev_diversion=pl.col("diversion").any(),
-            ev_acquitted=pl.col("acquitted").any(),
-            ev_dismissed=pl.col("dismissed").any(),
-            ev_complaint=pl.col("complaint").any(),
-            n_counts=pl.len(),
-            n_final=pl.col("final").sum(),
-            n_acquitted=pl.col("acquitted").sum(),
-            n_dismissed=pl.col("dismissed").sum(),
-        )
-        .collect(engine="in-memory")
-        .lazy()
+    events = counts.group_by(EVENT).agg(
+        pl.col(
+            "subject_id",
+            "event_key",
+            PERSON,
+            CYCLE,
+            "cycle",
+            "step",
+            "event_date",
+            "is_court",
+            "is_arrest",
+            "county",
+        ).first(),
+        ev_convicted=pl.col("convicted_any").any(),
+        ev_final=pl.col("final").any(),
+        ev_relief=pl.col("relief").any(),
+        ev_relief_text=pl.col("relief_text").drop_nulls().min(),
+        ev_prohibited=pl.col("prohibited").any(),
+        ev_prohibited_text=pl.col("prohibited_text").drop_nulls().min(),
+        ev_revoked=pl.col("revoked").any(),
+        ev_diversion=pl.col("diversion").any(),
+        ev_acquitted=pl.col("acquitted").any(),
+        ev_dismissed=pl.col("dismissed").any(),
+        ev_complaint=pl.col("complaint").any(),
+        n_counts=pl.len(),
+        n_final=pl.col("final").sum(),
+        n_acquitted=pl.col("acquitted").sum(),
+        n_dismissed=pl.col("dismissed").sum(),
     )
     numbers = (
         pl.concat(
             [
-                counts.select("subject_id", "event_key", number="case_number"),
-                counts.select("subject_id", "event_key", number="court_case"),
+                counts.select(PERSON, EVENT, number="case_number"),
+                counts.select(PERSON, EVENT, number="court_case"),
             ]
         )
         .drop_nulls("number")
         .unique()
-        .collect(engine="in-memory")
-        .lazy()
     )
+    events, numbers = _materialised(events, numbers)
     # Later events of the same case: a later step of the cycle, or a later (or same-day)
     # court step of another event sharing a case number. Only two questions are asked
     # of them, each of few events: what a relief, prohibition or revocation step records
@@ -351,8 +382,8 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     special = pl.col("ev_relief") | pl.col("ev_prohibited") | pl.col("ev_revoked")
     later_facts = (
         _later(events, numbers, events, events.filter(special))
-        .join(_revocation_sentences(ctx, counts), on=["subject_id", "l_key"], how="left")
-        .group_by("subject_id", "event_key")
+        .join(_revocation_sentences(ctx, counts), on="_l_event", how="left")
+        .group_by(EVENT)
         .agg(
             later_relief=pl.col("ev_relief").any(),
             later_relief_text=pl.col("ev_relief_text").drop_nulls().min(),
@@ -366,48 +397,56 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             .fill_null(False)
             .any(),
         )
-        .collect(engine="in-memory")
-        .lazy()
     )
     # An open record (no final disposition) is disposed of by a later step of its cycle
     # with a final disposition, or by a later court step of its case (by case number).
     opened = events.join(
-        counts.filter(~pl.col("final")).select("subject_id", "event_key").unique(),
-        on=["subject_id", "event_key"],
-        how="semi",
+        counts.filter(~pl.col("final")).select(EVENT).unique(), on=EVENT, how="semi"
     )
     last_final = (
-        events.filter(pl.col("ev_final"))
-        .group_by("subject_id", "cycle")
-        .agg(_last_final=pl.col("step").max())
+        events.filter(pl.col("ev_final")).group_by(CYCLE).agg(_last_final=pl.col("step").max())
     )
     in_cycle = (
-        opened.join(last_final, on=["subject_id", "cycle"], how="left")
+        opened.join(last_final, on=CYCLE, how="left")
         .filter(pl.col("_last_final") > pl.col("step"))
-        .select("subject_id", "event_key")
+        .select(EVENT)
     )
     by_case = _later(
-        opened.join(in_cycle, on=["subject_id", "event_key"], how="anti"),
+        opened.join(in_cycle, on=EVENT, how="anti"),
         numbers,
         events,
         events.filter(pl.col("ev_final") & pl.col("is_court")),
         facts=False,
-    ).select("subject_id", "event_key")
-    later_final = (
-        pl.concat([in_cycle, by_case])
-        .unique()
-        .with_columns(later_final=pl.lit(True))
-        .collect(engine="in-memory")
-        .lazy()
+    ).select(EVENT)
+    later_final = pl.concat([in_cycle, by_case]).unique().with_columns(later_final=pl.lit(True))
+    # Each stage's tables worked out together (they read only earlier stages).
+    later_facts, later_final, arrests = _materialised(
+        later_facts, later_final, _arrest_summary(counts)
     )
+    t = {"counts": counts, "later_facts": later_facts}
+    court = _court_steps(events, later_final)
+    convictions, pairs = _materialised(
+        _conviction_query(ctx, t), _court_pairs(arrests, court, numbers)
+    )
+    (courts,) = _materialised(_court_outcomes(ctx, pairs, court))
     ctx.shared.update(
         counts=counts,
         events=events,
         later_facts=later_facts,
         later_final=later_final,
         numbers=numbers,
+        convictions=convictions,
+        arrests=arrests,
+        pairs=pairs,
+        courts=courts,
     )
     return ctx.shared
+
+
+def _materialised(*queries: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """The queries worked out together (in parallel, in memory), each then read by
+    several others as a table, not evaluated again for each."""
+    return [frame.lazy() for frame in pl.collect_all(queries, engine="in-memory")]
 
 
 def _later(
@@ -419,39 +458,42 @@ def _later(
     facts: bool = True,
 ) -> pl.LazyFrame:
     """Each event of ``mine`` with the events of ``theirs`` that are later steps of its
-    case (``l_key``, with their facts): a later step of the same cycle, or a later (or
-    same-day) court step sharing a case number with it."""
-    mine = mine.select("subject_id", "event_key", "cycle", "step", "event_date")
-    other = theirs.rename({"event_key": "l_key", "cycle": "l_cycle", "step": "l_step",
+    case (``_l_event``, with their facts): a later step of the same cycle, or a later
+    (or same-day) court step sharing a case number with it."""
+    mine = mine.select(PERSON, EVENT, CYCLE, "step", "event_date")
+    other = theirs.rename({EVENT: "_l_event", CYCLE: "_l_cycle", "step": "l_step",
                            "event_date": "l_date"})  # fmt: skip
     same_cycle = (
-        mine.join(other, left_on=["subject_id", "cycle"], right_on=["subject_id", "l_cycle"])
+        mine.join(other.drop(PERSON), left_on=CYCLE, right_on="_l_cycle")
         .filter(pl.col("l_step") > pl.col("step"))
-        .select("subject_id", "event_key", "l_key")
+        .select(EVENT, "_l_event")
     )
-    their_numbers = numbers.join(
-        other.select("subject_id", event_key="l_key"), on=["subject_id", "event_key"]
-    ).rename({"event_key": "l_key"})
+    their_numbers = numbers.join(other.select(pl.col("_l_event").alias(EVENT)), on=EVENT).rename(
+        {EVENT: "_l_event"}
+    )
     by_number = (
-        numbers.join(mine.select("subject_id", "event_key"), on=["subject_id", "event_key"])
-        .join(their_numbers, on=["subject_id", "number"])
-        .filter(pl.col("event_key") != pl.col("l_key"))
-        .join(mine, on=["subject_id", "event_key"])
-        .join(other, on=["subject_id", "l_key"])
+        numbers.join(mine.select(EVENT), on=EVENT)
+        .join(their_numbers, on=[PERSON, "number"])
+        .filter(pl.col(EVENT) != pl.col("_l_event"))
+        .join(mine.drop(PERSON), on=EVENT)
+        .join(other.drop(PERSON), on="_l_event")
         .filter(
             pl.col("is_court")
             & (
                 (pl.col("l_date") >= pl.col("event_date"))
-                | ((pl.col("l_cycle") == pl.col("cycle")) & (pl.col("l_step") > pl.col("step")))
+                | ((pl.col("_l_cycle") == pl.col(CYCLE)) & (pl.col("l_step") > pl.col("step")))
             ).fill_null(False)
         )
-        .select("subject_id", "event_key", "l_key")
+        .select(EVENT, "_l_event")
     )
     pairs = pl.concat([same_cycle, by_number]).unique()
     if not facts:
         return pairs
     return pairs.join(
-        theirs.drop("cycle", "step").rename({"event_key": "l_key"}), on=["subject_id", "l_key"]
+        theirs.drop("cycle", "step", "subject_id", "event_key", PERSON, CYCLE).rename(
+            {EVENT: "_l_event"}
+        ),
+        on="_l_event",
     )
 
 
@@ -474,11 +516,11 @@ def _ends(ctx: Context) -> dict[str, pl.Expr]:
 
 def _revocation_sentences(ctx: Context, counts: pl.LazyFrame) -> pl.LazyFrame:
     """A sentence recorded at a revocation runs from it (plus supervision after prison):
-    each revocation step's latest end, by its event (``l_key``)."""
+    each revocation step's latest end, by its event (``_l_event``)."""
     return (
         counts.filter(pl.col("revoked"))
         .with_columns(**_ends(ctx))
-        .group_by("subject_id", l_key="event_key")
+        .group_by(_l_event=pl.col(EVENT))
         .agg(
             ev_sentence_end=pl.max_horizontal("_other_end", "_prison_end").max(),
             ev_sentence_unknown=pl.col("sent_unreadable").any(),
@@ -489,9 +531,11 @@ def _revocation_sentences(ctx: Context, counts: pl.LazyFrame) -> pl.LazyFrame:
 def _conviction_sentences(ctx: Context, model: Model) -> pl.LazyFrame:
     """Every conviction count of the group (any county) with its sentence's end and
     completion (ca-automatic-relief.md, "Dates" and "Probation")."""
-    if "convictions" in ctx.shared:
-        return ctx.shared["convictions"]
-    t = _tables(ctx, model)
+    return _tables(ctx, model)["convictions"]
+
+
+def _conviction_query(ctx: Context, t: dict) -> pl.LazyFrame:
+    """The query of ``_conviction_sentences`` (worked out with the group's tables)."""
     date = pl.col("event_date")
     revoked = pl.col("revoked") | pl.col("later_revoked")
     convictions = (
@@ -511,7 +555,7 @@ def _conviction_sentences(ctx: Context, model: Model) -> pl.LazyFrame:
                 )
             )
         )
-        .join(t["later_facts"], on=["subject_id", "event_key"], how="left")
+        .join(t["later_facts"], on=EVENT, how="left")
         .with_columns(
             pl.col(
                 "later_relief",
@@ -550,10 +594,7 @@ def _conviction_sentences(ctx: Context, model: Model) -> pl.LazyFrame:
             .then(latest(pl.col("sentence_end"), pl.col("_prison_end")))
             .otherwise(pl.col("sentence_end")),
         )
-        .collect(engine="in-memory")
-        .lazy()
     )
-    ctx.shared["convictions"] = convictions
     return convictions
 
 
@@ -584,12 +625,13 @@ def conviction_and_arrest_rows(ctx: Context, model: Model) -> pl.LazyFrame:
     # An arrest is the county's when its arresting agency is, or a court step of its case.
     arrests = _arrest_rows(ctx, t).filter(in_county(ctx.county) | pl.col("court_in_county"))
     rows = pl.concat([convictions, arrests], how="diagonal_relaxed")
-    return rows.join(people, on="subject_id", how="left").with_columns(date=pl.col("event_date"))
+    people = people.with_columns(_code("subject_id").alias(PERSON)).drop("subject_id")
+    return rows.join(people, on=PERSON, how="left").with_columns(date=pl.col("event_date"))
 
 
-def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
-    """One row per arrest step: its level, its offense, its court steps' outcome."""
-    counts, events = t["counts"], t["events"]
+def _arrest_summary(counts: pl.LazyFrame) -> pl.LazyFrame:
+    """Each arrest step, from its counts: its offense (its most serious count's), its
+    case numbers, and what its own counts record."""
     rank = pl.col("severity").replace_strict(SEVERITY_RANK, default=0, return_dtype=pl.Int8)
     # Each arrest's counts, the most serious first (then by count order): its first row
     # gives the arrest's offense, the same whatever order a group's rows arrive in (the
@@ -601,76 +643,82 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
             "subject_id", "event_key", "_rank", "cnt_order", descending=[False, False, True, False]
         )
     )
-    arrests = (
-        arrest_counts.group_by("subject_id", "event_key", maintain_order=True)
-        .agg(
-            pl.col("cnt_order").min(),
-            pl.col(
-                "cyc_order",
-                "stp_order",
-                "event_date",
-                "event_date_raw",
-                "event_type",
-                "agency",
-                "county",
-                "cycle",
-                "step",
-                "source_file",
-                "line",
-                "offense_raw",
-                "offense_qualifiers",
-                "charge",
-                "code",
-                "section",
-                "subsection",
-                "attempt",
-            ).first(),
-            case_number=pl.col("case_number").drop_nulls().min(),
-            court_case=pl.col("court_case").drop_nulls().min(),
-            _top=pl.col("_rank").max(),
-            _unreadable=pl.col("severity").is_null().any(),
-            max_term_8=(pl.col("_long") & (pl.col("severity") == "F")).any(),
-            arrest_relief=pl.col("relief").any(),
-            arrest_relief_text=pl.col("relief_text").drop_nulls().min(),
-            arrest_diversion=pl.col("diversion").any(),
-            arrest_dismissed=pl.col("dismissed").any(),
-            arrest_complaint=pl.col("complaint").any(),
-        )
-        .collect(engine="in-memory")
-        .lazy()
-    )  # read by several queries below
+    arrests = arrest_counts.group_by(EVENT, maintain_order=True).agg(
+        pl.col("cnt_order").min(),
+        pl.col(
+            "subject_id",
+            "event_key",
+            PERSON,
+            CYCLE,
+            "cyc_order",
+            "stp_order",
+            "event_date",
+            "event_date_raw",
+            "event_type",
+            "agency",
+            "county",
+            "cycle",
+            "step",
+            "source_file",
+            "line",
+            "offense_raw",
+            "offense_qualifiers",
+            "charge",
+            "code",
+            "section",
+            "subsection",
+            "attempt",
+        ).first(),
+        case_number=pl.col("case_number").drop_nulls().min(),
+        court_case=pl.col("court_case").drop_nulls().min(),
+        _top=pl.col("_rank").max(),
+        _unreadable=pl.col("severity").is_null().any(),
+        max_term_8=(pl.col("_long") & (pl.col("severity") == "F")).any(),
+        arrest_relief=pl.col("relief").any(),
+        arrest_relief_text=pl.col("relief_text").drop_nulls().min(),
+        arrest_diversion=pl.col("diversion").any(),
+        arrest_dismissed=pl.col("dismissed").any(),
+        arrest_complaint=pl.col("complaint").any(),
+    )
+    return arrests
 
-    # Court steps of the arrest: of its cycle (any step), or linked by case number.
-    # A court step whose counts are all open (a continuance, a complaint filed) and that a
-    # later step of its case disposes of is superseded: the later step says how it ended.
-    court = (
+
+def _court_steps(events: pl.LazyFrame, later_final: pl.LazyFrame) -> pl.LazyFrame:
+    """The court steps (``_c_event``) an arrest's outcome is read from. A court step
+    whose counts are all open (a continuance, a complaint filed) and that a later step
+    of its case disposes of is superseded: the later step says how it ended."""
+    return (
         events.filter(pl.col("is_court"))
-        .join(t["later_final"], on=["subject_id", "event_key"], how="left")
+        .join(later_final, on=EVENT, how="left")
         .with_columns(_superseded=(pl.col("n_final") == 0) & pl.col("later_final").fill_null(False))
-        .rename({"event_key": "c_key", "cycle": "c_cycle"})
+        .drop("subject_id", "event_key", PERSON)
+        .rename({EVENT: "_c_event", CYCLE: "_c_cycle"})
     )
+
+
+def _court_pairs(arrests: pl.LazyFrame, court: pl.LazyFrame, numbers: pl.LazyFrame) -> pl.LazyFrame:
+    """Each arrest with its court steps: of its cycle (any step), or linked by case number."""
     in_cycle = (
-        arrests.select("subject_id", "event_key", "cycle")
-        .join(
-            court.select("subject_id", "c_key", "c_cycle"),
-            left_on=["subject_id", "cycle"],
-            right_on=["subject_id", "c_cycle"],
-        )
-        .select("subject_id", "event_key", "c_key")
+        arrests.select(EVENT, CYCLE)
+        .join(court.select("_c_event", "_c_cycle"), left_on=CYCLE, right_on="_c_cycle")
+        .select(EVENT, "_c_event")
     )
-    numbers = t["numbers"]
-    court_numbers = numbers.join(
-        court.select("subject_id", event_key="c_key"), on=["subject_id", "event_key"]
-    ).rename({"event_key": "c_key"})
+    court_numbers = numbers.join(court.select(pl.col("_c_event").alias(EVENT)), on=EVENT).rename(
+        {EVENT: "_c_event"}
+    )
     linked = (
-        numbers.join(arrests.select("subject_id", "event_key"), on=["subject_id", "event_key"])
-        .join(court_numbers, on=["subject_id", "number"])
-        .select("subject_id", "event_key", "c_key")
+        numbers.join(arrests.select(EVENT), on=EVENT)
+        .join(court_numbers, on=[PERSON, "number"])
+        .select(EVENT, "_c_event")
     )
-    pairs = pl.concat([in_cycle, linked]).unique().collect(engine="in-memory").lazy()
-    courts = (
-        pairs.join(court, on=["subject_id", "c_key"])
-        .group_by("subject_id", "event_key")
+    return pl.concat([in_cycle, linked]).unique()
+
+
+def _court_outcomes(ctx: Context, pairs: pl.LazyFrame, court: pl.LazyFrame) -> pl.LazyFrame:
+    """What each arrest's court steps record, by arrest."""
+    return (
+        pairs.join(court, on="_c_event")
+        .group_by(EVENT)
         .agg(
             court_steps=pl.len(),
             court_convicted=pl.col("ev_convicted").any(),
@@ -686,24 +734,24 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
             acquittal_date=pl.col("event_date").filter(pl.col("ev_acquitted")).max(),
             court_in_county=in_county(ctx.county).any(),
         )
-        .collect(engine="in-memory")
-        .lazy()
     )
+
+
+def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
+    """One row per arrest step: its level, its offense, its court steps' outcome."""
+    counts, arrests, pairs, courts = t["counts"], t["arrests"], t["pairs"], t["courts"]
     # Out of scope: an arrest whose case led to a conviction (it is decided as that
     # conviction). Dropped before the court steps' words are gathered for the rest.
-    convicted = courts.filter(pl.col("court_convicted")).select("subject_id", "event_key")
-    arrests = arrests.join(convicted, on=["subject_id", "event_key"], how="anti")
-    kept = pairs.join(arrests.select("subject_id", "event_key"), on=["subject_id", "event_key"])
+    convicted = courts.filter(pl.col("court_convicted")).select(EVENT)
+    arrests = arrests.join(convicted, on=EVENT, how="anti")
+    kept = pairs.join(arrests.select(EVENT), on=EVENT)
     # What the court steps of each arrest record, as written (for the facts shown).
     words = (
-        kept.join(
-            counts.select("subject_id", c_key="event_key", text="disposition"),
-            on=["subject_id", "c_key"],
-        )
-        .group_by("subject_id", "event_key")
+        kept.join(counts.select(pl.col(EVENT).alias("_c_event"), text="disposition"), on="_c_event")
+        .group_by(EVENT)
         .agg(court_dispositions=pl.col("text").drop_nulls().unique().sort().str.join(" / "))
     )
-    courts = courts.join(words, on=["subject_id", "event_key"], how="left")
+    courts = courts.join(words, on=EVENT, how="left")
     severity = (
         pl.when(pl.col("_top") == 3)
         .then(pl.lit("F"))
@@ -714,7 +762,7 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
         .otherwise(pl.lit("I"))
     )
     return (
-        arrests.join(courts, on=["subject_id", "event_key"], how="left")
+        arrests.join(courts, on=EVENT, how="left")
         .with_columns(
             pl.col(
                 "court_steps", "court_counts", "court_final", "court_acquitted", "court_dismissed"
@@ -767,7 +815,7 @@ def person_conditions(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.Lazy
     as_of = ctx.as_of_lit
     pc290 = (
         convictions.filter(pl.col("_pc290"))
-        .group_by("subject_id")
+        .group_by(PERSON)
         .agg(pc290_convictions=_listing(_charge_label(), pl.col("event_date"), pl.lit(True)))
     )
     # Open records: an arrest or court count with no final disposition, and no later
@@ -780,15 +828,11 @@ def person_conditions(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.Lazy
     open_records = (
         t["counts"]
         .filter((pl.col("is_arrest") | pl.col("is_court")) & ~pl.col("final"))
-        .join(
-            t["later_final"],
-            on=["subject_id", "event_key"],
-            how="left",
-        )
+        .join(t["later_final"], on=EVENT, how="left")
         .filter(~pl.col("later_final").fill_null(False))
         .filter(dated.is_null() | (dated <= as_of))
         .with_columns(_counted=recent)
-        .group_by("subject_id")
+        .group_by(PERSON)
         .agg(
             pending_case=pl.col("_counted").any(),
             pending_records=_listing(
@@ -801,13 +845,13 @@ def person_conditions(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.Lazy
     completion = pl.col("completion")
     serving = (
         convictions.filter((dated <= as_of) & (as_of < completion))
-        .group_by("subject_id")
+        .group_by(PERSON)
         .agg(serving_until=completion.max())
     )
     return (
-        rows.join(pc290, on="subject_id", how="left")
-        .join(open_records, on="subject_id", how="left")
-        .join(serving, on="subject_id", how="left")
+        rows.join(pc290, on=PERSON, how="left")
+        .join(open_records, on=PERSON, how="left")
+        .join(serving, on=PERSON, how="left")
         .with_columns(
             pending_case=pl.col("pending_case").fill_null(False),
             pc290_registrant=(
@@ -837,14 +881,14 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
     enhanced = (
         t["counts"]
         .filter(pl.col("_enh_serious") | pl.col("_enh_violent"))
-        .group_by("subject_id", "event_key")
+        .group_by(EVENT)
         .agg(
             enhancement=_listing(_charge_label(), pl.lit(None, pl.Date), pl.lit(True)),
             _case_serious=pl.col("_enh_serious").any(),
             _case_violent=pl.col("_enh_violent").any(),
         )
     )
-    flagged = flagged.join(enhanced, on=["subject_id", "event_key"], how="left")
+    flagged = flagged.join(enhanced, on=EVENT, how="left")
     # Each list shown by its own title, as the pack declares it.
     title = {name: ctx.law.lists[name].title for name in ("serious_felonies", "violent_felonies",
                                                           "pc290")}  # fmt: skip
@@ -870,22 +914,22 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
     )
     # A new felony in the four years after completion, in any county.
     felonies = convictions.filter(pl.col("severity") == "F").select(
-        "subject_id", f_key="cnt_order", f_date="event_date", f_label=_charge_label()
+        PERSON, _f_count=COUNT, f_date="event_date", f_label=_charge_label()
     )
     wait = ctx.data("felony_wait")
     windows = (
         flagged.filter(conviction & felony & pl.col("completion").is_not_null())
-        .select("subject_id", "cnt_order", "completion")
-        .join(felonies, on="subject_id")
+        .select(PERSON, COUNT, "completion")
+        .join(felonies, on=PERSON)
         .filter(
-            (pl.col("f_key") != pl.col("cnt_order"))
+            (pl.col("_f_count") != pl.col(COUNT))
             & (pl.col("f_date") > pl.col("completion"))
             & (pl.col("f_date") <= plus_years(pl.col("completion"), wait))
         )
-        .group_by("subject_id", "cnt_order")
+        .group_by(COUNT)
         .agg(new_felony=_listing(pl.col("f_label"), pl.col("f_date"), pl.lit(True)))
     )
-    flagged = flagged.join(windows, on=["subject_id", "cnt_order"], how="left")
+    flagged = flagged.join(windows, on=COUNT, how="left")
     ia = conviction & pl.col("prob_length") & ~pl.col("revoked_any").fill_null(False)
     misdemeanor = severity.is_in(["M", "I"]).fill_null(False)
     return flagged.with_columns(

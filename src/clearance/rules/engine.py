@@ -94,15 +94,27 @@ def _decide(rows: pl.LazyFrame, ctx: Context, functions) -> pl.LazyFrame:
         ctx.tests[step.id] = test
     rows = rows.with_columns(**{f"t_{name}": expr for name, expr in ctx.tests.items()})
 
-    determination = reason = None
-    for step in reversed(law.steps):
-        fires = pl.col(f"t_{step.id}").fill_null(False)
-        chosen = _outcome(step, ctx)
-        if determination is None:
-            determination, reason = chosen, pl.lit(step.reason)
-        else:
-            determination = pl.when(fires).then(chosen).otherwise(determination)
-            reason = pl.when(fires).then(pl.lit(step.reason)).otherwise(reason)
+    # The first rule whose test is true decides; when none is, the last rule (the
+    # pack's catch-all). One index a row, then each output read from it by rule.
+    steps = law.steps
+    last = len(steps) - 1
+    first = pl.coalesce(
+        [
+            pl.when(pl.col(f"t_{step.id}").fill_null(False)).then(pl.lit(i, pl.UInt16))
+            for i, step in enumerate(steps[:last])
+        ]
+        + [pl.lit(last, pl.UInt16)]
+    )
+    rows = rows.with_columns(_first=first)
+    chosen = pl.col("_first")
+
+    def by_rule(values: dict[int, object], dtype: pl.DataType = pl.String) -> pl.Expr:
+        return chosen.replace_strict(values, default=None, return_dtype=dtype)
+
+    determination = by_rule({i: _outcome(s, ctx) for i, s in enumerate(steps) if not s.by_date})
+    for i, step in enumerate(steps):
+        if step.by_date:
+            determination = pl.when(chosen == i).then(_by_date(step, ctx)).otherwise(determination)
 
     recorded = [s.id for s in law.steps if s.unknown_recorded and enabled(law, policy, s.id)]
     not_tested = (
@@ -121,7 +133,7 @@ def _decide(rows: pl.LazyFrame, ctx: Context, functions) -> pl.LazyFrame:
     rules = law.rules_by_reason()
     decided = rows.with_columns(
         determination=determination,
-        reason=reason,
+        reason=by_rule({i: s.reason for i, s in enumerate(steps)}),
         not_tested=pl.when(not_tested == "").then(None).otherwise(not_tested),
     )
     if not law.kinds:
@@ -131,30 +143,29 @@ def _decide(rows: pl.LazyFrame, ctx: Context, functions) -> pl.LazyFrame:
         )
     # Rows of several kinds: a reason two kinds share may rest on each kind's own
     # provision, and a rule may grant relief by a path from a day (``eligible_on``).
-    rule = citation = path = eligible_on = None
-    for step in reversed(law.steps):
-        fires = pl.col(f"t_{step.id}").fill_null(False)
-        own = step.rule or rules[step.reason]
-        on = pl.col(step.eligible_on) if step.eligible_on else pl.lit(None, pl.Date)
-        way = pl.lit(step.path, pl.String)
-        if rule is None:
-            rule, citation = pl.lit(own.rule_id), pl.lit(own.citation)
-            path, eligible_on = way, on
-        else:
-            rule = pl.when(fires).then(pl.lit(own.rule_id)).otherwise(rule)
-            citation = pl.when(fires).then(pl.lit(own.citation)).otherwise(citation)
-            path = pl.when(fires).then(way).otherwise(path)
-            eligible_on = pl.when(fires).then(on).otherwise(eligible_on)
-    return decided.with_columns(rule=rule, citation=citation, path=path, eligible_on=eligible_on)
+    own = {i: step.rule or rules[step.reason] for i, step in enumerate(steps)}
+    eligible_on = pl.lit(None, pl.Date)
+    for i, step in enumerate(steps):
+        if step.eligible_on:
+            eligible_on = pl.when(chosen == i).then(pl.col(step.eligible_on)).otherwise(eligible_on)
+    return decided.with_columns(
+        rule=by_rule({i: r.rule_id for i, r in own.items()}),
+        citation=by_rule({i: r.citation for i, r in own.items()}),
+        path=by_rule({i: s.path for i, s in enumerate(steps)}),
+        eligible_on=eligible_on,
+    )
 
 
-def _outcome(step, ctx: Context) -> pl.Expr:
-    """What the rule determines: fixed, the policy's choice, or by the day relief is due."""
-    if step.by_date is not None:
-        on_or_before, after = step.by_date
-        return (
-            pl.when(pl.col(step.eligible_on) <= ctx.as_of_lit)
-            .then(pl.lit(on_or_before))
-            .otherwise(pl.lit(after))
-        )
-    return pl.lit(step.determination or ctx.setting(step.policy_determination) or "review")
+def _by_date(step, ctx: Context) -> pl.Expr:
+    """Relief on or before the as-of date, or the day it is due after it."""
+    on_or_before, after = step.by_date
+    return (
+        pl.when(pl.col(step.eligible_on) <= ctx.as_of_lit)
+        .then(pl.lit(on_or_before))
+        .otherwise(pl.lit(after))
+    )
+
+
+def _outcome(step, ctx: Context) -> str:
+    """What a rule determines when it decides: fixed, or the policy's choice."""
+    return step.determination or ctx.setting(step.policy_determination) or "review"

@@ -10,6 +10,7 @@ person or file).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -40,8 +41,9 @@ from clearance.web.exports import (
     ensure_report,
     ensure_reviewed,
     ensure_run_file,
+    save_addresses,
 )
-from clearance.web.routes.runs import get_run
+from clearance.web.routes.runs import _run_page, get_run
 from clearance.web.security import CSRF_FIELD, CSRF_HEADER
 from clearance.web.worker import output_dir
 
@@ -388,6 +390,40 @@ def download(run_id: int, name: str, ctx: Ctx = Depends(require("read"))) -> Res
         media_type=DOWNLOADS[name],
         filename=f"run-{run.id}-reviewed-{name}",
     )
+
+
+MAX_ADDRESSES_BYTES = 50 * 1024 * 1024
+ADDRESSES_SAVED = "addresses_saved"
+
+
+@router.post("/runs/{run_id}/addresses")
+def upload_addresses(
+    run_id: int, ctx: Ctx = Depends(require("upload")), form: FormData = Depends(posted)
+) -> Response:
+    """The mailing addresses for the run's letters: a CSV file checked as `clearance
+    filings --addresses` checks it, kept with the run, used by its filings from then on."""
+    csrf(ctx, form)
+    run = finished_run(ctx, run_id)
+    if laws.is_auto_relief(run):
+        raise HTTPException(404, "a run of automatic relief has no letters to address")
+    upload = form.get("addresses")
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        return _run_page(ctx, run, status=400, addresses_error="choose a CSV file to upload")
+    data = upload.file.read(MAX_ADDRESSES_BYTES + 1)
+    if len(data) > MAX_ADDRESSES_BYTES:
+        message = f"the file is larger than {MAX_ADDRESSES_BYTES // (1024 * 1024)} MB"
+        return _run_page(ctx, run, status=413, addresses_error=message)
+    try:
+        book = save_addresses(ctx.settings, run.id, data)
+    except FilingsError as exc:  # names the file, the line and the problem: no values
+        return _run_page(ctx, run, status=400, addresses_error=str(exc))
+    note = (
+        f"addresses.csv saved: {len(book.rows):,} rows usable, {len(book.problems):,} with a "
+        f"problem (sha256 {hashlib.sha256(data).hexdigest()[:16]}…)"
+    )
+    ctx.db.add(audit_entry(ctx.user, ADDRESSES_SAVED, run_id=run.id, note=note))
+    ctx.db.commit()
+    return RedirectResponse(f"/runs/{run.id}#addresses", status_code=303)
 
 
 @router.get("/runs/{run_id}/report.html")
