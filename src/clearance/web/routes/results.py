@@ -148,6 +148,8 @@ def _export(ctx: Ctx, run_id: int, kind: str) -> Response:
     """Every row of the view as CSV or Excel (spreadsheet-safe), logged as a download."""
     run = finished_run(ctx, run_id)
     file = _determinations(ctx, run)
+    if not file.exists():
+        raise HTTPException(410, f"run {run.id} has no output folder any more (it was deleted)")
     query = _query(file, ctx.request.query_params)
     rows = results.export_rows(file, reviews.reviews_of(run.id, ctx.db), query)
     # Written in the run's own (owner-only) folder, removed once sent.
