@@ -3,9 +3,9 @@
 An analyst runs a synthetic county extract (clearance.synth, a fixed seed) under a
 policy that sends misdemeanors to review, so the queue has some 80 cases. An attorney
 sorts and filters the queue, works through 50 cases one after the other with "next"
-(the keys for some, the buttons for the others), decides 20 more at once with a bulk
-decision and one note, and downloads the decided cases of the view as Excel, read back
-with fastexcel. The audit log has one decision entry per case.
+(the keys for some, the buttons for the others; j and k to step), decides 20 more at
+once with a bulk decision and one note, and downloads the decided cases of the view as
+Excel, read back with fastexcel. The audit log has one decision entry per case.
 
 Skipped, like tests/test_web_browser.py, where /usr/bin/chromium is not installed.
 """
@@ -75,6 +75,12 @@ def test_an_attorney_works_through_the_queue(server, tmp_path):  # noqa: F811
             expect(page.locator(".queue-nav")).to_contain_text(f"case 1 of {waiting - n}")
             current = page.locator(".review-panel.current")
             seen.append(page.url)
+            if n == 1:  # j opens the case after this one, k this one again
+                page.keyboard.press("j")
+                expect(page.locator(".queue-nav")).to_contain_text(f"case 2 of {waiting - n}")
+                page.keyboard.press("k")
+                page.wait_for_url(seen[1])
+                expect(page.locator(".queue-nav")).to_contain_text(f"case 1 of {waiting - n}")
             note = f"Case {n + 1}: court file read; under 28.5 g"
             if n % 2 == 0:  # the keys: 1 chooses dismiss, Ctrl+Enter records and goes on
                 page.keyboard.press("1")
