@@ -501,3 +501,15 @@ def test_next_case_and_bulk_on_an_automatic_relief_run(auto_run):  # noqa: F811
     entries = decision_entries(client, run_id, action="review_decided", note="auto bulk")
     assert len(entries) == len(boxes) == len({(e.subject_id, e.cnt_order) for e in entries})
     assert all_cases(client, run_id, view) == []
+
+
+def test_the_pager_goes_to_the_first_and_the_last_page(queue):
+    client, run_id = queue
+    sign_in(client, "ana")
+    pages = -(-engine(client, run_id).height // 50)
+    assert pages >= 3
+    first = client.get(f"/runs/{run_id}/results?sort=name").text
+    assert f'href="?page={pages}&amp;sort=name"' in first and "last »" in first
+    assert "« first" not in first
+    last = client.get(f"/runs/{run_id}/results?sort=name&page={pages}").text
+    assert re.search(r'href="\?sort=name"[^>]*>« first</a>', last) and "last »" not in last
