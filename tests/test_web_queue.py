@@ -527,3 +527,14 @@ def test_the_pager_goes_to_the_first_and_the_last_page(queue):
     assert "« first" not in first
     last = client.get(f"/runs/{run_id}/results?sort=name&page={pages}").text
     assert re.search(r'href="\?sort=name"[^>]*>« first</a>', last) and "last »" not in last
+
+
+def test_an_analyst_steps_through_the_view_but_is_offered_no_decision(queue):
+    client, run_id = queue
+    sign_in(client, "ana")
+    view = {"review": "pending", "sort": "name"}
+    first = client.get(f"/runs/{run_id}/results?{urlencode(view)}").text
+    link = html.unescape(re.search(r'href="(/runs/\d+/people/[^"]+)"', first)[1])
+    person = client.get(link).text
+    assert 'id="next-case"' in person and "Back to the view" in person
+    assert "Record and go to the next case" not in person and "choose a decision" not in person
