@@ -50,6 +50,7 @@ from clearance._folders import (
 from clearance.filings.build import MANIFEST
 from clearance.filings.errors import FilingsError
 from clearance.filings.office import Office, blank_office
+from clearance.filings.person_record import CA_AUTO_RELIEF, PROP64, Count, PersonRecord
 from clearance.textsafe import write_csv
 
 __all__ = [
@@ -65,8 +66,6 @@ __all__ = [
     "write_person_filings",
 ]
 
-PROP64 = "prop64"
-CA_AUTO_RELIEF = "ca-auto-relief"
 PACKS = (PROP64, CA_AUTO_RELIEF)
 PROP64_OPEN = ("dismiss", "reduce", "review")  # HS 11361.8: the person may petition
 PROP64_REMEDY = "11361.8"
@@ -108,36 +107,6 @@ _COLUMNS = (
     "pending_records",
     "t_still_serving",
 )
-
-
-@dataclass(frozen=True)
-class Count:
-    """One decided row of the person's record (a conviction count or an arrest)."""
-
-    pack: str
-    kind: str  # conviction | arrest
-    determination: str
-    reason: str
-    remedies: tuple[str, ...]  # the petitions open to it, as codes
-    key: str  # cnt_order, or cyc_order-stp_order for an arrest
-    facts: dict[str, Any]  # as read: case_number, court, county, dates, section ...
-
-
-@dataclass(frozen=True)
-class PersonRecord:
-    """The person and their rows, from each run folder that holds them."""
-
-    subject_id: str
-    cii_number: str | None
-    name: str | None
-    dob: str | None
-    as_of: dt.date
-    counts: tuple[Count, ...]
-    runs: tuple[dict[str, Any], ...]  # pack, folder name, as_of, county, sha256
-
-    @property
-    def packs(self) -> tuple[str, ...]:
-        return tuple(r["pack"] for r in self.runs)
 
 
 @dataclass

@@ -39,7 +39,7 @@ from clearance.filings.letters import (
     split_name,
 )
 from clearance.filings.office import Office
-from clearance.filings.person import CA_AUTO_RELIEF, Count, PersonRecord
+from clearance.filings.person_record import CA_AUTO_RELIEF, Count, PersonRecord
 from clearance.filings.petitions import Drafted
 from clearance.filings.pleading import binary_streams, canvas_maker
 from clearance.filings.text import _load, render

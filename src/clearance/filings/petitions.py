@@ -23,7 +23,7 @@ from clearance.filings.errors import FilingsError
 from clearance.filings.letters import split_name
 from clearance.filings.objections import _caption, _county_title, _long
 from clearance.filings.office import Office
-from clearance.filings.person import Count, PersonRecord
+from clearance.filings.person_record import Count, PersonRecord
 from clearance.filings.text import Block, _condition, _load, letter_text, render
 from clearance.textsafe import xml_safe
 
