@@ -95,6 +95,24 @@ def test_empty_missing_and_courthouse_mistakes(tmp_path):
         load_office(path)
 
 
+def test_office_hours_per_language_and_the_server_of_the_proof_of_service(tmp_path):
+    office = load_office(EXAMPLE_OFFICE)
+    assert office.hours("en") == "Monday to Friday, 9 a.m. to 4 p.m."
+    assert office.hours("es") == "de lunes a viernes, de 9 a.m. a 4 p.m."
+    assert office.server_name == "Casey M. Example"
+    assert office.server_address[-1] == "Example City, CA 90000"
+    assert office.public_defender_email == "eservice@pd.example.invalid"
+    path = tmp_path / "office.yaml"
+    path.write_text(GOOD + "letters:\n  contact_hours: 9 to 5\n")  # as files before had it
+    assert load_office(path).hours("en") == "9 to 5" and load_office(path).hours("es") is None
+    path.write_text(GOOD + "letters:\n  contact_hours:\n    en: 9 to 5\n    fr: 9 h\n")
+    with pytest.raises(OfficeError, match=r"letters\.contact_hours\.fr: unknown key"):
+        load_office(path)
+    path.write_text(GOOD + "service:\n  nam: Pat\n")
+    with pytest.raises(OfficeError, match=r"service\.nam: unknown key; did you mean 'name'"):
+        load_office(path)
+
+
 def test_the_words_cover_every_ground_relief_and_language():
     """Templates and the rule pack agree: every ground the engine can give has words."""
     law = load_rulepack()

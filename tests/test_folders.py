@@ -65,12 +65,12 @@ def source(tmp_path) -> Path:
 
 @pytest.fixture(scope="module")
 def earlier(tmp_path_factory) -> Path:
-    """A run folder, with its public report too."""
+    """A run folder, with its public report too (put there with --out)."""
     base = tmp_path_factory.mktemp("earlier")
     out = base / "run"
     result = run(extract(base / "in"), out)
     assert result.exit_code == 0, result.output
-    assert invoke("report", "--run", out, "--public").exit_code == 0
+    assert invoke("report", "--run", out, "--public", "--out", out).exit_code == 0
     return out
 
 
@@ -175,7 +175,7 @@ def test_a_real_run_with_a_subfolder_or_a_link_added_is_refused(tmp_path, source
 def test_an_earlier_run_with_its_reports_and_comparison_is_replaced(tmp_path, source):
     out = tmp_path / "out"
     assert run(source, out).exit_code == 0
-    assert invoke("report", "--run", out, "--public").exit_code == 0
+    assert invoke("report", "--run", out, "--public", "--out", out).exit_code == 0
     (out / "compare.json").write_text("{}")  # what `compare` adds
     (out / ".DS_Store").write_bytes(b"\0")  # what a desktop adds
     result = run(source, out)
@@ -386,6 +386,7 @@ def test_a_run_folder_and_its_files_are_owner_only_under_umask_022(umask_022, tm
     assert_owner_only(out)
     assert invoke("report", "--run", out, "--public").exit_code == 0
     assert_owner_only(out)
+    assert_owner_only(tmp_path / "out-public")  # the public report's own folder
 
 
 def test_filings_stage_and_report_folders_are_owner_only(umask_022, earlier, tmp_path, source):

@@ -316,7 +316,7 @@ POLICY_KEYS = ["name", "county", "dismiss", "reduce", "misdemeanors", "additiona
 OFFICE_KEYS = ["office", "attorney", "public_defender", "courts", "letters", "name",
                "address", "phone", "elected", "email", "website", "title", "bar_number",
                "split_by_courthouse", "names", "contact_phone", "contact_email",
-               "contact_hours"]  # fmt: skip
+               "contact_hours", "service", "en", "es"]  # fmt: skip
 
 
 def structure(keys: list[str]):

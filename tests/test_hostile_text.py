@@ -221,7 +221,12 @@ def test_no_csv_of_a_run_starts_a_formula(ran):
 
 def test_no_csv_of_the_filings_starts_a_formula(filed):
     every = {path.name: assert_no_formula(path) for path in sorted(filed[0].rglob("*.csv"))}
-    assert set(every) == {"doj-disposition-update.csv", "awaiting-review.csv", "mailing-list.csv"}
+    assert set(every) == {
+        "doj-disposition-update.csv",
+        "awaiting-review.csv",
+        "mailing-list.csv",
+        "no-address.csv",
+    }
     doj = {r["subject_id"]: r for r in every["doj-disposition-update.csv"]}
     assert doj["10000003"]["case_number"] == "'" + FORMULA_CASE
     assert doj["10000003"]["exhibit_row"] == "1"
@@ -230,6 +235,8 @@ def test_no_csv_of_the_filings_starts_a_formula(filed):
     mailing = {r["subject_id"]: r for r in every["mailing-list.csv"]}
     assert mailing["10000003"]["name_as_recorded"] == "'" + FORMULA_NAME
     assert mailing["10000003"]["convictions"] == "1"
+    no_address = {r["subject_id"]: r for r in every["no-address.csv"]}
+    assert no_address["10000003"]["display_name"] == mailing["10000003"]["display_name"]
 
 
 def test_the_parquet_keeps_the_true_values(ran):

@@ -31,13 +31,19 @@ CHARTED = 8  # section, decade, race, gender, age, court, arresting agency, city
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """`clearance demo`, as a user runs it; then the public variant beside it."""
+    """`clearance demo`, as a user runs it; then the public variant, in its own folder."""
     out = tmp_path_factory.mktemp("report") / "demo"
     result = runner.invoke(app, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
     public = runner.invoke(app, ["report", "--run", str(out), "--public"])
     assert public.exit_code == 0, public.output
     return out
+
+
+@pytest.fixture(scope="module")
+def public(folder):
+    """Where `report --public` writes without --out: beside the run folder, not in it."""
+    return folder.parent / "demo-public"
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +79,22 @@ def pdf_text(folder, name="report.pdf") -> str:
 def test_demo_writes_the_report_next_to_summary_json(folder):
     names = {p.name for p in folder.iterdir()}
     assert {"summary.json", "run.json", "report.html", "report.pdf"} <= names
-    assert {"report-public.html", "report-public.pdf", "summary-public.json"} <= names
     assert not [n for n in names if n.startswith(".")]  # no partial file left behind
+
+
+def test_the_public_report_goes_to_its_own_folder_away_from_personal_data(folder, public):
+    """`report --public` without --out: `<run>-public/` beside the run folder, holding
+    only the public files; nothing public is written among determinations.csv & co."""
+    assert {p.name for p in public.iterdir()} == {
+        "report-public.html",
+        "report-public.pdf",
+        "summary-public.json",
+    }
+    assert not public.resolve().is_relative_to(folder.resolve())
+    assert not [p for p in folder.iterdir() if "public" in p.name]
+    again = runner.invoke(app, ["report", "--run", str(folder), "--public"])  # again: replaced
+    assert again.exit_code == 0, again.output
+    assert str(public) in again.output.replace("\n", "")
 
 
 def test_the_html_is_self_contained(folder):
@@ -278,6 +298,50 @@ def test_the_pdf_shows_the_charts_and_renders(folder):
         assert list(folder.parent.glob("page*.png"))
 
 
+def test_the_pdf_pages_say_page_n_of_m_and_keep_headings_and_tables_whole(folder, public):
+    """What a reader of the printed report checks: every page numbered "page N of M";
+    no heading at the foot of a page with its text on the next; a table that fits on a
+    page on one page (title, header and last row together); a last page that is more
+    than a stray line."""
+    for where, name in ((folder, "report.pdf"), (public, "report-public.pdf")):
+        pages = [page.extract_text() for page in PdfReader(where / name).pages]
+        assert len(pages) > 1
+        report = build(*read_run(folder), public=False, hidden=set())
+        headings = {s.title for s in report.sections} | {t.title for t in report.tables()}
+        headings |= {"Methods", "The policy", "The date", "The law", "The data", "Places"}
+        for number, text in enumerate(pages, start=1):
+            lines = [line.strip() for line in text.strip().split("\n")]
+            assert lines[-1] == f"page {number} of {len(pages)}", name
+            assert lines[-2] not in headings, (name, number, lines[-2])  # no orphan heading
+        whole = " ".join(pages)
+        for table in report.tables():
+            if len(table.rows) > 8 or table.total is None:
+                continue
+            on = [i for i, text in enumerate(pages) if f"\n{table.title}\n" in f"\n{text}"]
+            assert on, table.title
+            after = pages[on[-1]].rsplit(f"{table.title}\n", 1)[1]  # (headlines share titles)
+            if table.chart is not None:  # the chart, then the table: maybe on the next page
+                rest = [after, *pages[on[-1] + 1 :]]
+                after = next(p for p in rest if f"{table.row_header}\n" in p)
+                after = after.split(f"{table.row_header}\n", 1)[1]
+            assert table.total.label in after, table.title
+        assert whole.count("page 1 of") == 1
+        assert _lowest_text(PdfReader(where / name).pages[-1]) < 792 * 0.75, name  # a quarter
+
+
+def _lowest_text(page) -> float:
+    """The baseline of the lowest text on the page above the footer (points from the
+    bottom): where the page's content ends."""
+    found: list[float] = []
+
+    def visit(text, cm, tm, font, size) -> None:
+        if text.strip():
+            found.append(cm[5] + tm[5])
+
+    page.extract_text(visitor_text=visit)
+    return min(y for y in found if y > 50)
+
+
 def test_methods_say_how_the_figures_were_made(folder, provenance):
     methods = soup(folder).find(id="methods").get_text(" ", strip=True)
     assert "Convictions under HS 11357 (possession) and HS 11358 (cultivation) are dismissed" in (
@@ -295,44 +359,48 @@ def test_methods_say_how_the_figures_were_made(folder, provenance):
 # --- the public variant -------------------------------------------------------------------
 
 
-def test_the_public_report_hides_small_counts(folder, summary, provenance):
-    page = soup(folder, "report-public.html")
+def test_the_public_report_hides_small_counts(public, summary, provenance):
+    page = soup(public, "report-public.html")
     check_figures(page, summary, provenance, public=True)
-    public = json.loads((folder / "summary-public.json").read_text())
+    figures = json.loads((public / "summary-public.json").read_text())
     hidden = page.select("span.hidden")
     assert hidden, "the demo has counts under 11"
     for span in hidden:
         path = tuple(json.loads(span["data-path"]))
-        node = public
+        node = figures
         for key in path[1:]:
             node = node.get(key) if isinstance(node, dict) else None
         assert node is None, path  # hidden in the HTML, null for open-data portals
     review = summary["by_determination"]["review"]
     assert review < THRESHOLD
-    text = pdf_text(folder, "report-public.pdf")
+    text = pdf_text(public, "report-public.pdf")
     assert row_pattern("For review by a person", ["*"]).search(text)
     assert "fewer than 11" in text
 
 
-def test_no_personal_data_in_any_report(folder):
+def test_no_personal_data_in_any_report(folder, public):
     people = pl.read_csv(folder / "determinations.csv", infer_schema=False)
     names = set(people["name"].drop_nulls()) | set(people["cii_number"].drop_nulls())
-    for name in ("report.html", "report-public.html", "summary-public.json"):
-        text = (folder / name).read_text("utf-8")
+    for where, name in (
+        (folder, "report.html"),
+        (public, "report-public.html"),
+        (public, "summary-public.json"),
+    ):
+        text = (where / name).read_text("utf-8")
         assert not [n for n in names if n in text], name
-    for name in ("report.pdf", "report-public.pdf"):
-        text = pdf_text(folder, name)
+    for where, name in ((folder, "report.pdf"), (public, "report-public.pdf")):
+        text = pdf_text(where, name)
         assert not [n for n in names if n in text], name
 
 
 # --- the same run gives the same bytes; bad folders fail clearly ---------------------------
 
 
-def test_the_same_run_gives_the_same_report(folder, tmp_path):
-    for public in (False, True):
-        again = write_report(folder, public=public, out=tmp_path / str(public))
+def test_the_same_run_gives_the_same_report(folder, public, tmp_path):
+    for variant, first in ((False, folder), (True, public)):
+        again = write_report(folder, public=variant, out=tmp_path / str(variant))
         for path in again:
-            assert path.read_bytes() == (folder / path.name).read_bytes(), path.name
+            assert path.read_bytes() == (first / path.name).read_bytes(), path.name
 
 
 def test_a_summary_from_an_older_version_is_refused(folder, tmp_path):

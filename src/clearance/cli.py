@@ -412,8 +412,19 @@ def explain(
 
 @app.command()
 def filings(
-    run_dir: Path = typer.Option(..., "--run", help="A run's output folder (or a reviewed one)."),
+    run_dirs: list[Path] = typer.Option(
+        ...,
+        "--run",
+        help="A run's output folder (or a reviewed one). With --person: one or more, or "
+        "the folder `clearance sheet` wrote.",
+    ),
     out_dir: Path = typer.Option(..., "--out", help="Folder to write the filings to."),
+    person: str | None = typer.Option(
+        None,
+        "--person",
+        help="One person's subject id or CII number: petition drafts for their open "
+        "remedies and a letter to them (docs/filings.md).",
+    ),
     office: Path | None = typer.Option(
         None, "--office", help="office.yaml (docs/filings.md); without it, fields are [MARKED]."
     ),
@@ -430,15 +441,36 @@ def filings(
     filed_on: str | None = typer.Option(
         None,
         "--filed-on",
-        help="The filing date the objection deadlines are checked against "
-        "(YYYY-MM-DD; default the run's as-of date).",
+        help="The filing date: the letters' date and the proofs of service's, and the date "
+        "objection deadlines are checked against (YYYY-MM-DD; default the run's as-of date).",
+    ),
+    addresses: Path | None = typer.Option(
+        None,
+        "--addresses",
+        help="CSV of mailing addresses by subject_id or cii_number (docs/filings.md): "
+        "printed in each letter's envelope window and in letters/mailing-list.csv.",
     ),
 ) -> None:
     """Court filings, the DOJ disposition update file and notice letters, from a run folder.
 
     From a ca-auto-relief run: petitions to prohibit relief for the convictions in
-    --objections, and the list of those not objected to."""
+    --objections, and the list of those not objected to. With --person: one person's
+    petition drafts (PC 1203.4, 1203.4a, 1203.41, 17(b), 851.91; HS 11361.8) and a
+    letter to them, in English and Spanish."""
     from clearance.filings.command import main as filings_main
+    from clearance.filings.command import person_main
+
+    if person is not None:
+        if objections is not None or filed_on is not None or addresses is not None:
+            raise fail(
+                "--person drafts one person's petitions; it takes no --objections, --filed-on "
+                "or --addresses"
+            )
+        person_main(run_dirs, person, out_dir, office, letters)
+        return
+    if len(run_dirs) != 1:
+        raise fail("--run: give one run folder (several only with --person)")
+    run_dir = run_dirs[0]
 
     date = None
     if filed_on is not None:
@@ -446,7 +478,7 @@ def filings(
             date = dt.date.fromisoformat(filed_on)
         except ValueError:
             raise fail(f"--filed-on {filed_on!r} is not a date of the form YYYY-MM-DD") from None
-    filings_main(run_dir, out_dir, office, part_size, letters, objections, date)
+    filings_main(run_dir, out_dir, office, part_size, letters, objections, date, addresses)
 
 
 @app.command()
@@ -455,11 +487,18 @@ def report(
     public: bool = typer.Option(
         False, "--public", help="The public variant: no personal data, small counts hidden."
     ),
-    out_dir: Path | None = typer.Option(None, "--out", help="Folder to write to; default --run."),
+    out_dir: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder to write to; default --run, and with --public <run folder>-public beside "
+        "it (never among the run's personal data).",
+    ),
 ) -> None:
     """The impact report of a run, as HTML and PDF (docs/report.md)."""
-    from clearance.report import write_report
+    from clearance.report import public_folder, write_report
 
+    if public and out_dir is None:
+        out_dir = public_folder(run_dir)
     with user_errors():
         paths = write_report(run_dir, public=public, out=out_dir)
     out.print("Wrote " + ", ".join(str(p) for p in paths), highlight=False, markup=False)

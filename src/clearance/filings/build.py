@@ -45,11 +45,14 @@ from clearance._folders import (
 )
 from clearance.explain import PackMismatch, pack_for_run
 from clearance.filings import letters as letters_
+from clearance.filings.addresses import AddressBook
 from clearance.filings.cases import GRANTED, Court, RunInfo, after_cutoff, group_courts, read_run
 from clearance.filings.document import (
+    BodyItem,
     Caption,
     DocMeta,
     Exhibit,
+    PageBreak,
     Pleading,
     Signature,
     SimpleTable,
@@ -60,7 +63,14 @@ from clearance.filings.errors import FilingsError
 from clearance.filings.exhibits import COLUMNS, ExhibitPart, exhibit_parts, grounds, provision
 from clearance.filings.office import Office, blank_office
 from clearance.filings.pleading import write_exhibit_pdf, write_pleading_pdf
-from clearance.filings.text import document_text, pleading_text, render, thousands
+from clearance.filings.text import (
+    Block,
+    bind_citations,
+    document_text,
+    pleading_text,
+    render,
+    thousands,
+)
 from clearance.law import RulePack, load_rulepack
 from clearance.textsafe import write_csv
 
@@ -163,6 +173,9 @@ def _caption(
 
 def _signature(kind: str, office: Office) -> Signature:
     words = pleading_text()["signature"]
+    if kind == "server":
+        name = office.server_name or "[NAME OF PERSON SERVING]"
+        return Signature("server", name, (words["server_line"], words["server_title"]))
     if kind == "judge":
         return Signature("judge", words["dated"], (words["judge_line"], words["judge_title"]))
     return Signature(
@@ -246,6 +259,77 @@ def _reasons_table(court: Court, law: RulePack) -> SimpleTable:
     )
 
 
+# The exhibit each document goes with.
+_EXHIBIT_OF = {"motion": "a", "order": "a", "challenge": "b"}
+
+
+def _proof_of_service(
+    key: str, office: Office, context: dict[str, Any], served_on: dt.date | None
+) -> list[BodyItem]:
+    """The proof of service by mail and electronic service on the public defender,
+    on a page of its own after the document (words: pleadings.yaml, proof_of_service)."""
+    text = pleading_text()
+    words = text["proof_of_service"]
+    exhibit = _EXHIBIT_OF[key]
+    exhibit_info = context[f"exhibit_{exhibit}"]
+    documents = [
+        render(text["documents"][key]["title"], context),
+        *words["served_with"][key],
+        render(
+            words["exhibit"],
+            {
+                "letter": text["exhibits"][exhibit]["letter"],
+                "parts": exhibit_info["parts"],
+                "rows": exhibit_info["rows"],
+            },
+        ),
+    ]
+    server_address = list(office.server_address) or ["[BUSINESS ADDRESS]"]
+    pos_context = {
+        **context,
+        "server": {
+            "name": office.server_name or "[NAME OF PERSON SERVING]",
+            "address": server_address,
+            "email": office.server_email,
+            "city": _city(office.server_address) or words["blank_city"],
+        },
+        "served": {
+            "date_long": _long_date(served_on) if served_on else words["blank_date"],
+            "documents": documents,
+        },
+    }
+    defender = (
+        office.public_defender_name,
+        "; ".join(office.public_defender_address) or "[ADDRESS]",
+        office.public_defender_email or words["no_email"],
+    )
+    body: list[BodyItem] = [PageBreak()]
+    for item in words["blocks"]:
+        (kind, value), *_ = item.items()
+        if kind == "table":
+            body.append(
+                SimpleTable(
+                    header=tuple(words["service_columns"]),
+                    rows=(defender,),
+                    widths=(0.34, 0.38, 0.28),
+                    align=("left", "left", "left"),
+                )
+            )
+        elif kind == "signature":
+            body.append(_signature(value, office))
+        else:
+            body.append(Block(kind, render(value, pos_context)))
+    return body
+
+
+def _city(address: tuple[str, ...]) -> str | None:
+    """`Example City` from an address whose last line is `Example City, CA 90000`."""
+    if not address:
+        return None
+    city, comma, _ = address[-1].rpartition(",")
+    return city.strip() if comma and city.strip() else None
+
+
 def _pleading(
     key: str, court: Court, office: Office, info: RunInfo, law: RulePack, context: dict[str, Any]
 ) -> Pleading:
@@ -262,7 +346,19 @@ def _pleading(
             body.append(_signature(block.text, office))
         else:
             body.append(block)
-    caption = _caption(pleading_text(), office, context, doc.title, doc.subtitle, doc.defendants)
+    body += _proof_of_service(key, office, context, context["served_on"])
+    body = [
+        Block(b.kind, bind_citations(b.text)) if isinstance(b, Block) and b.kind == "heading" else b
+        for b in body
+    ]
+    caption = _caption(
+        pleading_text(),
+        office,
+        context,
+        bind_citations(doc.title),
+        bind_citations(doc.subtitle),
+        doc.defendants,
+    )
     return Pleading(
         caption=caption,
         body=tuple(body),
@@ -300,7 +396,7 @@ def _exhibit(
     columns = COLUMNS[part.exhibit]
     return Exhibit(
         heading=render(spec["heading"], context),
-        title=render(spec["title"], context),
+        title=bind_citations(render(spec["title"], context)),
         part_line=part_line,
         legend=render(spec["legend"], context),
         headers=tuple(text["columns"][c.key] for c in columns),
@@ -329,9 +425,11 @@ def _write_court(
     folder: Path,
     part_size: int,
     tick: Callable[[], None],
+    filed_on: dt.date | None = None,
 ) -> tuple[dict[str, Any], pl.DataFrame]:
     folder.mkdir()
     context = _context(info, office, court, law)
+    context["served_on"] = filed_on
     context["reviewed"] = info.reviewed and bool(court.granted["decided_on_review"].any())
     parts_a = exhibit_parts(court.granted, "a", law, part_size)
     parts_b = exhibit_parts(court.challenged, "b", law, part_size)
@@ -407,7 +505,10 @@ _COURT_FILE = re.compile(
 )
 _LETTER_FILE = re.compile(
     r"letters-[a-z]+(?:-part-\d+)?\.pdf|letter-template-[a-z]+\.docx|"
-    + re.escape(letters_.MAILING_FILE)
+    + "|".join(
+        re.escape(name)
+        for name in (letters_.MAILING_FILE, letters_.NO_ADDRESS_FILE, letters_.PROBLEMS_FILE)
+    )
 )
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -439,8 +540,13 @@ def write_filings(
     part_size: int = DEFAULT_PART_SIZE,
     letters: bool = True,
     progress: Callable[[int], None] | None = None,
+    addresses: AddressBook | None = None,
+    filed_on: dt.date | None = None,
 ) -> FilingsResult:
-    """Write the filings for `run_dir` into `out`; see the module docstring."""
+    """Write the filings for `run_dir` into `out`; see the module docstring.
+
+    `addresses` (addresses.py) fills the letters' address blocks; `filed_on` dates the
+    letters and the proofs of service (default: the run's as-of date)."""
     if part_size < 1:
         raise FilingsError("--part-size must be at least 1")
     info, frame = read_run(run_dir)
@@ -467,14 +573,24 @@ def write_filings(
     try:
         entries, doj_frames = [], []
         for court in courts:
-            entry, doj = _write_court(court, office, info, law, tmp / court.slug, part_size, tick)
+            entry, doj = _write_court(
+                court, office, info, law, tmp / court.slug, part_size, tick, filed_on
+            )
             entries.append(entry)
             doj_frames.append(doj)
         doj_count = write_doj_file(doj_frames, tmp / DOJ_FILE)
         awaiting = _awaiting(courts, tmp / AWAITING_FILE)
         letter_summary = (
             letters_.write_letters(
-                courts, office, info, law, tmp / letters_.FOLDER, part_size, tick
+                courts,
+                office,
+                info,
+                law,
+                tmp / letters_.FOLDER,
+                part_size,
+                tick,
+                addresses=addresses,
+                date=filed_on,
             )
             if letters
             else None
@@ -498,12 +614,53 @@ def write_filings(
             "decided dismiss or reduce on review; they are not filed: DOJ lists only "
             "convictions dated on or before that day (HS 11361.9(a))"
         )
+    if letters:
+        warnings += _letter_warnings(office, addresses, manifest["letters"])
     if office.blank:
         warnings.append(
             "no --office file: the office, attorney and public defender fields are marked "
             "[LIKE THIS]; fill them in before filing (see examples/office.yaml)"
         )
     return FilingsResult(out=out, manifest=manifest, warnings=warnings)
+
+
+SHOWN_PROBLEMS = 10  # address rows with a problem named on screen; all are in the file
+
+
+def _letter_warnings(office: Office, book: AddressBook | None, entry: dict | None) -> list[str]:
+    """What the office should know before mailing: rows not used, hours not translated."""
+    warnings = []
+    given = bool(office.contact_hours)
+    missing = [lang for lang in letters_.LANGUAGES if given and not office.hours(lang)]
+    if missing:
+        warnings.append(
+            f"{office.source_name or 'office.yaml'}: letters.contact_hours has no text for "
+            f"{', '.join(missing)}: those letters give no office hours (write it as "
+            "{en: ..., es: ...}, docs/filings.md)"
+        )
+    if book is None or entry is None:
+        return warnings
+    if book.unknown_columns:
+        warnings.append(
+            f"{book.file_name}: column(s) not used: {', '.join(book.unknown_columns)} "
+            "(known: subject_id, cii_number, name, address_line_1, address_line_2, city, "
+            "state, zip)"
+        )
+    messages = book.messages()
+    warnings += messages[:SHOWN_PROBLEMS]
+    if len(messages) > SHOWN_PROBLEMS:
+        warnings.append(f"... {len(messages) - SHOWN_PROBLEMS:,} more rows with a problem")
+    if messages:
+        warnings.append(
+            f"{len(messages):,} row(s) of {book.file_name} not used: every one is in "
+            f"{letters_.FOLDER}/{letters_.PROBLEMS_FILE}"
+        )
+    nobody = entry["addresses"]["rows_for_nobody_here"]
+    if nobody:
+        warnings.append(
+            f"{nobody:,} row(s) of {book.file_name} name nobody who gets a letter in this run"
+        )
+    return warnings
 
 
 def _manifest(

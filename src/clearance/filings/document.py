@@ -18,6 +18,7 @@ __all__ = [
     "Caption",
     "DocMeta",
     "Exhibit",
+    "PageBreak",
     "Pleading",
     "Signature",
     "SimpleTable",
@@ -67,7 +68,12 @@ class Signature:
     lines: tuple[str, ...]
 
 
-BodyItem = Block | SimpleTable | Signature
+@dataclass(frozen=True)
+class PageBreak:
+    """What follows starts a new page (the proof of service)."""
+
+
+BodyItem = Block | SimpleTable | Signature | PageBreak
 
 
 @dataclass(frozen=True)

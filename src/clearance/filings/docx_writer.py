@@ -34,7 +34,15 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt, Twips
 
-from clearance.filings.document import Caption, DocMeta, Exhibit, Pleading, Signature, SimpleTable
+from clearance.filings.document import (
+    Caption,
+    DocMeta,
+    Exhibit,
+    PageBreak,
+    Pleading,
+    Signature,
+    SimpleTable,
+)
 from clearance.filings.pleading import (
     COUNSEL_WIDTH,
     LINES,
@@ -48,6 +56,7 @@ from clearance.filings.pleading import (
     TEXT_WIDTH,
     TOP,
     CaptionLayout,
+    keeps_with_next,
 )
 from clearance.filings.text import Block
 from clearance.textsafe import xml_safe, xml_text
@@ -211,7 +220,7 @@ def _caption(doc: DocxDocument, caption: Caption) -> None:
         _append(
             doc,
             _para_xml(text, line=HALF_TWIPS).replace(
-                "<w:pPr>", f'<w:pPr><w:ind w:right="{right_indent}"/>', 1
+                "<w:jc ", f'<w:ind w:right="{right_indent}"/><w:jc ', 1
             ),
         )
     # counsel is padded to the court title's line (line 8 unless counsel is longer)
@@ -222,7 +231,7 @@ def _caption(doc: DocxDocument, caption: Caption) -> None:
     _append(doc, _para_xml(""))
     left = "".join(
         _para_xml(text, line=HALF_TWIPS).replace(
-            "<w:pPr>", f'<w:pPr><w:ind w:left="{level * 1440}"/>', 1
+            "<w:jc ", f'<w:ind w:left="{level * 1440}"/><w:jc ', 1
         )
         + _para_xml("", line=HALF_TWIPS)
         for text, level in caption.parties
@@ -234,7 +243,7 @@ def _caption(doc: DocxDocument, caption: Caption) -> None:
         + _para_xml("", line=HALF_TWIPS)
         + (_para_xml(caption.subtitle, line=HALF_TWIPS) if caption.subtitle else "")
     )
-    right = right_parts.replace("<w:pPr>", '<w:pPr><w:ind w:left="240"/>')
+    right = right_parts.replace("<w:jc ", '<w:ind w:left="240"/><w:jc ')  # schema order
     height = layout.box_lines * LINE_TWIPS
     split = round(layout.box_split * 20)
     cell_margins = (
@@ -307,21 +316,31 @@ def _signature(doc: DocxDocument, signature: Signature) -> None:
 
 def _body(doc: DocxDocument, items: Sequence) -> None:
     number = 0
-    for item in items:
+    new_page = False  # the next paragraph starts a page (after a PageBreak)
+    for item, following in zip(items, [*items[1:], None], strict=True):
         if isinstance(item, SimpleTable):
             _simple_table(doc, item)
         elif isinstance(item, Signature):
             _signature(doc, item)
+        elif isinstance(item, PageBreak):
+            new_page = True
         elif isinstance(item, Block):
+            keep = "<w:keepNext/>" if keeps_with_next(item, following) else ""
+            if new_page:
+                keep += "<w:pageBreakBefore/>"
+                new_page = False
             if item.kind == "heading":
-                _append(doc, _para_xml(item.text, align="center", bold=True))
+                xml = _para_xml(item.text, align="center", bold=True)
+                _append(doc, xml.replace("<w:pPr>", f"<w:pPr>{keep}", 1))
                 continue
             text = item.text
             if item.kind == "para":
                 number += 1
                 text = f"{number}.  {text}"
-            xml = _para_xml(text, align="both").replace(
-                "<w:pPr>", '<w:pPr><w:ind w:firstLine="720"/>', 1
+            xml = (
+                _para_xml(text, align="both")
+                .replace("<w:pPr>", f"<w:pPr>{keep}", 1)
+                .replace("<w:jc ", '<w:ind w:firstLine="720"/><w:jc ', 1)  # schema order
             )
             _append(doc, xml)
 

@@ -11,10 +11,14 @@ Written to `letters/`:
 - `letter-template-<lang>.docx`: a Word mail-merge document whose fields
   (`«display_name»`, `«convictions_en»`, ...) are the columns of
 - `mailing-list.csv`: one row per person, for Word's mail merge or a mailing
-  house, with the PDF file and page of each person's letter.
+  house, with the PDF file and page of each person's letter;
+- `no-address.csv`: the people whose letter has no address, and why;
+- `address-problems.csv`: the rows of the addresses file that were not used.
 
-The DOJ extract holds no mailing address, so the address columns are empty: the
-office fills them from its own case system before mailing (docs/filings.md).
+The DOJ extract holds no mailing address: the office gives them in a CSV file
+(`--addresses`, addresses.py), and each letter prints its person's address where
+a window envelope shows it (`ADDRESS_TOP`, `ADDRESS_LEFT`), under the letter's
+date: the filing date if given, else the run's as-of date (never the clock).
 
 Speed: tens of thousands of letters are practical because everything a letter
 shares with others is drawn once per file as a PDF form (XObject) and placed on
@@ -35,10 +39,12 @@ from docx import Document
 from docx.shared import Pt, Twips
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
 from clearance import __version__
+from clearance.filings.addresses import Address, AddressBook
 from clearance.filings.cases import Court, RunInfo
 from clearance.filings.docx_writer import _element, deterministic_save
 from clearance.filings.office import Office
@@ -47,22 +53,42 @@ from clearance.filings.text import letter_text, render
 from clearance.law import RulePack
 from clearance.textsafe import write_csv, xml_safe, xml_text
 
-__all__ = ["FOLDER", "LANGUAGES", "MAILING_FILE", "Person", "people", "write_letters"]
+__all__ = [
+    "FOLDER",
+    "LANGUAGES",
+    "MAILING_FILE",
+    "NO_ADDRESS_FILE",
+    "PROBLEMS_FILE",
+    "Person",
+    "people",
+    "write_letters",
+]
 
 FOLDER = "letters"
 LANGUAGES = ("en", "es")
 MAILING_FILE = "mailing-list.csv"
-ADDRESS_COLUMNS = ("address_line_1", "address_line_2", "city", "state", "zip")
+NO_ADDRESS_FILE = "no-address.csv"
+PROBLEMS_FILE = "address-problems.csv"
 VARIANTS = ((True, False), (False, True), (True, True))  # (dismissed, reduced)
 
 PAGE_WIDTH, PAGE_HEIGHT = LETTER
 MARGIN = 54.0
 TOP_MARGIN = 44.0
-BOTTOM_MARGIN = 44.0
+BOTTOM_MARGIN = 40.0
 WIDTH = PAGE_WIDTH - 2 * MARGIN
 FONT, BOLD = "Times-Roman", "Times-Bold"
-SIZE, LEADING = 10.5, 13.0
+SIZE, LEADING = 10.0, 12.5
 BULLET_INDENT = 14.0
+# The address block, where the window of a standard No. 10 envelope (4.5 x 1.125 in,
+# 7/8 in from the left and 1/2 in from the bottom) shows it when the letter is
+# folded in three: from 2.25 in below the top of the page, 7/8 in from its left
+# edge, at most 4 in wide and 4 lines of 12 points (docs/filings.md, "Letters").
+ADDRESS_TOP = 2.25 * 72
+ADDRESS_LEFT = 0.875 * 72
+ADDRESS_WIDTH = 4.0 * 72
+ADDRESS_SIZE, ADDRESS_LEADING = 10.5, 12.0
+ADDRESS_LINES = 4  # name, street, second line, city (Address.block)
+DATE_Y = PAGE_HEIGHT - 1.6 * 72  # the letter's date, above the window
 
 
 @dataclass(frozen=True)
@@ -170,7 +196,7 @@ class LetterWords:
     def __init__(self, language: str, office: Office) -> None:
         self.text = letter_text(language)
         self.language = language
-        self.office = office.as_context()
+        self.office = office.as_context(language)
         self._courts: dict[tuple[str, str | None], str] = {}
         self._dates: dict[str | None, str] = {}
         self._means: dict[tuple[bool, bool], list[str]] = {}
@@ -322,8 +348,11 @@ class _Form:
 class _LetterPdf:
     """One PDF file of letters in one language."""
 
-    def __init__(self, path: Path, words: LetterWords, office: Office, info: RunInfo) -> None:
+    def __init__(
+        self, path: Path, words: LetterWords, office: Office, info: RunInfo, date: dt.date
+    ) -> None:
         self.words = words
+        self.date = words.date(date.isoformat())
         self.widths = text_widths(FONT, SIZE)
         maker = canvas_maker(info.as_of)
         self.canvas = maker(str(path), pagesize=LETTER)
@@ -353,8 +382,8 @@ class _LetterPdf:
             parts += [(p, _BODY, 5) for p in words.means(dismissed, reduced)]
             parts += [
                 (words.static("contact"), _BODY, 8),
-                (words.static("not_advice"), _BODY, 12),
-                (words.static("closing"), _BODY, 20),
+                (words.static("not_advice"), _BODY, 8),
+                (words.static("closing"), _BODY, 14),
                 (words.static("signer"), _BODY, 0),
             ]
             self.after[(dismissed, reduced)] = _Form(
@@ -368,7 +397,9 @@ class _LetterPdf:
         self.pages += 1
         return PAGE_HEIGHT - TOP_MARGIN
 
-    def letter(self, person: Person, greeting: str, items: Sequence[str]) -> int:
+    def letter(
+        self, person: Person, greeting: str, items: Sequence[str], address: Address | None
+    ) -> int:
         """Draw one letter from a new page; returns its first page number."""
         c, words = self.canvas, self.words
         first_page = self.pages + 1
@@ -376,13 +407,14 @@ class _LetterPdf:
         y = self.head.place(c, y)
         c.setLineWidth(0.6)
         c.line(MARGIN, y - 4, PAGE_WIDTH - MARGIN, y - 4)
-        y -= 30
-        c.setFont(FONT, 11)
-        c.drawString(MARGIN, y, person.display_name)
-        y -= 48  # room for the address a mailing house prints (letters/mailing-list.csv)
+        c.setFont(FONT, SIZE)
+        c.drawRightString(PAGE_WIDTH - MARGIN, DATE_Y, self.date)
+        block = address.block(person.display_name) if address else [person.display_name]
+        _address_block(c, [xml_safe(line) for line in block])
+        y = PAGE_HEIGHT - ADDRESS_TOP - ADDRESS_LINES * ADDRESS_LEADING - 12
         c.setFont(BOLD, SIZE)
         c.drawString(MARGIN, y, words.static("reference"))
-        y -= 22
+        y -= 18
         c.setFont(FONT, SIZE)
         c.drawString(MARGIN, y, greeting)
         y -= 8
@@ -414,6 +446,18 @@ class _LetterPdf:
         self.canvas.save()
 
 
+def _address_block(c: Canvas, lines: Sequence[str]) -> None:
+    """The address lines in the envelope window, each shrunk to fit its width."""
+    y = PAGE_HEIGHT - ADDRESS_TOP - ADDRESS_SIZE
+    for line in lines:
+        size = ADDRESS_SIZE
+        while size > 7 and stringWidth(line, FONT, size) > ADDRESS_WIDTH:
+            size -= 0.5
+        c.setFont(FONT, size)
+        c.drawString(ADDRESS_LEFT, y, line)
+        y -= ADDRESS_LEADING
+
+
 # --------------------------------------------------------------------------- Word mail merge
 
 
@@ -424,10 +468,25 @@ def _merge_field(name: str) -> str:
     )
 
 
+# The Word template's address block: a frame at the PDF's window position (twips,
+# from the page's corner), so a merged letter also shows it in the envelope window.
+_ADDRESS_FRAME = (
+    f'<w:framePr w:w="{round(ADDRESS_WIDTH * 20)}" '
+    f'w:h="{round(ADDRESS_LINES * ADDRESS_LEADING * 20)}" w:hRule="exact" '
+    f'w:hAnchor="page" w:vAnchor="page" w:x="{round(ADDRESS_LEFT * 20)}" '
+    f'w:y="{round(ADDRESS_TOP * 20)}" w:wrap="notBeside"/>'
+)
+
+
 def _merge_para(
-    parts: Sequence[tuple[str, str]], *, bold: bool = False, size: float = SIZE, after: int = 120
+    parts: Sequence[tuple[str, str]],
+    *,
+    bold: bool = False,
+    size: float = SIZE,
+    after: int = 120,
+    frame: str = "",
 ) -> str:
-    """A paragraph of ("text", value) and ("field", name) parts."""
+    """A paragraph of ("text", value) and ("field", name) parts (`frame`: its framePr)."""
     props = "<w:b/>" if bold else ""
     props += f'<w:sz w:val="{round(size * 2)}"/>'
     runs = []
@@ -437,7 +496,8 @@ def _merge_para(
         elif value:
             text = xml_text(value)
             runs.append(f'<w:r><w:rPr>{props}</w:rPr><w:t xml:space="preserve">{text}</w:t></w:r>')
-    return f'<w:p><w:pPr><w:spacing w:before="0" w:after="{after}"/></w:pPr>{"".join(runs)}</w:p>'
+    spacing = f'<w:spacing w:before="0" w:after="{after}"/>'
+    return f"<w:p><w:pPr>{frame}{spacing}</w:pPr>{''.join(runs)}</w:p>"
 
 
 _FIELD = "\x00"  # stands for a merge field while a sentence is rendered
@@ -464,7 +524,9 @@ def _template_fields(words: LetterWords) -> tuple[list[tuple[str, str]], list[st
     return paragraphs, fields
 
 
-def _write_template(path: Path, words: LetterWords, office: Office, info: RunInfo) -> None:
+def _write_template(
+    path: Path, words: LetterWords, office: Office, info: RunInfo, date: dt.date
+) -> None:
     language = words.language
     doc = Document()
     body = doc.element.body
@@ -484,9 +546,10 @@ def _write_template(path: Path, words: LetterWords, office: Office, info: RunInf
     xml = [
         _merge_para([("text", office.name)], bold=True, size=13, after=0),
         _merge_para([("text", " · ".join([*office.address, office.phone]))], size=9, after=240),
-        _merge_para([("field", "display_name")], after=0),
-        _merge_para([("field", "address_line_1")], after=0),
-        _merge_para([("field", "address_line_2")], after=0),
+        _merge_para([("text", words.date(date.isoformat()))], after=240),
+        _merge_para([("field", "address_name")], after=0, frame=_ADDRESS_FRAME),
+        _merge_para([("field", "address_line_1")], after=0, frame=_ADDRESS_FRAME),
+        _merge_para([("field", "address_line_2")], after=0, frame=_ADDRESS_FRAME),
         _merge_para(
             [
                 ("field", "city"),
@@ -495,7 +558,8 @@ def _write_template(path: Path, words: LetterWords, office: Office, info: RunInf
                 ("text", " "),
                 ("field", "zip"),
             ],
-            after=240,
+            after=0,
+            frame=_ADDRESS_FRAME,
         ),
         _merge_para([("text", words.static("reference"))], bold=True),
         _merge_para(_around_field(words.greeting(_FIELD), "display_name")),
@@ -548,10 +612,21 @@ def write_letters(
     folder: Path,
     part_size: int,
     tick: Callable[[], None],
+    *,
+    addresses: AddressBook | None = None,
+    date: dt.date | None = None,
 ) -> dict[str, Any]:
-    """Write the letters folder; returns its entry for filings.json."""
+    """Write the letters folder; returns its entry for filings.json.
+
+    `addresses` fills each letter's address block and the mailing list; `date` is the
+    letters' date (default the run's as-of date)."""
     folder.mkdir()
+    date = date or info.as_of
     persons = people(courts)
+    if addresses is not None:
+        found, unmatched = addresses.match([(p.subject_id, p.cii_number) for p in persons])
+    else:
+        found, unmatched = [None] * len(persons), 0
     parts = max(1, -(-len(persons) // part_size))
     files: list[str] = []
     pages: dict[str, list[tuple[str, int]]] = {}
@@ -567,11 +642,11 @@ def write_letters(
             name = f"{_stem(language, part + 1, parts)}.pdf"
             greetings = words[language].greetings([p.display_name for p in chunk])
             with binary_streams():
-                pdf = _LetterPdf(folder / name, words[language], office, info)
+                pdf = _LetterPdf(folder / name, words[language], office, info, date)
                 where += [
-                    (name, pdf.letter(person, greeting, texts))
-                    for person, greeting, texts in zip(
-                        chunk, greetings, items[language][start:end], strict=True
+                    (name, pdf.letter(person, greeting, texts, address))
+                    for person, greeting, texts, address in zip(
+                        chunk, greetings, items[language][start:end], found[start:end], strict=True
                     )
                 ]
                 pdf.save()
@@ -579,17 +654,90 @@ def write_letters(
             tick()
         pages[language] = where
         template = f"letter-template-{language}.docx"
-        _write_template(folder / template, words[language], office, info)
+        _write_template(folder / template, words[language], office, info, date)
         files.append(f"{FOLDER}/{template}")
-    _write_mailing_list(persons, words, items, pages, folder / MAILING_FILE)
-    files.append(f"{FOLDER}/{MAILING_FILE}")
+    status = _address_status(persons, found, addresses)
+    _write_mailing_list(persons, words, items, pages, found, status, folder / MAILING_FILE)
+    missing = _write_no_address(persons, found, status, pages, folder / NO_ADDRESS_FILE)
+    files += [f"{FOLDER}/{MAILING_FILE}", f"{FOLDER}/{NO_ADDRESS_FILE}"]
+    if addresses is not None:
+        write_csv(
+            pl.DataFrame(
+                {
+                    "file": [addresses.file_name] * len(addresses.problems),
+                    "line": [line for line, _ in addresses.problems],
+                    "problem": [problem for _, problem in addresses.problems],
+                },
+                schema={"file": pl.String, "line": pl.Int64, "problem": pl.String},
+            ),
+            folder / PROBLEMS_FILE,
+        )
+        files.append(f"{FOLDER}/{PROBLEMS_FILE}")
     return {
         "people": len(persons),
         "languages": list(LANGUAGES),
         "files": files,
-        "addresses": "none in the DOJ extract: fill the address columns of "
-        f"{FOLDER}/{MAILING_FILE} before mailing",
+        "date": date.isoformat(),
+        "addresses": {
+            "file": addresses.file_name if addresses is not None else None,
+            "with_address": len(persons) - missing,
+            "without_address": missing,
+            "no_address_file": f"{FOLDER}/{NO_ADDRESS_FILE}",
+            "rows_with_problems": len(addresses.problems) if addresses is not None else 0,
+            "rows_for_nobody_here": unmatched,
+        },
     }
+
+
+def _address_status(
+    persons: Sequence[Person], found: Sequence[Address | None], book: AddressBook | None
+) -> list[str]:
+    """Why each letter has its address or none (mailing-list.csv, no-address.csv)."""
+    if book is None:
+        return ["no addresses file given"] * len(persons)
+    rows_of: dict[str, list[int]] = {}
+    for line, keys in book.problem_keys.items():
+        for key in keys:
+            if key:
+                rows_of.setdefault(key, []).append(line)
+    status = []
+    for person, address in zip(persons, found, strict=True):
+        if address is not None:
+            status.append(f"{book.file_name} line {address.line}")
+            continue
+        bad = sorted(
+            set(rows_of.get(person.subject_id, []) + rows_of.get(person.cii_number or "", []))
+        )
+        status.append(
+            f"not used: {book.file_name} line {bad[0]} has a problem ({PROBLEMS_FILE})"
+            if bad
+            else f"not in {book.file_name}"
+        )
+    return status
+
+
+def _write_no_address(
+    persons: Sequence[Person],
+    found: Sequence[Address | None],
+    status: Sequence[str],
+    pages: dict[str, list[tuple[str, int]]],
+    path: Path,
+) -> int:
+    """The people whose letter has no address, with where their letters are."""
+    rows = [i for i, address in enumerate(found) if address is None]
+    columns: dict[str, list[Any]] = {
+        "letter_id": [persons[i].letter_id for i in rows],
+        "subject_id": [persons[i].subject_id for i in rows],
+        "cii_number": [persons[i].cii_number for i in rows],
+        "display_name": [persons[i].display_name for i in rows],
+        "reason": [status[i] for i in rows],
+    }
+    for language in LANGUAGES:
+        columns[f"pdf_{language}"] = [pages[language][i][0] for i in rows]
+        columns[f"pdf_{language}_page"] = [pages[language][i][1] for i in rows]
+    schema = {n: pl.Int64 if n.endswith("_page") else pl.String for n in columns}
+    write_csv(pl.DataFrame(columns, schema=schema), path, include_bom=True)
+    return len(rows)
 
 
 def _write_mailing_list(
@@ -597,8 +745,13 @@ def _write_mailing_list(
     words: dict[str, LetterWords],
     items: dict[str, list[list[str]]],
     pages: dict[str, list[tuple[str, int]]],
+    found: Sequence[Address | None],
+    status: Sequence[str],
     path: Path,
 ) -> None:
+    def part(getter: Callable[[Address], str]) -> list[str | None]:
+        return [getter(a) if a is not None else None for a in found]
+
     columns: dict[str, list[Any]] = {
         "letter_id": [p.letter_id for p in persons],
         "subject_id": [p.subject_id for p in persons],
@@ -608,7 +761,16 @@ def _write_mailing_list(
         "middle_name": [p.middle_name for p in persons],
         "last_name": [p.last_name for p in persons],
         "display_name": [p.display_name for p in persons],
-        **{c: [None] * len(persons) for c in ADDRESS_COLUMNS},
+        "address_name": [
+            (a.name if a is not None and a.name else p.display_name)
+            for p, a in zip(persons, found, strict=True)
+        ],
+        "address_line_1": part(lambda a: a.line_1),
+        "address_line_2": part(lambda a: a.line_2 or None),
+        "city": part(lambda a: a.city),
+        "state": part(lambda a: a.state),
+        "zip": part(lambda a: a.zip),
+        "address_status": list(status),
         "convictions": [len(p.items) for p in persons],
         "dismissed": [
             sum(i["relief_code"] == "dismiss_and_seal" for i in p.items) for p in persons

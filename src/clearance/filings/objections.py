@@ -209,7 +209,7 @@ def _caption(office: Office, context: dict[str, Any], words: dict[str, Any]) -> 
     email = office.attorney_email or office.email
     if email:
         counsel.append(f"Email: {email}")
-    counsel += ["", render(court["counsel_for"], context)]
+    counsel += ["", render(words.get("counsel_for") or court["counsel_for"], context)]
     return Caption(
         counsel=tuple(counsel),
         court=(render(court["title"], context), render(court["county"], context)),

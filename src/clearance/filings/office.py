@@ -14,10 +14,16 @@ Schema (examples/office.yaml is a filled-in example):
     office:            name (required), address (1-4 lines, required), phone (required),
                        elected (head of office, optional), email, website (optional)
     attorney:          name, title, bar_number (required), email (optional)
-    public_defender:   name, address, phone (optional; served with the notices)
+    public_defender:   name, address, phone, email (optional; served with the notices)
     courts:            split_by_courthouse (default true),
                        names: {<court as in the data>: <courthouse name>} (optional)
-    letters:           contact_phone, contact_email, contact_hours (optional)
+    letters:           contact_phone, contact_email (optional),
+                       contact_hours (optional): one text (English), or one per language
+                       of the letters, {en: ..., es: ...}; the Spanish letter prints
+                       only Spanish hours
+    service:           name, address (1-4 lines), email (optional): who serves the
+                       filings and signs their proof of service; public_defender.email
+                       is where the notices are served electronically
 """
 
 from __future__ import annotations
@@ -67,7 +73,11 @@ class Office:
     courthouse_names: Mapping[str, str] = field(default_factory=dict)
     contact_phone: str | None = None
     contact_email: str | None = None
-    contact_hours: str | None = None
+    contact_hours: Mapping[str, str] = field(default_factory=dict)  # language -> hours
+    server_name: str | None = None  # who serves the filings (proof of service)
+    server_address: tuple[str, ...] = ()
+    server_email: str | None = None
+    public_defender_email: str | None = None  # electronic service of the notices
     blank: bool = False  # no office file: fields hold [MARKERS] to fill in
     source_name: str | None = None  # the file's name (not its path: outputs must not vary)
 
@@ -79,8 +89,13 @@ class Office:
     def letters_email(self) -> str | None:
         return self.contact_email or self.email
 
-    def as_context(self) -> dict[str, Any]:
-        """The fields templates read (`office.name`, `office.attorney_name`, ...)."""
+    def hours(self, language: str) -> str | None:
+        """The office hours the letters print in `language` (None: not given in it)."""
+        return self.contact_hours.get(language)
+
+    def as_context(self, language: str = "en") -> dict[str, Any]:
+        """The fields templates read (`office.name`, `office.attorney_name`, ...);
+        `language` chooses the letters' office hours."""
         return {
             "name": self.name,
             "address": list(self.address),
@@ -97,7 +112,11 @@ class Office:
             "public_defender_phone": self.public_defender_phone,
             "letters_phone": self.letters_phone,
             "letters_email": self.letters_email,
-            "contact_hours": self.contact_hours,
+            "contact_hours": self.hours(language),
+            "public_defender_email": self.public_defender_email,
+            "server_name": self.server_name,
+            "server_address": list(self.server_address),
+            "server_email": self.server_email,
             "blank": self.blank,
         }
 
@@ -115,6 +134,10 @@ def blank_office() -> Office:
         email="[EMAIL]",
         public_defender_name="[PUBLIC DEFENDER'S OFFICE]",
         public_defender_address=("[STREET ADDRESS]", "[CITY], CA [ZIP]"),
+        public_defender_email="[E-SERVICE ADDRESS]",
+        server_name="[NAME OF PERSON SERVING]",
+        server_address=("[BUSINESS ADDRESS]", "[CITY], CA [ZIP]"),
+        server_email="[E-SERVICE ADDRESS]",
         blank=True,
     )
 
@@ -132,10 +155,12 @@ _SECTIONS: dict[str, dict[str, bool]] = {
         "website": False,
     },
     "attorney": {"name": True, "title": True, "bar_number": True, "email": False},
-    "public_defender": {"name": False, "address": False, "phone": False},
+    "public_defender": {"name": False, "address": False, "phone": False, "email": False},
     "courts": {"split_by_courthouse": False, "names": False},
     "letters": {"contact_phone": False, "contact_email": False, "contact_hours": False},
+    "service": {"name": False, "address": False, "email": False},
 }
+LETTER_LANGUAGES = ("en", "es")  # the languages of the letters (letters.py), for contact_hours
 _REQUIRED_SECTIONS = ("office", "attorney")
 
 
@@ -232,6 +257,7 @@ def office_from_mapping(data: Any, file_name: str = "office.yaml") -> Office:
 
     office, attorney = sections["office"], sections["attorney"]
     defender, courts = sections["public_defender"], sections["courts"]
+    service = sections["service"]
 
     def optional(section: str, key: str) -> str | None:
         value = sections[section].get(key)
@@ -270,6 +296,28 @@ def office_from_mapping(data: Any, file_name: str = "office.yaml") -> Office:
         courthouse_names=names,
         contact_phone=optional("letters", "contact_phone"),
         contact_email=optional("letters", "contact_email"),
-        contact_hours=optional("letters", "contact_hours"),
+        contact_hours=_hours(r, sections["letters"].get("contact_hours")),
+        public_defender_email=optional("public_defender", "email"),
+        server_name=optional("service", "name"),
+        server_address=r.lines(service["address"], "service.address")
+        if service.get("address") is not None
+        else (),
+        server_email=optional("service", "email"),
         source_name=file_name,
     )
+
+
+def _hours(r: _Reader, value: Any) -> dict[str, str]:
+    """`letters.contact_hours`: one text (English, as office files before Spanish hours
+    had it) or `{en: ..., es: ...}`, one text per language of the letters."""
+    key = "letters.contact_hours"
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        return {"en": r.text(value, key)}
+    hours = {}
+    for language, text in value.items():
+        if language not in LETTER_LANGUAGES:
+            raise r.unknown(str(language), list(LETTER_LANGUAGES), f"{key}.")
+        hours[language] = r.text(text, f"{key}.{language}")
+    return hours

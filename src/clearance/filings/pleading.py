@@ -42,8 +42,17 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from reportlab.platypus import PageBreak as PdfPageBreak
 
-from clearance.filings.document import Caption, DocMeta, Exhibit, Pleading, Signature, SimpleTable
+from clearance.filings.document import (
+    Caption,
+    DocMeta,
+    Exhibit,
+    PageBreak,
+    Pleading,
+    Signature,
+    SimpleTable,
+)
 from clearance.filings.text import Block
 from clearance.textsafe import xml_text
 
@@ -82,6 +91,7 @@ FOOTER_RULE_Y = 27.0
 FOOTER_TITLE_Y = 17.0
 TABLE_SIZE = 8.0  # exhibit tables
 TABLE_PAD = 2.5
+ROW_DROP = 9.0  # an exhibit row's baseline, below the row's top
 INDENT = 36.0
 
 
@@ -189,6 +199,9 @@ _CENTERED = ParagraphStyle("centred", fontName=FONT, fontSize=11, leading=LINE, 
 _LEGEND = ParagraphStyle("legend", fontName=FONT, fontSize=9, leading=HALF)
 
 
+_BREAKS = re.compile(r"[^\S\u00a0]+")  # white space but the no-break space
+
+
 class TextWidths:
     """`stringWidth` with a memory: exhibits and letters repeat the same words.
 
@@ -219,7 +232,9 @@ class TextWidths:
         lines: list[str] = []
         line: list[str] = []
         used = 0.0
-        for word in text.split():
+        for word in _BREAKS.split(text):  # a no-break space binds a citation
+            if not word:
+                continue
             w = self(word)
             if line and used + self.space + w <= width:
                 line.append(word)
@@ -450,7 +465,9 @@ class RowTable(Flowable):
             _wrap(h, BOLD, TABLE_SIZE, c.width - 2 * TABLE_PAD)
             for h, c in zip(headers, columns, strict=True)
         ]
-        self.header_height = HALF * max(len(lines) for lines in self.header_lines)
+        # whole numbered lines, so the rows below keep the header's place on the grid
+        self.header_height = LINE * -(-max(len(lines) for lines in self.header_lines) // 2)
+        self.pad = 0.0
 
     @classmethod
     def from_rows(cls, headers: Sequence[str], columns: Sequence, rows: Sequence[Sequence[str]]):
@@ -466,12 +483,25 @@ class RowTable(Flowable):
     def _rows_height(self, start: int, end: int) -> float:
         return self.offsets[end] - self.offsets[start]
 
+    @staticmethod
+    def _pad(available_height: float) -> float:
+        """The space above the table that puts its text on the numbered lines.
+
+        The frame has no padding, so the table's top is the frame's bottom plus the
+        height still available; a row's baseline is `ROW_DROP` below its top, and the
+        header is whole lines high: the pad brings the first baseline down to a
+        numbered line's (rows are half lines, so every other row sits on a line).
+        """
+        top = FRAME_TOP - FRAME_HEIGHT + available_height
+        return (top - ROW_DROP - line_baseline(1)) % LINE
+
     def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        self.height = self.header_height + self._rows_height(self.start, self.end)
+        self.pad = self._pad(available_height)
+        self.height = self.pad + self.header_height + self._rows_height(self.start, self.end)
         return TEXT_WIDTH, self.height
 
     def split(self, available_width: float, available_height: float) -> list[Flowable]:
-        room = available_height - self.header_height
+        room = available_height - self.header_height - self._pad(available_height)
         # the last row whose bottom fits: offsets[k] - offsets[start] <= room
         k = bisect_right(self.offsets, self.offsets[self.start] + room + 0.01) - 1
         k = min(k, self.end)
@@ -490,19 +520,19 @@ class RowTable(Flowable):
         c = self.canv
         lefts = list(accumulate([0.0, *(col.width for col in self.columns)]))
         text = c.beginText()
-        y_top = self.height
+        y_top = self.height - self.pad
         # header
         text.setFont(BOLD, TABLE_SIZE)
         for col, lines, left in zip(self.columns, self.header_lines, lefts, strict=False):
             for i, line in enumerate(lines):
-                self._place(text, line, col, left, y_top - 9 - HALF * i, BOLD)
+                self._place(text, line, col, left, y_top - ROW_DROP - HALF * i, BOLD)
         rules = [y_top - self.header_height]
         y = y_top - self.header_height
         text.setFont(FONT, TABLE_SIZE)
         for index in range(self.start, self.end):
             for col, lines, left in zip(self.columns, self.cells[index], lefts, strict=False):
                 for i, line in enumerate(lines):
-                    self._place(text, line, col, left, y - 9 - HALF * i, FONT)
+                    self._place(text, line, col, left, y - ROW_DROP - HALF * i, FONT)
             y -= self.heights[index]
             rules.append(y)
         c.drawText(text)
@@ -540,6 +570,8 @@ def _body_flowables(items: Sequence) -> list[Flowable]:
             flowables.append(_simple_table(item))
         elif isinstance(item, Signature):
             flowables.append(SignatureFlowable(item))
+        elif isinstance(item, PageBreak):
+            flowables.append(PdfPageBreak())
         elif isinstance(item, Block):
             if item.kind == "heading":
                 flowables.append(Paragraph(xml_text(item.text), _HEADING))
@@ -550,7 +582,20 @@ def _body_flowables(items: Sequence) -> list[Flowable]:
                 flowables.append(Paragraph(xml_text(item.text), _BODY))
         else:  # pragma: no cover - the document model has no other kinds
             raise TypeError(f"cannot lay out {type(item).__name__}")
+    for item, flowable, following in zip(items, flowables, [*items[1:], None], strict=True):
+        if keeps_with_next(item, following):
+            flowable.keepWithNext = True
     return flowables
+
+
+def keeps_with_next(item: object, following: object) -> bool:
+    """A heading stays with what follows it, and so does the paragraph that introduces
+    a table or a signature: none ends a page alone (the Word writer's keepNext too)."""
+    if following is None or isinstance(following, PageBreak):
+        return False
+    if isinstance(item, Block) and item.kind == "heading":
+        return True
+    return isinstance(item, Block) and isinstance(following, SimpleTable | Signature)
 
 
 def write_pleading_pdf(pleading: Pleading, path: Path) -> None:

@@ -9,6 +9,7 @@ the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +23,7 @@ from clearance.law.yamlio import load_strict_yaml
 __all__ = [
     "Block",
     "DocumentText",
+    "bind_citations",
     "document_text",
     "letter_text",
     "pleading_text",
@@ -37,6 +39,19 @@ BLOCK_KINDS = ("heading", "para", "text", "table", "signature")
 def thousands(value: int) -> str:
     """`66000` -> `66,000`: figures in prose and tables."""
     return f"{int(value):,}"
+
+
+NBSP = "\u00a0"
+# A citation: the word or sign that names it, then its numbers (joined by "and").
+_CITATION = re.compile(
+    r"(?:§§?|\bsections?|\bHS|\bPC)(?:\s+(?:\d[\w.()]*,?|and(?=\s+\d)))+", re.IGNORECASE
+)
+
+
+def bind_citations(text: str) -> str:
+    """`sections 11361.8 and 11361.9` with no-break spaces, so a heading or title that
+    wraps never parts a section sign or a word from its number (PDF and Word alike)."""
+    return _CITATION.sub(lambda m: re.sub(r"\s+", NBSP, m.group(0)), text)
 
 
 def _plural(word: str, count: int) -> str:

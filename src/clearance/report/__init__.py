@@ -25,7 +25,14 @@ from clearance._folders import (
 from clearance.report.figures import ReportError, build, hidden_cells, public_summary, read_run
 from clearance.run_common import RUN_FOLDER
 
-__all__ = ["ReportError", "check_report_out", "report_files", "write_report"]
+__all__ = ["ReportError", "check_report_out", "public_folder", "report_files", "write_report"]
+
+
+def public_folder(run_dir: Path) -> Path:
+    """Where `clearance report --public` writes without --out: `<run folder>-public`,
+    beside the run folder, so the public files are never among its personal data."""
+    run_dir = Path(run_dir).resolve()
+    return run_dir.parent / f"{run_dir.name}-public"
 
 
 def report_files(public: bool = False) -> tuple[str, ...]:

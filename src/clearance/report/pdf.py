@@ -5,6 +5,13 @@ Same input, same bytes: ReportLab's invariant mode fixes the document id, and th
 creation date is the run's as-of date, never the clock. Text is real text in the
 standard Helvetica font, so the figures can be searched, copied and read back
 (tests/test_report.py extracts them with pypdf).
+
+Layout: every page's footer says "page N of M" (the canvas keeps the pages until
+the last one is laid out, then numbers them); a heading never ends a page (it is
+kept with what follows it); a table that fits on a page is kept whole and moves
+to the next page rather than split, and a longer one repeats its header row on
+each page; the end of the methods is kept together, so the last page is never a
+line or two.
 """
 
 from __future__ import annotations
@@ -55,34 +62,55 @@ def render(report: Report, charts: dict[str, Drawn]) -> bytes:
         canvas.setFont("Helvetica", 7.5)
         canvas.setFillColor(GREY)
         canvas.drawString(doc.leftMargin, 0.45 * inch, footer)
-        canvas.drawRightString(doc.leftMargin + doc.width, 0.45 * inch, f"page {doc.page}")
+        canvas.restoreState()
+
+    def page_number(canvas, page: int, pages: int) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7.5)
+        canvas.setFillColor(GREY)
+        right = document.leftMargin + document.width
+        canvas.drawRightString(right, 0.45 * inch, f"page {page} of {pages}")
         canvas.restoreState()
 
     document.build(
         story,
         onFirstPage=on_page,
         onLaterPages=on_page,
-        canvasmaker=_canvas_dated(report.pdf_date),
+        canvasmaker=_canvas_dated(report.pdf_date, page_number),
     )
     return buffer.getvalue()
 
 
-def _canvas_dated(date: str):
+def _canvas_dated(date: str, page_number):
     """A canvas whose creation date is ``date`` (the as-of date): invariant mode
-    otherwise stamps 2000-01-01, and the default stamps the clock."""
+    otherwise stamps 2000-01-01, and the default stamps the clock. It holds each page
+    until the document ends, then has ``page_number(canvas, n, of)`` number them."""
     from reportlab.pdfgen.canvas import Canvas
 
     seconds = calendar.timegm(dt.date.fromisoformat(date).timetuple())
 
-    def make(*args, **kwargs):
-        canvas = Canvas(*args, **kwargs)
-        stamp = canvas._doc._timeStamp
-        stamp.t = seconds
-        stamp.lt = time.gmtime(seconds)
-        stamp.YMDhms = tuple(stamp.lt)[:6]
-        return canvas
+    class _Numbered(Canvas):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            stamp = self._doc._timeStamp
+            stamp.t = seconds
+            stamp.lt = time.gmtime(seconds)
+            stamp.YMDhms = tuple(stamp.lt)[:6]
+            self._held: list[dict] = []
 
-    return make
+        def showPage(self) -> None:
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            pages = len(self._held)
+            for number, state in enumerate(self._held, start=1):
+                self.__dict__.update(state)
+                page_number(self, number, pages)
+                super().showPage()
+            super().save()
+
+    return _Numbered
 
 
 def _styles() -> dict:
@@ -93,11 +121,20 @@ def _styles() -> dict:
     return {
         "title": ParagraphStyle("title", parent=base["Title"], alignment=0, fontSize=20),
         "subtitle": ParagraphStyle("subtitle", parent=body, textColor=GREY),
-        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=14, spaceBefore=10),
-        "h3": ParagraphStyle("h3", parent=base["Heading3"], fontSize=11, spaceBefore=8),
+        "h2": ParagraphStyle(
+            "h2", parent=base["Heading2"], fontSize=14, spaceBefore=10, keepWithNext=1
+        ),
+        "h3": ParagraphStyle(
+            "h3", parent=base["Heading3"], fontSize=11, spaceBefore=8, keepWithNext=1
+        ),
         "body": body,
         "lead": ParagraphStyle("lead", parent=body, fontSize=11, leading=14.5),
         "small": ParagraphStyle("small", parent=body, fontSize=8, leading=10, textColor=GREY),
+        # a table's or a section's introduction: stays with what it introduces
+        "intro": ParagraphStyle(
+            "intro", parent=body, fontSize=8, leading=10, textColor=GREY, keepWithNext=1
+        ),
+        "section_intro": ParagraphStyle("section_intro", parent=body, keepWithNext=1),
         "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=9.5),
         "hash": ParagraphStyle("hash", parent=body, fontName="Courier", fontSize=6.5, leading=8),
         "bullet": ParagraphStyle("bullet", parent=body, leftIndent=12, bulletIndent=2),
@@ -148,34 +185,39 @@ def _story(report: Report, charts: dict[str, Drawn], styles: dict, width: float)
             ]
             for item in group.items
         ]
-        story.append(_grid(rows, [width * 0.7, width * 0.3], header=False))
+        story.append(KeepTogether(_grid(rows, [width * 0.7, width * 0.3], header=False)))
     if report.public:
         story.append(Paragraph(xml_text(HIDDEN_NOTE), styles["small"]))
 
     for section in report.sections:
-        story.append(Paragraph(xml_text(section.title), styles["h2"]))
-        story.append(Paragraph(xml_text(section.intro), styles["body"]))
+        opening = [
+            Paragraph(xml_text(section.title), styles["h2"]),
+            Paragraph(xml_text(section.intro), styles["section_intro"]),
+        ]
         for table in section.tables:
-            story.extend(_table_block(table, charts.get(table.id), styles, width, KeepTogether))
+            groups = _table_block(table, charts.get(table.id), styles, width)
+            groups[0][:0], opening = opening, []  # the section's heading opens its first table
+            story.extend(KeepTogether(group) for group in groups)
+        story.extend(opening)
     story.extend(_methods(report, styles, width))
     return story
 
 
-def _table_block(table: Table, drawn: Drawn | None, styles: dict, width: float, keep) -> list:
+def _table_block(table: Table, drawn: Drawn | None, styles: dict, width: float) -> list[list]:
+    """A table's groups of flowables, each to be kept on one page: its heading with the
+    chart and its caption (or with the table itself, when there is no chart), and the
+    table, whole if it fits on a page (a longer one splits, its header row repeated)."""
     from reportlab.platypus import Paragraph
 
     heading = [Paragraph(xml_text(table.title), styles["h3"])]
     if table.intro:
-        heading.append(Paragraph(xml_text(table.intro), styles["small"]))
-    block: list = []
-    if drawn is not None:
-        block.append(keep([*heading, _fitted(drawn, width)]))
-        caption = table.alt + "".join(f" {n}" for n in table.notes)
-        block.append(Paragraph(xml_text(caption), styles["small"]))
-    else:
-        block.extend(heading)
-    block.append(_data_table(table, styles, width))
-    return block
+        heading.append(Paragraph(xml_text(table.intro), styles["intro"]))
+    data = _data_table(table, styles, width)
+    if drawn is None:
+        return [[*heading, data]]
+    caption = table.alt + "".join(f" {n}" for n in table.notes)
+    chart = [*heading, _fitted(drawn, width), Paragraph(xml_text(caption), styles["small"])]
+    return [chart, [data]]
 
 
 def _fitted(drawn: Drawn, width: float):
@@ -262,7 +304,7 @@ def _grid(rows, widths, *, header: bool, total: bool = False, numeric=None):
 
 
 def _methods(report: Report, styles: dict, width: float) -> list:
-    from reportlab.platypus import Paragraph
+    from reportlab.platypus import KeepTogether, Paragraph
 
     m = report.methods
     bullet = styles["bullet"]
@@ -300,26 +342,37 @@ def _methods(report: Report, styles: dict, width: float) -> list:
         ),
         *bullets(f"{what}: {citation}" for what, citation in m.law),
         Paragraph("The data", styles["h3"]),
-        Paragraph(_text(m.rows), styles["body"]),
-        _data_table(m.inputs, styles, width),
+        KeepTogether(
+            [
+                Paragraph(_text(m.rows), styles["section_intro"]),
+                _data_table(m.inputs, styles, width),
+            ]
+        ),
     ]
     if m.rejects.rows:
-        story.append(Paragraph(xml_text(m.rejects.title), styles["h3"]))
-        story.append(Paragraph(xml_text(m.rejects.intro), styles["small"]))
-        story.append(_data_table(m.rejects, styles, width))
+        story.append(
+            KeepTogether(
+                [
+                    Paragraph(xml_text(m.rejects.title), styles["h3"]),
+                    Paragraph(xml_text(m.rejects.intro), styles["intro"]),
+                    _data_table(m.rejects, styles, width),
+                ]
+            )
+        )
     if m.not_tested:
         story.append(Paragraph(_text(m.not_tested), styles["body"]))
     if m.warnings:
-        story.append(Paragraph("Warnings recorded with the run:", styles["body"]))
+        story.append(Paragraph("Warnings recorded with the run:", styles["section_intro"]))
         story.extend(bullets(m.warnings))
     story.append(Paragraph("What the figures mean", styles["h3"]))
     story.extend(bullets(m.definitions))
-    story.append(Paragraph("Places", styles["h3"]))
-    story.extend(bullets(m.places))
+    # The end is kept together: the last page holds at least these sections, never a
+    # stray closing line.
+    tail = [Paragraph("Places", styles["h3"]), *bullets(m.places)]
     if m.suppression:
-        story.append(Paragraph("Public figures", styles["h3"]))
-        story.extend(bullets(m.suppression))
-    story.append(
+        tail.append(Paragraph("Public figures", styles["h3"]))
+        tail.extend(bullets(m.suppression))
+    tail.append(
         Paragraph(
             xml_text(
                 f"Made by clearance {m.tool_version} from this run's summary.json and "
@@ -329,4 +382,5 @@ def _methods(report: Report, styles: dict, width: float) -> list:
             styles["small"],
         )
     )
+    story.append(KeepTogether(tail))
     return story

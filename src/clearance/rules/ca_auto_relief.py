@@ -291,9 +291,12 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             _within_person("cnt_order").alias(COUNT),
             _within_person("event_key").alias(EVENT),
         )
-        .join(info, on=COUNT, how="left")
-        .join(sentences, on=COUNT, how="left")
-        .join(words, on=COUNT, how="left")
+        # Every count has lines (it is built from them): what they record, joined once.
+        .join(
+            info.join(sentences, on=COUNT, how="left").join(words, on=COUNT, how="left"),
+            on=COUNT,
+            how="left",
+        )
         .with_columns(
             pl.col(
                 "convicted_any",
@@ -332,39 +335,34 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     counts = counts.lazy()
 
     # Events: a step of a cycle, with what its counts record.
-    events = (
-        counts.group_by(EVENT)
-        .agg(
-            pl.col(
-                "subject_id",
-                "event_key",
-                PERSON,
-                CYCLE,
-                "cycle",
-                "step",
-                "event_date",
-                "is_court",
-                "is_arrest",
-                "county",
-            ).first(),
-            ev_convicted=pl.col("convicted_any").any(),
-            ev_final=pl.col("final").any(),
-            ev_relief=pl.col("relief").any(),
-            ev_relief_text=pl.col("relief_text").drop_nulls().min(),
-            ev_prohibited=pl.col("prohibited").any(),
-            ev_prohibited_text=pl.col("prohibited_text").drop_nulls().min(),
-            ev_revoked=pl.col("revoked").any(),
-            ev_diversion=pl.col("diversion").any(),
-            ev_acquitted=pl.col("acquitted").any(),
-            ev_dismissed=pl.col("dismissed").any(),
-            ev_complaint=pl.col("complaint").any(),
-            n_counts=pl.len(),
-            n_final=pl.col("final").sum(),
-            n_acquitted=pl.col("acquitted").sum(),
-            n_dismissed=pl.col("dismissed").sum(),
-        )
-        .collect(engine="in-memory")
-        .lazy()
+    events = counts.group_by(EVENT).agg(
+        pl.col(
+            "subject_id",
+            "event_key",
+            PERSON,
+            CYCLE,
+            "cycle",
+            "step",
+            "event_date",
+            "is_court",
+            "is_arrest",
+            "county",
+        ).first(),
+        ev_convicted=pl.col("convicted_any").any(),
+        ev_final=pl.col("final").any(),
+        ev_relief=pl.col("relief").any(),
+        ev_relief_text=pl.col("relief_text").drop_nulls().min(),
+        ev_prohibited=pl.col("prohibited").any(),
+        ev_prohibited_text=pl.col("prohibited_text").drop_nulls().min(),
+        ev_revoked=pl.col("revoked").any(),
+        ev_diversion=pl.col("diversion").any(),
+        ev_acquitted=pl.col("acquitted").any(),
+        ev_dismissed=pl.col("dismissed").any(),
+        ev_complaint=pl.col("complaint").any(),
+        n_counts=pl.len(),
+        n_final=pl.col("final").sum(),
+        n_acquitted=pl.col("acquitted").sum(),
+        n_dismissed=pl.col("dismissed").sum(),
     )
     numbers = (
         pl.concat(
@@ -375,9 +373,8 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         )
         .drop_nulls("number")
         .unique()
-        .collect(engine="in-memory")
-        .lazy()
     )
+    events, numbers = _materialised(events, numbers)
     # Later events of the same case: a later step of the cycle, or a later (or same-day)
     # court step of another event sharing a case number. Only two questions are asked
     # of them, each of few events: what a relief, prohibition or revocation step records
@@ -400,8 +397,6 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             .fill_null(False)
             .any(),
         )
-        .collect(engine="in-memory")
-        .lazy()
     )
     # An open record (no final disposition) is disposed of by a later step of its cycle
     # with a final disposition, or by a later court step of its case (by case number).
@@ -423,21 +418,35 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         events.filter(pl.col("ev_final") & pl.col("is_court")),
         facts=False,
     ).select(EVENT)
-    later_final = (
-        pl.concat([in_cycle, by_case])
-        .unique()
-        .with_columns(later_final=pl.lit(True))
-        .collect(engine="in-memory")
-        .lazy()
+    later_final = pl.concat([in_cycle, by_case]).unique().with_columns(later_final=pl.lit(True))
+    # Each stage's tables worked out together (they read only earlier stages).
+    later_facts, later_final, arrests = _materialised(
+        later_facts, later_final, _arrest_summary(counts)
     )
+    t = {"counts": counts, "later_facts": later_facts}
+    court = _court_steps(events, later_final)
+    convictions, pairs = _materialised(
+        _conviction_query(ctx, t), _court_pairs(arrests, court, numbers)
+    )
+    (courts,) = _materialised(_court_outcomes(ctx, pairs, court))
     ctx.shared.update(
         counts=counts,
         events=events,
         later_facts=later_facts,
         later_final=later_final,
         numbers=numbers,
+        convictions=convictions,
+        arrests=arrests,
+        pairs=pairs,
+        courts=courts,
     )
     return ctx.shared
+
+
+def _materialised(*queries: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """The queries worked out together (in parallel, in memory), each then read by
+    several others as a table, not evaluated again for each."""
+    return [frame.lazy() for frame in pl.collect_all(queries, engine="in-memory")]
 
 
 def _later(
@@ -522,9 +531,11 @@ def _revocation_sentences(ctx: Context, counts: pl.LazyFrame) -> pl.LazyFrame:
 def _conviction_sentences(ctx: Context, model: Model) -> pl.LazyFrame:
     """Every conviction count of the group (any county) with its sentence's end and
     completion (ca-automatic-relief.md, "Dates" and "Probation")."""
-    if "convictions" in ctx.shared:
-        return ctx.shared["convictions"]
-    t = _tables(ctx, model)
+    return _tables(ctx, model)["convictions"]
+
+
+def _conviction_query(ctx: Context, t: dict) -> pl.LazyFrame:
+    """The query of ``_conviction_sentences`` (worked out with the group's tables)."""
     date = pl.col("event_date")
     revoked = pl.col("revoked") | pl.col("later_revoked")
     convictions = (
@@ -583,10 +594,7 @@ def _conviction_sentences(ctx: Context, model: Model) -> pl.LazyFrame:
             .then(latest(pl.col("sentence_end"), pl.col("_prison_end")))
             .otherwise(pl.col("sentence_end")),
         )
-        .collect(engine="in-memory")
-        .lazy()
     )
-    ctx.shared["convictions"] = convictions
     return convictions
 
 
@@ -621,9 +629,9 @@ def conviction_and_arrest_rows(ctx: Context, model: Model) -> pl.LazyFrame:
     return rows.join(people, on=PERSON, how="left").with_columns(date=pl.col("event_date"))
 
 
-def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
-    """One row per arrest step: its level, its offense, its court steps' outcome."""
-    counts, events = t["counts"], t["events"]
+def _arrest_summary(counts: pl.LazyFrame) -> pl.LazyFrame:
+    """Each arrest step, from its counts: its offense (its most serious count's), its
+    case numbers, and what its own counts record."""
     rank = pl.col("severity").replace_strict(SEVERITY_RANK, default=0, return_dtype=pl.Int8)
     # Each arrest's counts, the most serious first (then by count order): its first row
     # gives the arrest's offense, the same whatever order a group's rows arrive in (the
@@ -635,65 +643,66 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
             "subject_id", "event_key", "_rank", "cnt_order", descending=[False, False, True, False]
         )
     )
-    arrests = (
-        arrest_counts.group_by(EVENT, maintain_order=True)
-        .agg(
-            pl.col("cnt_order").min(),
-            pl.col(
-                "subject_id",
-                "event_key",
-                PERSON,
-                CYCLE,
-                "cyc_order",
-                "stp_order",
-                "event_date",
-                "event_date_raw",
-                "event_type",
-                "agency",
-                "county",
-                "cycle",
-                "step",
-                "source_file",
-                "line",
-                "offense_raw",
-                "offense_qualifiers",
-                "charge",
-                "code",
-                "section",
-                "subsection",
-                "attempt",
-            ).first(),
-            case_number=pl.col("case_number").drop_nulls().min(),
-            court_case=pl.col("court_case").drop_nulls().min(),
-            _top=pl.col("_rank").max(),
-            _unreadable=pl.col("severity").is_null().any(),
-            max_term_8=(pl.col("_long") & (pl.col("severity") == "F")).any(),
-            arrest_relief=pl.col("relief").any(),
-            arrest_relief_text=pl.col("relief_text").drop_nulls().min(),
-            arrest_diversion=pl.col("diversion").any(),
-            arrest_dismissed=pl.col("dismissed").any(),
-            arrest_complaint=pl.col("complaint").any(),
-        )
-        .collect(engine="in-memory")
-        .lazy()
-    )  # read by several queries below
+    arrests = arrest_counts.group_by(EVENT, maintain_order=True).agg(
+        pl.col("cnt_order").min(),
+        pl.col(
+            "subject_id",
+            "event_key",
+            PERSON,
+            CYCLE,
+            "cyc_order",
+            "stp_order",
+            "event_date",
+            "event_date_raw",
+            "event_type",
+            "agency",
+            "county",
+            "cycle",
+            "step",
+            "source_file",
+            "line",
+            "offense_raw",
+            "offense_qualifiers",
+            "charge",
+            "code",
+            "section",
+            "subsection",
+            "attempt",
+        ).first(),
+        case_number=pl.col("case_number").drop_nulls().min(),
+        court_case=pl.col("court_case").drop_nulls().min(),
+        _top=pl.col("_rank").max(),
+        _unreadable=pl.col("severity").is_null().any(),
+        max_term_8=(pl.col("_long") & (pl.col("severity") == "F")).any(),
+        arrest_relief=pl.col("relief").any(),
+        arrest_relief_text=pl.col("relief_text").drop_nulls().min(),
+        arrest_diversion=pl.col("diversion").any(),
+        arrest_dismissed=pl.col("dismissed").any(),
+        arrest_complaint=pl.col("complaint").any(),
+    )
+    return arrests
 
-    # Court steps of the arrest: of its cycle (any step), or linked by case number.
-    # A court step whose counts are all open (a continuance, a complaint filed) and that a
-    # later step of its case disposes of is superseded: the later step says how it ended.
-    court = (
+
+def _court_steps(events: pl.LazyFrame, later_final: pl.LazyFrame) -> pl.LazyFrame:
+    """The court steps (``_c_event``) an arrest's outcome is read from. A court step
+    whose counts are all open (a continuance, a complaint filed) and that a later step
+    of its case disposes of is superseded: the later step says how it ended."""
+    return (
         events.filter(pl.col("is_court"))
-        .join(t["later_final"], on=EVENT, how="left")
+        .join(later_final, on=EVENT, how="left")
         .with_columns(_superseded=(pl.col("n_final") == 0) & pl.col("later_final").fill_null(False))
         .drop("subject_id", "event_key", PERSON)
         .rename({EVENT: "_c_event", CYCLE: "_c_cycle"})
     )
+
+
+def _court_pairs(arrests: pl.LazyFrame, court: pl.LazyFrame, numbers: pl.LazyFrame) -> pl.LazyFrame:
+    """Each arrest with its court steps: of its cycle (any step), or linked by case number."""
     in_cycle = (
         arrests.select(EVENT, CYCLE)
         .join(court.select("_c_event", "_c_cycle"), left_on=CYCLE, right_on="_c_cycle")
         .select(EVENT, "_c_event")
     )
-    numbers = t["numbers"]
     court_numbers = numbers.join(court.select(pl.col("_c_event").alias(EVENT)), on=EVENT).rename(
         {EVENT: "_c_event"}
     )
@@ -702,8 +711,12 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
         .join(court_numbers, on=[PERSON, "number"])
         .select(EVENT, "_c_event")
     )
-    pairs = pl.concat([in_cycle, linked]).unique().collect(engine="in-memory").lazy()
-    courts = (
+    return pl.concat([in_cycle, linked]).unique()
+
+
+def _court_outcomes(ctx: Context, pairs: pl.LazyFrame, court: pl.LazyFrame) -> pl.LazyFrame:
+    """What each arrest's court steps record, by arrest."""
+    return (
         pairs.join(court, on="_c_event")
         .group_by(EVENT)
         .agg(
@@ -721,9 +734,12 @@ def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
             acquittal_date=pl.col("event_date").filter(pl.col("ev_acquitted")).max(),
             court_in_county=in_county(ctx.county).any(),
         )
-        .collect(engine="in-memory")
-        .lazy()
     )
+
+
+def _arrest_rows(ctx: Context, t: dict) -> pl.LazyFrame:
+    """One row per arrest step: its level, its offense, its court steps' outcome."""
+    counts, arrests, pairs, courts = t["counts"], t["arrests"], t["pairs"], t["courts"]
     # Out of scope: an arrest whose case led to a conviction (it is decided as that
     # conviction). Dropped before the court steps' words are gathered for the rest.
     convicted = courts.filter(pl.col("court_convicted")).select(EVENT)

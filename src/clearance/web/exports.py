@@ -8,7 +8,9 @@ court filings (``clearance.filings.write_filings``) are made from that folder,
 exactly as ``clearance report`` and ``clearance filings`` make them from a run
 folder: a rewritten folder starts without them, and they are made again on
 request. Filings use the office file an admin saved (``office.yaml`` in the data
-directory), or the blank draft whose fields are marked to be filled in.
+directory), or the blank draft whose fields are marked to be filled in, and the
+run's mailing addresses if some were uploaded (``addresses.csv`` in the run's
+folder, read as ``clearance filings --addresses`` reads it).
 One re-entrant lock per run keeps two requests from writing at once, and a
 download from writing the folder again while a deletion removes it.
 """
@@ -25,8 +27,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from clearance._folders import aside, private_dir
-from clearance.filings import Office, OfficeError, load_office
+from clearance._folders import aside, private_dir, write_private
+from clearance.filings import FilingsError, Office, OfficeError, load_office
+from clearance.filings.addresses import AddressBook, read_addresses, read_addresses_text
 from clearance.web import objections, reviews
 from clearance.web.db import Run
 from clearance.web.laws import is_auto_relief
@@ -38,7 +41,8 @@ REVIEWED = "reviewed"
 OFFICE_FILE = "office.yaml"
 FILINGS = "filings"
 FILINGS_ZIP = "filings.zip"
-FILINGS_KEY = ".filings-key"  # which office file the filings were made with
+FILINGS_KEY = ".filings-key"  # which office and addresses files the filings were made with
+ADDRESSES_FILE = "addresses.csv"  # a run's mailing addresses for the letters (uploaded)
 _locks: dict[int, threading.RLock] = {}
 _locks_guard = threading.Lock()
 
@@ -124,28 +128,84 @@ def _office_key(settings: Settings) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "blank"
 
 
+def addresses_path(settings: Settings, run_id: int) -> Path:
+    return settings.runs_dir / str(run_id) / ADDRESSES_FILE
+
+
+def save_addresses(settings: Settings, run_id: int, data: bytes) -> AddressBook:
+    """Check an uploaded addresses file as `--addresses` does, then keep it for the run's
+    filings; AddressError (one line, no personal data) if it is not such a table."""
+    book = read_addresses_text(data, ADDRESSES_FILE)
+    with run_lock(run_id):
+        path = addresses_path(settings, run_id)
+        private_dir(path.parent)
+        write_private(path, data)
+    return book
+
+
+def saved_addresses(settings: Settings, run_id: int) -> AddressBook | None:
+    path = addresses_path(settings, run_id)
+    return read_addresses(path) if path.exists() else None
+
+
+def addresses_summary(settings: Settings, run_id: int) -> dict | None:
+    """What the run page says of the uploaded addresses: rows usable, rows with a problem,
+    and, once the filings are made with them, how many letters have no address."""
+    try:
+        book = saved_addresses(settings, run_id)
+    except FilingsError:
+        return None
+    if book is None:
+        return None
+    made = filings_manifest(settings, run_id) or {}
+    letters = made.get("letters") or {}
+    addresses = letters.get("addresses") or {}
+    return {
+        "rows": len(book.rows),
+        "problems": len(book.problems),
+        "people": letters.get("people") if addresses.get("file") else None,
+        "without_address": addresses.get("without_address") if addresses.get("file") else None,
+    }
+
+
+def _addresses_key(settings: Settings, run_id: int) -> str:
+    path = addresses_path(settings, run_id)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "none"
+
+
+def _filings_key(settings: Settings, run_id: int) -> str:
+    """What a reviewed run's filings depend on besides its decisions: office, addresses."""
+    return f"{_office_key(settings)}:{_addresses_key(settings, run_id)}"
+
+
 def ensure_filings(
     settings: Settings, db: Session, run: Run, progress: Callable[[int], None] | None = None
 ) -> Path:
-    """filings.zip of the reviewed run, made again when a decision or the office changed
-    (``progress`` is told of each document written)."""
+    """filings.zip of the reviewed run, made again when a decision, the office or the
+    addresses changed (``progress`` is told of each document written)."""
     from clearance.filings import write_filings
 
     with run_lock(run.id):
         folder = ensure_reviewed(settings, db, run)
-        key = _office_key(settings)
+        key = _filings_key(settings, run.id)
         archive = folder / FILINGS_ZIP
         marker = folder / FILINGS_KEY
         if not archive.exists() or not marker.exists() or marker.read_text() != key:
-            write_filings(folder, folder / FILINGS, saved_office(settings), progress=progress)
+            write_filings(
+                folder,
+                folder / FILINGS,
+                saved_office(settings),
+                addresses=saved_addresses(settings, run.id),
+                progress=progress,
+            )
             _zip(folder / FILINGS, archive, _as_of(folder))
             marker.write_text(key)
     return archive
 
 
 def current_filings(settings: Settings, db: Session, run: Run) -> Path | None:
-    """The run's filings.zip if it is up to date (every decision, mark and the office
-    file as they are now), else None; never makes anything."""
+    """The run's filings.zip if it is up to date (every decision, mark, the office file
+    and the addresses as they are now), else None; never makes anything."""
     if is_auto_relief(run):
         folder = settings.runs_dir / str(run.id) / OBJECTIONS
         key = _objections_key(settings, db, run)
@@ -153,7 +213,7 @@ def current_filings(settings: Settings, db: Session, run: Run) -> Path | None:
         folder = reviewed_dir(settings, run.id)
         if _reflects(folder) != reviews.last_decision_id(db, run.id):
             return None
-        key = _office_key(settings)
+        key = _filings_key(settings, run.id)
     archive, marker = folder / FILINGS_ZIP, folder / FILINGS_KEY
     try:
         return archive if archive.exists() and marker.read_text() == key else None

@@ -39,7 +39,13 @@ class Field:
 
     @property
     def name(self) -> str:
-        return self.key.split(".", 1)[1]
+        return self.key.split(".")[1]
+
+    @property
+    def language(self) -> str | None:
+        """The language of a per-language text (``letters.contact_hours.es``)."""
+        parts = self.key.split(".")
+        return parts[2] if len(parts) > 2 else None
 
     @property
     def id(self) -> str:
@@ -52,6 +58,7 @@ SECTIONS = (
     ("public_defender", "The public defender (served with the notices)"),
     ("courts", "Courts"),
     ("letters", "Letters to the people whose records are cleared"),
+    ("service", "Proof of service: who serves the filings"),
 )
 FIELDS = (
     Field("office.name", "Name of the office", required=True,
@@ -71,6 +78,7 @@ FIELDS = (
           hint="Empty: Office of the Public Defender"),
     Field("public_defender.address", "Address", "lines", hint="One to four lines"),
     Field("public_defender.phone", "Phone"),
+    Field("public_defender.email", "Email", hint="The notices are served here electronically"),
     Field("courts.split_by_courthouse", "One filing per courthouse the data names", "flag"),
     Field("courts.names", "Courthouse names", "pairs",
           hint="One a line: the court as the data writes it = the courthouse's name in the "
@@ -78,7 +86,13 @@ FIELDS = (
     Field("letters.contact_phone", "Phone people call about their letter",
           hint="Empty: the office's phone"),
     Field("letters.contact_email", "Email people write to", hint="Empty: the office's email"),
-    Field("letters.contact_hours", "Hours", hint="e.g. Monday to Friday, 9 a.m. to 4 p.m."),
+    Field("letters.contact_hours.en", "Hours, in English",
+          hint="e.g. Monday to Friday, 9 a.m. to 4 p.m."),
+    Field("letters.contact_hours.es", "Hours, in Spanish (printed on the Spanish letters)",
+          hint="e.g. de lunes a viernes, de 9 a.m. a 4 p.m."),
+    Field("service.name", "Name", hint="Who serves the filings and signs their proofs"),
+    Field("service.address", "Business address", "lines", hint="One to four lines"),
+    Field("service.email", "Email", hint="The server's electronic service address"),
 )  # fmt: skip
 BY_KEY = {f.key: f for f in FIELDS}
 
@@ -90,6 +104,11 @@ def values_from_mapping(data: Any) -> dict[str, str | bool]:
     for f in FIELDS:
         section = data.get(f.section)
         raw = section.get(f.name) if isinstance(section, Mapping) else None
+        if f.language is not None:  # one text (English) or one per language
+            if isinstance(raw, Mapping):
+                raw = raw.get(f.language)
+            elif f.language != "en":
+                raw = None
         if f.kind == "flag":
             values[f.key] = raw is not False
         elif f.kind == "lines":
@@ -144,18 +163,25 @@ def mapping_from_values(values: Mapping[str, str | bool]) -> tuple[dict, dict[st
                 converted[" ".join(court.split())] = " ".join(name.split())
         else:
             converted = value
-        data.setdefault(f.section, {})[f.name] = converted
+        if f.language is not None:
+            data.setdefault(f.section, {}).setdefault(f.name, {})[f.language] = converted
+        else:
+            data.setdefault(f.section, {})[f.name] = converted
     return data, errors
 
 
-_WHERE = re.compile(r"^(?P<key>[a-z_]+(?:\.[a-z_]+)?)")
+_WHERE = re.compile(r"^(?P<key>[a-z_]+(?:\.[a-z_]+){0,2})")
 
 
 def _field_of(message: str) -> Field | None:
-    """The form field a validator message is about (``office.yaml: office.address[1]:``)."""
+    """The form field a validator message is about (``office.yaml: office.address[1]:``,
+    ``letters.contact_hours.es:``)."""
     rest = message.removeprefix(f"{OFFICE_FILE}: ")
     found = _WHERE.match(rest)
-    return BY_KEY.get(found["key"]) if found else None
+    if not found:
+        return None
+    key = found["key"]
+    return BY_KEY.get(key) or BY_KEY.get(key.rsplit(".", 1)[0])
 
 
 def _valid_stand_in(f: Field) -> Any:
@@ -188,6 +214,8 @@ def field_errors(data: dict) -> dict[str, str]:
             section = trial.setdefault(f.section, {})
             if f.required:
                 section[f.name] = _valid_stand_in(f)
+            elif f.language is not None and isinstance(section.get(f.name), dict):
+                section[f.name].pop(f.language, None)
             else:
                 section.pop(f.name, None)
     return errors

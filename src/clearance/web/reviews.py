@@ -9,6 +9,7 @@ when and why. Who may do what is checked here as well as in the routes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,20 +126,28 @@ def review_frame(
 ) -> pl.DataFrame:
     """Opened and decided convictions of a run (of ``subjects`` only, when given), to join
     onto the determinations: a few columns of the review entries, read by index."""
-    opened_query = select(AuditEntry.subject_id, AuditEntry.cnt_order).where(
-        AuditEntry.run_id == run_id, AuditEntry.action == OPENED
+    opened_query = (
+        select(AuditEntry.subject_id, AuditEntry.cnt_order, AuditEntry.username)
+        .where(AuditEntry.run_id == run_id, AuditEntry.action == OPENED)
+        .order_by(AuditEntry.id)
     )
     decided_query = select(
-        AuditEntry.subject_id, AuditEntry.cnt_order, AuditEntry.decision, AuditEntry.username
+        AuditEntry.subject_id,
+        AuditEntry.cnt_order,
+        AuditEntry.decision,
+        AuditEntry.username,
+        AuditEntry.id,
     ).where(AuditEntry.id.in_(_latest_decided_ids(run_id)))
     if subjects is not None:
         if not subjects:
             return results.empty_reviews()
         opened_query = opened_query.where(AuditEntry.subject_id.in_(list(subjects)))
         decided_query = decided_query.where(AuditEntry.subject_id.in_(list(subjects)))
-    opened = {tuple(row) for row in session.execute(opened_query)}
-    decided = {(row[0], row[1]): (row[2], row[3]) for row in session.execute(decided_query)}
-    keys = sorted(opened | set(decided))
+    opened: dict[tuple[str, str], str] = {}
+    for subject, cnt, username in session.execute(opened_query):
+        opened.setdefault((subject, cnt), username)  # the first to open it
+    decided = {(row[0], row[1]): tuple(row[2:]) for row in session.execute(decided_query)}
+    keys = sorted(set(opened) | set(decided))
     if not keys:
         return results.empty_reviews()
     return pl.DataFrame(
@@ -146,10 +155,24 @@ def review_frame(
             "subject_id": [k[0] for k in keys],
             "cnt_order": [k[1] for k in keys],
             "opened": [k in opened for k in keys],
+            "opened_by": [opened.get(k) for k in keys],
             "review_decision": [decided[k][0] if k in decided else None for k in keys],
             "reviewed_by": [decided[k][1] if k in decided else None for k in keys],
+            "decision_id": [decided[k][2] if k in decided else None for k in keys],
         },
         schema=results.REVIEW_SCHEMA,
+    )
+
+
+def openers(session: Session, run_id: int) -> list[str]:
+    """The accounts that opened a conviction of the run for review (for the filter)."""
+    return list(
+        session.scalars(
+            select(AuditEntry.username)
+            .where(AuditEntry.run_id == run_id, AuditEntry.action == OPENED)
+            .distinct()
+            .order_by(AuditEntry.username)
+        )
     )
 
 
@@ -350,3 +373,77 @@ def decide(
     entry = _record(session, user, DECIDED, run, current, subject_id, cnt_order, note, decision)
     entry.request_key = request_key or None
     return entry
+
+
+MAX_BULK = 500  # the most cases one bulk decision records
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case of a bulk decision: a conviction and the decision it was shown with."""
+
+    subject_id: str
+    cnt_order: str
+    seen: int | None = None
+
+
+def parse_case(value: str) -> Case:
+    """A bulk form's ``case`` value, ``SUBJECT/COUNT/SEEN`` (SEEN: the decision shown,
+    0 for none); ReviewError if it is not one."""
+    parts = value.split("/")
+    if len(parts) != 3 or not all(parts[:2]) or not parts[2].isdigit() or len(parts[2]) > 18:
+        raise ReviewError("the form is damaged; reload the page")
+    return Case(parts[0], parts[1], int(parts[2]))
+
+
+def decide_many(
+    session: Session,
+    user: User,
+    run: Run,
+    determinations: Path,
+    cases: Sequence[Case],
+    decision: str,
+    note: str,
+    *,
+    request_key: str = "",
+) -> list[AuditEntry]:
+    """One decision and one note on each of ``cases``, each recorded as its own audit
+    entry (one entry per case, as if decided one by one), all or none: a case that
+    cannot be decided (not open for review, decided by another since the page was
+    shown) stops the whole, ReviewError naming it, and the caller rolls back.
+
+    ``request_key`` is the form's token; each case's entry carries the token and a
+    digest of the case, so the same form posted again records nothing new."""
+    if not can(user, "decide_review"):
+        raise ReviewError("only an attorney can decide a review", 403)
+    allowed = review_decisions(run)
+    if decision not in allowed:
+        raise ReviewError(f"choose {', '.join(d.replace('_', ' ') for d in allowed)}")
+    note = required_text(note, "note", "say why", ReviewError, MAX_NOTE)
+    if not cases:
+        raise ReviewError("select the cases to decide (tick them in the table)")
+    if len(cases) > MAX_BULK:
+        raise ReviewError(f"at most {MAX_BULK} cases can be decided at once")
+    if len({(c.subject_id, c.cnt_order) for c in cases}) != len(cases):
+        raise ReviewError("the form is damaged (a case is selected twice); reload the page")
+    if len(request_key) > 32:
+        raise ReviewError("the form's request key is too long; reload the page")
+    entries = []
+    for n, case in enumerate(cases, start=1):
+        key = ""
+        if request_key:
+            digest = hashlib.sha256(f"{case.subject_id}/{case.cnt_order}".encode()).hexdigest()
+            key = f"{request_key}-{digest[:24]}"
+        try:
+            entries.append(
+                decide(session, user, run, determinations, case.subject_id, case.cnt_order,
+                       decision, note, seen=case.seen, request_key=key)
+            )  # fmt: skip
+        except ReviewError as exc:
+            if len(cases) == 1:
+                raise
+            where = f"person {case.subject_id}, count {case.cnt_order}"
+            raise ReviewError(
+                f"nothing was recorded: case {n} of {len(cases)} ({where}): {exc}", exc.status
+            ) from None
+    return entries

@@ -452,6 +452,7 @@ def _run_page(ctx: Ctx, run: Run, status: int = 200, **extra) -> Response:
         values["decided"] = reviews.decided_count(ctx.db, run.id)
         values["pending"] = reviews_pending(ctx, run)
         values["office"] = exports.office_path(ctx.settings).exists()
+        values["addresses"] = exports.addresses_summary(ctx.settings, run.id)
         values["law"] = laws.run_law(run)
         values["auto_relief"] = laws.is_auto_relief(run)
         values["filings"] = filings_status(ctx, run)
