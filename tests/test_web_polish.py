@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import re
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from clearance.sample import sample_path
 from clearance.web import office_form
+from clearance.web.reviews import DecisionConflict
 from clearance.web.settings import (
     TIMEZONE_ENV,
     Settings,
@@ -115,3 +117,11 @@ def test_the_office_form_names_every_wrong_field_in_the_validators_words():
 
 def test_settings_default_to_the_machines_zone(tmp_path):
     assert Settings(data_dir=tmp_path).timezone == ""
+
+
+def test_a_decision_conflict_gives_the_other_decisions_time_in_the_apps_zone():
+    other = SimpleNamespace(at=NOON_UTC, username="atty2", decision="not_eligible")
+    message = str(DecisionConflict(other, time_zone("America/Los_Angeles")))
+    assert "atty2 recorded a decision on this conviction (not eligible, 2026-12-02 04:00 PST)" in (
+        message
+    )

@@ -30,6 +30,7 @@ from clearance.web.db import (
 )
 from clearance.web.laws import review_decisions
 from clearance.web.reviewed import ReviewDecision
+from clearance.web.settings import local_time
 
 OPENED = "review_opened"
 DECIDED = "review_decided"
@@ -51,8 +52,8 @@ class ReviewError(ValueError):
 class DecisionConflict(ReviewError):
     """Another decision was recorded on the conviction after the form was shown."""
 
-    def __init__(self, other: AuditEntry) -> None:
-        when = other.at.strftime("%Y-%m-%d %H:%M UTC")
+    def __init__(self, other: AuditEntry, zone: dt.tzinfo = dt.UTC) -> None:
+        when = local_time(other.at, zone)  # in the app's zone (CLEARANCE_TIMEZONE)
         label = (other.decision or "").replace("_", " ")
         super().__init__(
             f"{other.username} recorded a decision on this conviction ({label}, {when}) "
@@ -321,6 +322,7 @@ def decide(
     *,
     seen: int | None = None,
     request_key: str = "",
+    zone: dt.tzinfo = dt.UTC,
 ) -> AuditEntry:
     """Record an attorney's decision on a conviction that is open for review.
 
@@ -369,7 +371,7 @@ def decide(
         ) and utcnow() - latest.at <= RETRY_WINDOW:
             return latest  # a retry of the decision just recorded
         if seen is not None and latest.id > seen:
-            raise DecisionConflict(latest)
+            raise DecisionConflict(latest, zone)
     entry = _record(session, user, DECIDED, run, current, subject_id, cnt_order, note, decision)
     entry.request_key = request_key or None
     return entry

@@ -301,6 +301,7 @@ def _review_action(ctx: Ctx, form: FormData, run_id: int, action: str) -> Respon
                 note,
                 seen=_seen(form),
                 request_key=text(form, "request_key"),
+                zone=ctx.settings.zone,
             )
         ctx.db.commit()
     except reviews.ReviewError as exc:
