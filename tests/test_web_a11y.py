@@ -4,7 +4,8 @@ and checked to fit a phone (375 px wide) without sideways scrolling.
 One server, one browser: the setup page while no account exists; then an admin runs
 the bundled sample under Prop 64 and an extract under ca-auto-relief, and every page
 an admin, an attorney and a signed-out visitor reach is audited: sign-in, runs, new
-run (with files chosen), run, results, review queue, person, worklist, audit log,
+run (with files chosen), run, results, review queue (as admin and as attorney, with its
+bulk decision form), person, worklist, audit log,
 users, security, office, the upload deletion page, a deleted run and an error page.
 
 axe-core (vendored by axe-playwright-python) checks WCAG 2.1 A and AA and its best
@@ -191,6 +192,8 @@ def test_every_page_passes_axe_and_fits_a_phone(bare_server, tmp_path):
         sign_in(page, base, "atty")
         page.goto(f"{base}{subject}")
         audit("person, attorney", wide=True)
+        page.goto(f"{prop64}/results?review=pending")  # with the bulk decision form
+        audit("review queue, attorney", wide=True)
         browser.close()
     assert len(audit.seen) >= 20
     assert not audit.failures, "\n".join(audit.failures)
