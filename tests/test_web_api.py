@@ -508,6 +508,9 @@ def test_an_admin_saves_the_office_file_and_the_filings_use_it(finished):
     response = client.post("/admin/office", data=broken)
     assert response.status_code == 400
     assert "Not saved: 2 fields to correct" in response.text
+    assert '<a href="#f-attorney-bar-number">State Bar number (the attorney who signs)</a>' in (
+        response.text
+    )
     assert "State Bar number: must be the State Bar number, 1 to 7 digits" in response.text
     assert "Phone: missing (required)" in response.text
     assert 'value="CA-12" aria-required="true" aria-invalid="true"' in response.text
