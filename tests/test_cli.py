@@ -233,3 +233,28 @@ def test_policies_lists_and_shows_presets():
 def test_version():
     result = invoke("--version")
     assert result.exit_code == 0 and result.output.startswith("clearance ")
+
+
+def test_a_closed_pipe_ends_the_command_quietly_with_sigpipes_status():
+    # `clearance inspect x | head -1`: the reader goes away before the figures are
+    # printed; no traceback, no "internal error", the status a shell gives `git log | head`.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from clearance.screen import CLOSED_PIPE_STATUS
+
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clearance", "inspect", str(SAMPLE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before anything is written
+    errors = process.stderr.read()
+    assert process.wait(timeout=120) == CLOSED_PIPE_STATUS == 141
+    assert errors == b""
