@@ -297,3 +297,20 @@ def test_an_empty_file_is_not_an_extract(command, tmp_path):
     result = invoke(*args)
     assert result.exit_code == 2
     assert result.output == "clearance: empty.dat: not a DOJ extract: the file has no data line\n"
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2(tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = invoke("serve", "--port", port, "--data-dir", tmp_path / "web")
+    finally:
+        taken.close()
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1  # no URL announced first
+    assert result.output.startswith(f"clearance: cannot listen on 127.0.0.1 port {port}: ")
+    assert "choose another --port" in result.output
