@@ -70,6 +70,12 @@ COLUMNS = CONTRACT_COLUMNS + FACT_COLUMNS
 # The workbook's creation time is fixed so the same run gives the same bytes.
 WORKBOOK_CREATED = dt.datetime(2016, 11, 9)
 EXCEL_MAX_ROWS = 1_048_575  # one row of each sheet is the header
+# Columns holding ISO dates (YYYY-MM-DD), of either rule pack's table: real Excel dates
+# in the workbook (its date filters work), text in the CSV and Parquet (the contract).
+DATE_COLUMNS = frozenset({
+    "dob", "conviction_date", "arrest_date", "sentence_end", "eligible_on",
+    "objection_deadline", "completion", "serving_until", "probation_end", "revocation_date",
+})  # fmt: skip
 
 
 # The engine's columns table() reads besides COLUMNS and the tests (t_*).
@@ -172,6 +178,7 @@ def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) ->
     # The title names the policy (a user's file): XML cannot carry every character.
     workbook.set_properties({"title": xml_safe(title), "created": WORKBOOK_CREATED})
     header = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
     # A scan is read piece by piece, never whole.
     height = (
         rows.height if isinstance(rows, pl.DataFrame) else rows.select(pl.len()).collect().item()
@@ -186,13 +193,17 @@ def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) ->
             "Determinations" if len(chunks) == 1 else f"Determinations {i + 1}"
         )
         for col, name in enumerate(columns):
-            sheet.set_column(col, col, _width(name))
+            dated = name in DATE_COLUMNS
+            sheet.set_column(col, col, max(_width(name), 11) if dated else _width(name),
+                             date_format if dated else None)  # fmt: skip
         sheet.write_row(0, 0, columns, header)
         sheet.autofilter(0, 0, max(part_height, 1), len(columns) - 1)
         sheet.freeze_panes(1, 2)
         sheets[f"xl/worksheets/sheet{i + 1}.xml"] = part
     workbook.close()
-    splice_rows(path, sheets)
+    # The date format's index, given when the workbook was written (it was used).
+    dates = {n: date_format.xf_index for n in columns if n in DATE_COLUMNS}
+    splice_rows(path, sheets, dates if date_format.xf_index is not None else None)
 
 
 def _width(column: str) -> int:
