@@ -36,7 +36,7 @@ def test_a_large_workbook_is_written_alongside_the_other_outputs(tmp_path, monke
 def test_a_workbook_that_cannot_be_written_fails_the_wait(tmp_path, monkeypatch):
     monkeypatch.setattr(det_out, "WORKBOOK_IN_PROCESS_ROWS", 10)
 
-    def broken(rows, path, title):
+    def broken(rows, path, title, law=None):
         raise OSError(f"{path.name}: no space left on device")
 
     monkeypatch.setattr(det_out, "write_workbook", broken)

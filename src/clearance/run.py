@@ -425,7 +425,7 @@ def write_outputs(
     layout = layout_for(law)
     if results is not None:  # the local engine: history.parquet written, the rest here
         try:
-            workbook = results.write(folder, title, PEOPLE_FILE)
+            workbook = results.write(folder, title, PEOPLE_FILE, law or load_rulepack())
         finally:
             results.close()  # the spilled parts
         summary = finish_summary(
@@ -436,8 +436,9 @@ def write_outputs(
     else:
         published = layout.table(evaluation.decided)
         workbook = det_out.write_all(
-            published, folder, title, layout.columns, layout.workbook_columns
-        )
+            published, folder, title, layout.columns, layout.workbook_columns,
+            law or load_rulepack(),
+        )  # fmt: skip
         summary = finish_summary(
             layout.tallies(published, evaluation.model, as_of, policy), read, as_of=as_of,
             county=county, policy_name=policy.name,
