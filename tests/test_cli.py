@@ -233,3 +233,47 @@ def test_policies_lists_and_shows_presets():
 def test_version():
     result = invoke("--version")
     assert result.exit_code == 0 and result.output.startswith("clearance ")
+
+
+def test_a_closed_pipe_ends_the_command_quietly_with_sigpipes_status():
+    # `clearance inspect x | head -1`: the reader goes away before the figures are
+    # printed; no traceback, no "internal error", the status a shell gives `git log | head`.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from clearance.screen import CLOSED_PIPE_STATUS
+
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clearance", "inspect", str(SAMPLE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before anything is written
+    errors = process.stderr.read()
+    assert process.wait(timeout=120) == CLOSED_PIPE_STATUS == 141
+    assert errors == b""
+
+
+def test_the_workbook_speaks_plain_words_and_keeps_the_codes(sample_run):
+    import fastexcel
+
+    from clearance.law import load_rulepack
+
+    law = load_rulepack()
+    sheet = fastexcel.read_excel(sample_run / "determinations.xlsx").load_sheet(0).to_polars()
+    csv = pl.read_csv(sample_run / "determinations.csv", infer_schema=False)
+    labels = dict(law.determination_labels)
+    assert labels["not_eligible"] == "Not eligible"  # from pack.yaml, not from code
+    assert sheet["determination"].to_list() == [labels[d] for d in csv["determination"]]
+    assert sheet["reason"].to_list() == csv["reason"].to_list()  # the code, beside its words
+    at = sheet.columns.index("reason")
+    assert sheet.columns[at + 1] == "reason_in_words"
+    assert sheet["reason_in_words"].to_list() == [law.rule(r).label for r in csv["reason"]]
+    assert sheet.schema["conviction_date"] == pl.Datetime("ms")  # real dates
+    assert "not_eligible" in set(csv["determination"])  # the CSV keeps its codes

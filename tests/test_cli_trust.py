@@ -265,3 +265,52 @@ def test_explain_redirected_to_a_pipe_prints_whole_lines(demo):
     )
     assert done.returncode == 0, done.stderr
     _check_explained(done.stdout, history)
+
+
+# --- a file that is not an extract (issue 18) ---------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["inspect", "run"])
+def test_a_file_with_no_usable_line_is_not_an_extract(command, tmp_path):
+    junk = tmp_path / "notes.txt"
+    junk.write_text("hello world\nnot an extract\n")
+    args = [command, junk]
+    if command == "run":
+        args += ["--county", "SACRAMENTO", "--as-of", "2020-07-01", "--out", tmp_path / "out"]
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.output == (
+        "clearance: notes.txt: not a DOJ extract: none of its 2 lines could be used (line 1: "
+        "wrong number of fields: expected 95, found 1); docs/extract-format.md describes "
+        "the format\n"
+    )  # one line, and no word about the county
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["inspect", "run"])
+def test_an_empty_file_is_not_an_extract(command, tmp_path):
+    empty = tmp_path / "empty.dat"
+    empty.write_bytes(b"")
+    args = [command, empty]
+    if command == "run":
+        args += ["--county", "SACRAMENTO", "--as-of", "2020-07-01", "--out", tmp_path / "out"]
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.output == "clearance: empty.dat: not a DOJ extract: the file has no data line\n"
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2(tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = invoke("serve", "--port", port, "--data-dir", tmp_path / "web")
+    finally:
+        taken.close()
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1  # no URL announced first
+    assert result.output.startswith(f"clearance: cannot listen on 127.0.0.1 port {port}: ")
+    assert "choose another --port" in result.output

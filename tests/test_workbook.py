@@ -36,7 +36,7 @@ def test_a_large_workbook_is_written_alongside_the_other_outputs(tmp_path, monke
 def test_a_workbook_that_cannot_be_written_fails_the_wait(tmp_path, monkeypatch):
     monkeypatch.setattr(det_out, "WORKBOOK_IN_PROCESS_ROWS", 10)
 
-    def broken(rows, path, title):
+    def broken(rows, path, title, law=None):
         raise OSError(f"{path.name}: no space left on device")
 
     monkeypatch.setattr(det_out, "write_workbook", broken)
@@ -169,3 +169,26 @@ def test_sheet_rows_are_deflated_by_isa_l(tmp_path):
         stored = f.read(info.compress_size)
     deflater = isal_zlib.compressobj(SHEET_LEVEL, isal_zlib.DEFLATED, -15)
     assert stored == deflater.compress(xml) + deflater.flush()
+
+
+def test_dates_are_real_excel_dates_and_what_is_no_date_stays_text(tmp_path):
+    import datetime as dt
+
+    import fastexcel
+
+    rows = frame(4).with_columns(
+        conviction_date=pl.Series(["2016-11-08", "2020-07-01", "1900-03-01", "2001-02-28"]),
+        dob=pl.Series(["1979-11-19", "19790", None, "1899-06-01"]),  # as recorded, not dates
+    )
+    det_out.write_workbook(rows, tmp_path / "w.xlsx", "test")
+    back = fastexcel.read_excel(tmp_path / "w.xlsx").load_sheet(0).to_polars()
+    assert back.schema["conviction_date"] == pl.Datetime("ms")  # Excel's date filters work
+    assert back["conviction_date"].dt.date().to_list() == [
+        dt.date(2016, 11, 8), dt.date(2020, 7, 1), dt.date(1900, 3, 1), dt.date(2001, 2, 28)
+    ]  # fmt: skip
+    with zipfile.ZipFile(tmp_path / "w.xlsx") as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+        styles = z.read("xl/styles.xml").decode()
+    assert 'formatCode="yyyy-mm-dd"' in styles
+    assert "<t>19790</t>" in sheet and "<t>1899-06-01</t>" in sheet  # text, as recorded
+    assert '<c r="D2" s="' in sheet  # the valid date of birth is a date cell

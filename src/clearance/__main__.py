@@ -31,8 +31,16 @@ def main() -> None:
         tune_jemalloc()
     # Imported here, not above: the allocator must be tuned before cli imports Polars.
     from clearance.cli import app
+    from clearance.screen import CLOSED_PIPE_STATUS
 
-    app(prog_name="clearance")
+    try:
+        app(prog_name="clearance")
+    except SystemExit as exc:
+        # Text written past a closed pipe (``laws show | head``): Click stops writing
+        # (its flush wrapper in place of stdout) and exits 1, an internal error's status.
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            sys.exit(CLOSED_PIPE_STATUS)
+        raise
 
 
 if __name__ == "__main__":

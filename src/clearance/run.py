@@ -58,6 +58,7 @@ from clearance.run_common import (
     RunError,
     check_as_of,
     check_county,
+    check_extracts,
     county_convictions,
 )
 from clearance.run_common import json_text as _json
@@ -154,6 +155,7 @@ def run(
             buckets = 1 if engine == "spark" else buckets_for(input_bytes(inputs))
             read = read_extracts(inputs, work, progress=progress, buckets=buckets)
             lap("read")
+            check_extracts(read.files, read.rejects)
             file_order = [f.name for f in read.files]
             if engine == "spark":
                 evaluation = evaluate_staged(
@@ -246,8 +248,12 @@ def _evaluate_stream(
         if not taken:  # an input with no usable row still gets its (empty) model
             yield pl.DataFrame(schema=staged_schema()).lazy()
 
+    def check_inputs() -> None:
+        rejects = pl.concat(reading.rejects) if reading.rejects else None
+        check_extracts(reading.files, rejects)
+
     # The next batch is read while this one is decided.
-    evaluation = replace(decide, grouped=True)(
+    evaluation = replace(decide, grouped=True, check_inputs=check_inputs)(
         made_ahead(batches()), lambda: [f.name for f in reading.files]
     )
     evaluation.environment["staging"] = "stream"
@@ -276,6 +282,8 @@ class _Decide:
     # Each person's rows together in every group (a stream's batches: checked by
     # ``person_batches``); a bucket's people are interleaved.
     grouped: bool = False
+    # Checks the files read are extracts (check_extracts), before the county is checked.
+    check_inputs: Callable[[], None] | None = None
 
     def __call__(
         self, groups: Iterable[pl.LazyFrame], file_order: Callable[[], list[str]]
@@ -324,6 +332,8 @@ class _Decide:
                 )
                 del counts, kept
                 self.lap("rules")
+        if self.check_inputs is not None:
+            self.check_inputs()
         check_county(found, self.county)
         results.finish()
         self.lap("outputs")
@@ -415,7 +425,7 @@ def write_outputs(
     layout = layout_for(law)
     if results is not None:  # the local engine: history.parquet written, the rest here
         try:
-            workbook = results.write(folder, title, PEOPLE_FILE)
+            workbook = results.write(folder, title, PEOPLE_FILE, law or load_rulepack())
         finally:
             results.close()  # the spilled parts
         summary = finish_summary(
@@ -426,8 +436,9 @@ def write_outputs(
     else:
         published = layout.table(evaluation.decided)
         workbook = det_out.write_all(
-            published, folder, title, layout.columns, layout.workbook_columns
-        )
+            published, folder, title, layout.columns, layout.workbook_columns,
+            law or load_rulepack(),
+        )  # fmt: skip
         summary = finish_summary(
             layout.tallies(published, evaluation.model, as_of, policy), read, as_of=as_of,
             county=county, policy_name=policy.name,

@@ -31,6 +31,7 @@ __all__ = [
     "RunError",
     "check_as_of",
     "check_county",
+    "check_extracts",
     "county_convictions",
     "json_text",
 ]
@@ -125,6 +126,29 @@ def county_convictions(counts: pl.DataFrame) -> dict[str, int]:
 
 
 ALL_COUNTIES = "ALL"  # --county ALL: a statewide run
+
+
+def check_extracts(files: Sequence, rejects: pl.DataFrame | None = None) -> None:
+    """Stop at the first input file none of whose lines could be used: it is not an
+    extract (a wrong file), whatever county or policy was asked for.
+
+    One line naming the file, how many lines it had, and the first line's reason
+    (reasons never quote a line's content).
+    """
+    for f in files:
+        if f.rows_used:
+            continue
+        if not f.rows_read:
+            raise RunError(f"{f.name}: not a DOJ extract: the file has no data line")
+        first = ""
+        if rejects is not None and rejects.height:
+            mine = rejects.filter(pl.col("source_file") == f.name).head(1)
+            if mine.height:
+                first = f" (line {mine['line'][0]}: {mine['reason'][0]})"
+        raise RunError(
+            f"{f.name}: not a DOJ extract: none of its {f.rows_read:,} lines could be "
+            f"used{first}; docs/extract-format.md describes the format"
+        )
 
 
 def check_county(found: Mapping[str, int] | Sequence[str], county: str) -> None:

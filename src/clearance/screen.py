@@ -29,6 +29,12 @@ from clearance.textsafe import terminal_safe
 __all__ = ["Screen"]
 
 
+# The status of a command whose output pipe closed early (``clearance inspect x | head
+# -1``): quiet, with the status a shell reports for git or coreutils, which SIGPIPE
+# ends (128 + 13), never the 1 of an internal error.
+CLOSED_PIPE_STATUS = 141
+
+
 class Screen(Console):
     """A Rich console that passes no control character of a string to the terminal."""
 
@@ -46,3 +52,12 @@ class Screen(Console):
             return super().render_str(text, **kwargs)
         except MarkupError:
             return super().render_str(text, **{**kwargs, "markup": False})
+
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``| head``): stop quietly (Rich's own exits 1)."""
+        super_exit = None
+        try:
+            super().on_broken_pipe()
+        except SystemExit as exc:
+            super_exit = exc
+        raise SystemExit(CLOSED_PIPE_STATUS) from super_exit

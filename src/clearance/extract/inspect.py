@@ -19,7 +19,10 @@ FIRST_REJECTS = 10
 
 
 def inspect_files(paths: list[Path], work_dir: Path, progress=None) -> dict:
+    from clearance.run_common import check_extracts
+
     result = read_extracts(paths, work_dir, progress=progress)
+    check_extracts(result.files, result.rejects)  # a file no line of which is usable
     return summarize(result, model_.build(result.rows, [f.name for f in result.files]))
 
 

@@ -230,6 +230,8 @@ class RulePack:
     finish: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (function, arguments)
     # Files of other installed packs this one reads (a shared list): name -> bytes.
     borrowed: Mapping[str, bytes] = field(default_factory=dict)
+    # Each determination in plain words, for people (the workbook): code -> words.
+    determination_labels: Mapping[str, str] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- provenance
 
@@ -555,7 +557,7 @@ _TOP_REQUIRED = (
     "name", "title", "version", "citation", "summary", "functions",
     "determinations", "statutes", "data", "scope", "facts", "rules", "policy",
 )  # fmt: skip
-_TOP_OPTIONAL = ("lists", "explain", "cases", "kinds", "finish")
+_TOP_OPTIONAL = ("lists", "explain", "cases", "kinds", "finish", "determination_labels")
 
 
 def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RulePack:
@@ -571,6 +573,12 @@ def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RuleP
     for d in determinations:
         if not isinstance(d, str) or not _ID_RE.match(d):
             raise r.fail("determinations", f"{d!r} is not a determination name")
+    labels = r.mapping(doc.get("determination_labels") or {}, "determination_labels",
+                       any_other=True)  # fmt: skip
+    for code, words in labels.items():
+        if code not in determinations:
+            raise r.fail("determination_labels", f"{code!r} is not one of 'determinations'")
+        r.text(words, "determination_labels", code)
     statutes = _read_statutes(r, doc["statutes"])
     data = _read_data(r, doc["data"], texts)
     if "effective_date" not in data or data["effective_date"].kind != "date":
@@ -643,6 +651,7 @@ def _read_pack(texts: Mapping[str, str], folder: Path, installed: bool) -> RuleP
         kinds=kinds,
         finish=tuple(finish),
         borrowed=MappingProxyType(borrowed),
+        determination_labels=MappingProxyType(dict(labels)),
     )
     functions.check_pack(pack, r)
     return pack

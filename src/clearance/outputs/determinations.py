@@ -70,6 +70,12 @@ COLUMNS = CONTRACT_COLUMNS + FACT_COLUMNS
 # The workbook's creation time is fixed so the same run gives the same bytes.
 WORKBOOK_CREATED = dt.datetime(2016, 11, 9)
 EXCEL_MAX_ROWS = 1_048_575  # one row of each sheet is the header
+# Columns holding ISO dates (YYYY-MM-DD), of either rule pack's table: real Excel dates
+# in the workbook (its date filters work), text in the CSV and Parquet (the contract).
+DATE_COLUMNS = frozenset({
+    "dob", "conviction_date", "arrest_date", "sentence_end", "eligible_on",
+    "objection_deadline", "completion", "serving_until", "probation_end", "revocation_date",
+})  # fmt: skip
 
 
 # The engine's columns table() reads besides COLUMNS and the tests (t_*).
@@ -126,40 +132,75 @@ def write_all(
     title: str,
     columns: tuple[str, ...] = COLUMNS,
     workbook_columns: tuple[str, ...] | None = None,
+    law=None,
 ) -> Pending:
     """Write CSV and Parquet now; the workbook now or on a thread (wait on it)."""
     published = determinations.select(columns)
     sheet = published if workbook_columns is None else published.select(workbook_columns)
-    pending = start_workbook(sheet, sheet.height, out, title)  # first: the longest
+    pending = start_workbook(sheet, sheet.height, out, title, law)  # first: the longest
     write_csv(published, out / "determinations.csv")
     determinations.write_parquet(out / "determinations.parquet", statistics=True)
     return pending
 
 
 def start_workbook(
-    rows: pl.DataFrame | pl.LazyFrame, height: int, out: Path, title: str
+    rows: pl.DataFrame | pl.LazyFrame, height: int, out: Path, title: str, law=None
 ) -> Pending:
     """Write the workbook of ``rows`` (``height`` of them) now, or, when there are many,
     on a thread (wait on what is returned). A scan is read a slice at a time."""
     pending = Pending()
     if height <= WORKBOOK_IN_PROCESS_ROWS:
-        write_workbook(rows, out / "determinations.xlsx", title)
+        write_workbook(rows, out / "determinations.xlsx", title, law)
     else:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook")
-        pending.future = thread.submit(write_workbook, rows, out / "determinations.xlsx", title)
+        pending.future = thread.submit(
+            write_workbook, rows, out / "determinations.xlsx", title, law
+        )
         thread.shutdown(wait=False)  # the thread ends when the workbook is written
     return pending
 
 
-def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) -> None:
+REASON_IN_WORDS = "reason_in_words"  # the workbook's column beside ``reason``
+
+
+def in_words(rows: pl.DataFrame | pl.LazyFrame, law) -> pl.DataFrame | pl.LazyFrame:
+    """The rows with each determination in the rule pack's plain words
+    (``determination_labels``) and, beside the reason code, the reason in words (its
+    rule's ``label``); codes the pack does not word are kept as they are."""
+    names = rows.lazy().collect_schema().names()
+    changes = []
+    if "determination" in names and law.determination_labels:
+        labels = dict(law.determination_labels)
+        changes.append(pl.col("determination").replace(labels))
+    if "reason" in names:
+        by_reason = {reason: rule.label for reason, rule in law.rules.items() if rule.label}
+        by_kind = {}
+        for step in law.steps:
+            if step.kind is not None and step.rule is not None and step.rule.label:
+                by_kind.setdefault(f"{step.kind}\0{step.reason}", step.rule.label)
+        words = pl.col("reason").replace_strict(by_reason, default=None, return_dtype=pl.String)
+        if by_kind and "kind" in names:
+            key = pl.concat_str(pl.col("kind"), pl.lit("\0"), pl.col("reason"))
+            words = pl.coalesce(key.replace_strict(by_kind, default=None,
+                                                   return_dtype=pl.String), words)  # fmt: skip
+        changes.append(pl.coalesce(words, pl.col("reason")).alias(REASON_IN_WORDS))
+        at = names.index("reason") + 1
+        names = [*names[:at], REASON_IN_WORDS, *names[at:]]
+    return rows.with_columns(changes).select(names) if changes else rows
+
+
+def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str, law=None) -> None:
     """A workbook ready for attorneys: filters, frozen header, readable widths.
 
     XlsxWriter builds the workbook and its header rows; the data rows are serialised
     column-wise (outputs/xlsx_rows.py: the same XML XlsxWriter writes, 20 times
     faster) and streamed into each sheet, so the workbook never sits whole in
     memory. Text stays text: a value that starts with "=" is never a formula, nor a
-    number-like case number a number.
+    number-like case number a number. Given the rule pack (``law``), determinations
+    are in its plain words and the reason in words stands beside its code (in_words).
     """
+    if law is not None:
+        rows = in_words(rows, law)
     workbook = xlsxwriter.Workbook(
         path,
         {
@@ -172,6 +213,7 @@ def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) ->
     # The title names the policy (a user's file): XML cannot carry every character.
     workbook.set_properties({"title": xml_safe(title), "created": WORKBOOK_CREATED})
     header = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
     # A scan is read piece by piece, never whole.
     height = (
         rows.height if isinstance(rows, pl.DataFrame) else rows.select(pl.len()).collect().item()
@@ -186,17 +228,22 @@ def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str) ->
             "Determinations" if len(chunks) == 1 else f"Determinations {i + 1}"
         )
         for col, name in enumerate(columns):
-            sheet.set_column(col, col, _width(name))
+            dated = name in DATE_COLUMNS
+            sheet.set_column(col, col, max(_width(name), 11) if dated else _width(name),
+                             date_format if dated else None)  # fmt: skip
         sheet.write_row(0, 0, columns, header)
         sheet.autofilter(0, 0, max(part_height, 1), len(columns) - 1)
         sheet.freeze_panes(1, 2)
         sheets[f"xl/worksheets/sheet{i + 1}.xml"] = part
     workbook.close()
-    splice_rows(path, sheets)
+    # The date format's index, given when the workbook was written (it was used).
+    dates = {n: date_format.xf_index for n in columns if n in DATE_COLUMNS}
+    splice_rows(path, sheets, dates if date_format.xf_index is not None else None)
 
 
 def _width(column: str) -> int:
-    wide = {"name": 24, "offense": 36, "citation": 40, "court": 22, "rule": 26, "petitions": 24,
+    wide = {"name": 24, "offense": 36, REASON_IN_WORDS: 36, "determination": 16,
+             "citation": 40, "court": 22, "rule": 26, "petitions": 24,
             "serious_violent": 36, "pending_records": 40, "new_felony": 30}  # fmt: skip
     wider = {"superstrikes": 40, "pc290_convictions": 40, "cannabis_convictions": 26}
     return wide.get(column) or wider.get(column) or max(10, min(len(column) + 2, 20))

@@ -226,12 +226,17 @@ class Results:
 
     # The outputs.
 
-    def write(self, out: Path, title: str, people_file: str) -> det_out.Pending:
+    def write(self, out: Path, title: str, people_file: str, law=None) -> det_out.Pending:
         """determinations.csv, .parquet and .xlsx (the workbook maybe still being
         written: wait on what is returned) and the people determined."""
         if self.published is not None and self.determined is not None:
             pending = det_out.write_all(
-                self.published, out, title, self.layout.columns, self.layout.workbook_columns
+                self.published,
+                out,
+                title,
+                self.layout.columns,
+                self.layout.workbook_columns,
+                law,
             )
             self.determined.write_parquet(out / people_file)
             return pending
@@ -261,6 +266,7 @@ class Results:
             height,
             out,
             title,
+            law,
         )
         write_parquet(
             _ordered(self.people_parts, PEOPLE_ORDER, self.limit),

@@ -16,6 +16,7 @@ floats as numbers, booleans as booleans, nulls as no cell at all.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import sys
@@ -117,6 +118,25 @@ def _has_value(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).is_not_null()
 
 
+# Excel's day 0 (its serial numbers count days from here, for dates from 1900-03-01 on:
+# Excel counts a 1900-02-29 that never was, so earlier dates are written as text).
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+_FIRST_EXCEL_DATE = dt.date(1900, 3, 1)
+
+
+def _date_cell(name: str, ref: str, row: pl.Expr, needs: set[str], style: int) -> pl.Expr:
+    """A text column of ISO dates (``YYYY-MM-DD``) as real Excel dates: the day's serial
+    number with the date format ``style``; a value that is no such date stays text."""
+    text = pl.col(name)
+    parsed = text.str.to_date("%Y-%m-%d", strict=False)
+    real = parsed.is_not_null() & (text.str.len_chars() == 10) & (parsed >= _FIRST_EXCEL_DATE)
+    serial = (parsed - pl.lit(_EXCEL_EPOCH)).dt.total_days().cast(pl.String)
+    as_date = pl.concat_str(pl.lit(f'<c r="{ref}'), row, pl.lit(f'" s="{style}"><v>'), serial,
+                            pl.lit("</v></c>"))  # fmt: skip
+    as_text = _cell(name, pl.String, ref, row, needs)
+    return pl.when(real).then(as_date).otherwise(as_text).fill_null("")
+
+
 def _cell(name: str, dtype: pl.DataType, ref: str, row: pl.Expr, needs: set[str]) -> pl.Expr:
     """One column's ``<c>`` elements (an empty string where the value is null: no cell)."""
     col = pl.col(name)
@@ -150,7 +170,7 @@ def _pieces(frame: Rows) -> Iterator[pl.DataFrame]:
         yield from frame.collect_batches(chunk_size=ROWS_PER_PIECE, maintain_order=True)
 
 
-def _rows_xml(frame: Rows, first_row: int) -> Iterator[bytes]:
+def _rows_xml(frame: Rows, first_row: int, dates: dict[str, int] | None = None) -> Iterator[bytes]:
     """The ``<row>`` elements for ``frame``, its first row at sheet row ``first_row``.
 
     ``first_row`` is 1-based, as in the sheet (row 1 is the header).
@@ -163,7 +183,11 @@ def _rows_xml(frame: Rows, first_row: int) -> Iterator[bytes]:
         cells = piece.select(
             pl.concat_str(pl.lit('<row r="'), row, pl.lit('">')).alias("_row"),
             *(
-                _cell(name, dtype, column_letters(i), row, needs.get(name, set())).alias(f"_{i}")
+                (
+                    _date_cell(name, column_letters(i), row, needs.get(name, set()), dates[name])
+                    if dates and name in dates and dtype == pl.String
+                    else _cell(name, dtype, column_letters(i), row, needs.get(name, set()))
+                ).alias(f"_{i}")
                 for i, (name, dtype) in enumerate(piece.schema.items())
             ),
             _keep=pl.any_horizontal(_has_value(n, t) for n, t in piece.schema.items()),
@@ -182,12 +206,13 @@ _DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
 SHEET_LEVEL = 1
 
 
-def splice_rows(path: Path, sheets: dict[str, Rows]) -> None:
+def splice_rows(path: Path, sheets: dict[str, Rows], dates: dict[str, int] | None = None) -> None:
     """Put each frame's rows after the header row of its sheet in the workbook at ``path``.
 
     ``sheets`` maps a sheet's part name (``xl/worksheets/sheet1.xml``) to its rows.
-    Every other part is copied unchanged with its original zip entry, so the same
-    data gives the same bytes.
+    ``dates`` maps a text column of ISO dates to the index of its date format: its
+    dates are written as real Excel dates. Every other part is copied unchanged with
+    its original zip entry, so the same data gives the same bytes.
     """
     with aside(path) as tmp, zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
         for entry in src.infolist():
@@ -205,7 +230,7 @@ def splice_rows(path: Path, sheets: dict[str, Rows]) -> None:
             with dst.open(_fast_entry(entry), "w", force_zip64=True) as out:
                 _deflate_with_isal(out)
                 out.write(head)
-                for chunk in made_ahead(_rows_xml(frame, first_row=2)):
+                for chunk in made_ahead(_rows_xml(frame, first_row=2, dates=dates)):
                     out.write(chunk)
                 out.write(b"</sheetData>" + tail)
 

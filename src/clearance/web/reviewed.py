@@ -135,6 +135,7 @@ def write_reviewed_run(
             published,
             tmp / "determinations.xlsx",
             f"{provenance['policy']['name']}: reviewed determinations as of {provenance['as_of']}",
+            _law(provenance),  # determinations in the pack's plain words, as the run's
         )
         for name in COPIED:
             shutil.copyfile(run_dir / name, tmp / name)
@@ -154,6 +155,16 @@ def write_reviewed_run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return summary
+
+
+def _law(provenance: dict):
+    """The run's rule pack, for the workbook's plain words (None: codes as they are)."""
+    from clearance.explain import ExplainError, pack_for_run
+
+    try:
+        return pack_for_run(provenance)
+    except ExplainError:
+        return None
 
 
 def _summary(

@@ -12,6 +12,7 @@ headers are believed only from the proxies the settings name (``uvicorn_options`
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,10 +79,37 @@ def serve(
     with app.state.web.sessions() as session:
         accounts = any_user(session)
     plan = check_listen(host, port, accounts=accounts, tls_cert=tls_cert, tls_key=tls_key)
+    # Bound before the address is announced: a port in use is one line and exit 2.
+    sock = listen_socket(host, port)
     announce(f"clearance web app on {plan.url} (data in {settings.data_dir}); Ctrl+C stops it")
     if not accounts:
         announce(f"first run: open {plan.url}/setup to create the administrator")
-    uvicorn.run(app, **uvicorn_options(settings, host, port, tls_cert=tls_cert, tls_key=tls_key))
+    config = uvicorn.Config(
+        app, **uvicorn_options(settings, host, port, tls_cert=tls_cert, tls_key=tls_key)
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound as uvicorn binds it; a port in use (another
+    program, or another ``clearance serve``) is a ServeError saying so."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        what = exc.strerror or type(exc).__name__
+        raise ServeError(
+            f"cannot listen on {host} port {port}: {what}; another program (or another "
+            "clearance serve) may be using it: stop it, or choose another --port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def uvicorn_options(
