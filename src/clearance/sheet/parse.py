@@ -26,7 +26,9 @@ from clearance.sheet.rules import LAYOUT
 USED, NOISE, REJECTED = "used", "noise", "rejected"
 
 # What OCR and terminals make of the characters a sheet's numbers are written in.
-_DIGITS = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", "|": "1"})
+_DIGITS = str.maketrans(
+    {"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "L": "1", "I": "1", "|": "1"}
+)
 _DASHES = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2012": "-", "\u2212": "-"})
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
@@ -469,11 +471,18 @@ _WHAT = {
 }
 
 
+def text_lines(text: str) -> list[str]:
+    """A text's lines as an editor numbers them: cut at line feeds only (a form feed
+    between pages is part of its line, not a line break as ``str.splitlines`` has it)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def parse(text: str) -> Parsed:
     """Read a sheet's text. Raises nothing: what is not a sheet is decided by the caller."""
     reader = _Reader()
     reader._range = []
-    for n, raw in enumerate(text.splitlines(), start=1):
+    for n, raw in enumerate(text_lines(text), start=1):
         reader.line(n, raw)
     cycles = [[s for s in c if s.dated or s.counts] for c in reader.cycles]
     return Parsed(

@@ -11,7 +11,16 @@ import polars as pl
 from clearance._digest import file_sha256
 from clearance.extract import model as model_
 from clearance.extract.reader import REJECTS_SCHEMA, FileStats, ReadResult, staged_schema
-from clearance.sheet.parse import NOISE, REJECTED, USED, Parsed, SheetError, parse, staged_rows
+from clearance.sheet.parse import (
+    NOISE,
+    REJECTED,
+    USED,
+    Parsed,
+    SheetError,
+    parse,
+    staged_rows,
+    text_lines,
+)
 from clearance.sheet.text import sheet_text
 
 
@@ -101,12 +110,12 @@ def parse_sheet(paths: Path | str | Sequence[Path | str]) -> SheetRead:
     before = 0
     for path in paths:
         text, how = sheet_text(path)
-        lines = text.splitlines()
-        texts.append("\n".join(lines))
+        lines = text_lines(text)
+        texts.append("".join(f"{line}\n" for line in lines))
         hows.append(how)
         pages.append((path.name, before))
         before += len(lines)
-    parsed, rows, rejects = sheet_from_text("\n".join(texts), paths[0].name, pages)
+    parsed, rows, rejects = sheet_from_text("".join(texts), paths[0].name, pages)
     files = []
     for i, path in enumerate(paths):
         first, last = pages[i][1], pages[i + 1][1] if i + 1 < len(pages) else before
