@@ -42,7 +42,14 @@ _STATUS = re.compile(r"^C[O0]NV\s+STATUS\s*[:;]\s*(.*)$")
 _SEN = re.compile(r"^SEN\s*[:;]\s*(.*)$")
 _COM = re.compile(r"^C[O0]M\s*[:;]\s*(.*)$")
 _TOC = re.compile(r"^TOC\s*[:;]\s*([FMI])$")
-_CII = re.compile(r"^C[I1l]{2}\s*/\s*(\S+)")
+_CII = re.compile(r"^C[I1lL|]{2}\s*/\s*(\S+)")
+# What OCR makes of a row of asterisks (`wKkKK*`, `* x * «`): a delimiter all the same.
+_STARS = frozenset("*xXkKwW\u00ab\u00bb%#")
+_STAR_PUNCT = frozenset(".,:;'`~_-|!")
+# A scan's margin read as a short word before the line (`Pia DOB/...`, `ear NAM/01 ...`).
+_MARGIN = re.compile(
+    r"^[^\sA-Z0-9*]?\S{0,3}\s+(?=C[I1lL|]{2}\s*/|D[O0]B/|NAM/|SEX/|CNT\s*:|\*?DISPO)"
+)
 _NAM = re.compile(r"^NAM\s*/\s*(\d+)\s+(.+)$")
 _ALIAS = re.compile(r"^\d{2}\s+\S")
 _IDENT = re.compile(r"^[A-Z]{3}\s*/")
@@ -149,6 +156,13 @@ def date_token(token: str) -> str | None:
     return fixed
 
 
+def _ocr_stars(s: str) -> bool:
+    """A row of asterisks as OCR reads it: star-like marks only, at least three of them."""
+    marks = [c for c in s if not c.isspace()]
+    stars = sum(c in _STARS for c in marks)
+    return stars >= 3 and "*" in s and all(c in _STARS or c in _STAR_PUNCT for c in marks)
+
+
 def _ocr_words(text: str) -> str:
     """A disposition or status read through OCR's letter confusions."""
     text = " ".join(text.split()).upper()
@@ -237,6 +251,9 @@ class _Reader:
     # -- one line ------------------------------------------------------------------
     def line(self, n: int, raw: str) -> None:
         text = raw.replace("\f", "").translate(_DASHES).translate(_QUOTES).strip()
+        margin = _MARGIN.match(text.upper())
+        if margin:
+            text = text[margin.end() :]
         s = text.upper()
         if not s:
             return self.mark(n, NOISE)
@@ -256,7 +273,7 @@ class _Reader:
                 self.close_step()
                 self.after_step_delim = True
             return self.mark(n, NOISE)
-        if _CYCLE.match(s) and s.count("*") >= 3:
+        if (_CYCLE.match(s) and s.count("*") >= 3) or _ocr_stars(s):
             if self.identified:
                 self.in_cycles = True
                 self.summary = False
