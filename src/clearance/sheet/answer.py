@@ -26,7 +26,8 @@ def _what(row: dict) -> str:
 
 def _where(row: dict) -> str:
     case = f" #{row['case_number']}" if row.get("case_number") else ""
-    return f"{row.get('court') or row.get('county') or ''}{case}"
+    place = row.get("agency") if row.get("kind") == "arrest" else row.get("court")
+    return f"{place or row.get('county') or ''}{case}"
 
 
 def _table(title: str, rows: list[tuple[str, ...]], columns: tuple[str, ...]) -> Table:
@@ -64,7 +65,7 @@ def render(answer: dict, screen) -> None:
                                 when,
                                 where,
                                 what,
-                                f"Prop 64: {d}",
+                                f"Prop 64: {d.replace('_', ' ')}",
                                 row.get("reason") or "",
                                 row.get("citation") or "",
                             )
@@ -95,6 +96,8 @@ def render(answer: dict, screen) -> None:
                     )
                 for p in row.get("petitions") or []:
                     petitions.setdefault(f"PC {p}", []).append((when, where, what, "petition open"))
+    for section in (auto, coming, stuck):
+        section.sort()
     if auto:
         screen.print(
             _table(

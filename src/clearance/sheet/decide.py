@@ -181,10 +181,14 @@ def pack_answer(folder: Path, law: RulePack, as_of: dt.date) -> dict:
                 "cnt_order": row["cnt_order"],
                 "case_number": row.get("case_number"),
                 "court": row.get("court"),
+                "agency": row.get("agency"),
                 "county": row.get("county"),
                 "date": _text(row.get("conviction_date") or row.get("date")),
                 "offense": row.get("offense"),
-                "section": row.get("section"),
+                # Prop 64's rows give the bare section of an HS 11357-11360 charge.
+                "section": row.get("section")
+                if law.name != "prop64" or not row.get("section")
+                else f"HS {row['section']}",
                 "severity": row.get("severity"),
                 "determination": row["determination"],
                 "reason": row.get("reason"),

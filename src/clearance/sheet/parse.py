@@ -366,7 +366,7 @@ class _Reader:
                 return self.reject(
                     n, "count_outside_step", "a count outside any step (its header is unreadable)"
                 )
-            read = _count_numbers(m.group(1))
+            read = _count_numbers(text[m.start(1) :])  # the case number as written
             if read is None:
                 return self.reject(n, "count_number", "the count number cannot be read")
             numbers, number = read
