@@ -205,6 +205,23 @@ def test_sheet_command_on_a_printed_synthetic_person(extract, tmp_path):
     assert "ca-auto-relief" in shown.output
 
 
+def test_one_pack_one_county_and_a_folder_not_replaced(extract, tmp_path):
+    person = extract.filter(pl.col("subject_id") == extract["subject_id"][1])
+    path = tmp_path / "person.txt"
+    path.write_text(render_person(person))
+    runner = CliRunner()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    args = ["sheet", str(path), "--as-of", "2026-07-01", "--law", "prop64", "--county", COUNTY]
+    refused = runner.invoke(app, [*args, "--out", str(mine)])
+    assert refused.exit_code == 2 and (mine / "notes.txt").read_text() == "keep me"
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.is_dir()] == ["prop64"]
+    assert [p.name for p in (tmp_path / "out" / "prop64").iterdir()] == ["sacramento"]
+
+
 # -- the peer samples (Code for America's synthetic rap sheets) ---------------------------
 
 

@@ -27,6 +27,7 @@ from clearance.law.rulepack import installed_packs, load_pack
 from clearance.run_common import RUN_FILES, RunError
 from clearance.sheet.parse import SheetError
 from clearance.sheet.read import SheetRead, parse_sheet
+from clearance.textsafe import write_csv
 
 SHEET_FILE = "sheet.json"
 PACK_FILES = frozenset(RUN_FILES | {"upcoming.csv"})
@@ -146,7 +147,7 @@ def decide_sheet(
                 )
                 warnings += [w for w in result.warnings if w not in warnings]
                 answer["packs"][law.name][place] = pack_answer(folder, law, as_of)
-        sheet.rejects.rename({"source_file": "file"}).write_csv(tmp / "rejects.csv")
+        write_csv(sheet.rejects.rename({"source_file": "file"}), tmp / "rejects.csv")
         (tmp / SHEET_FILE).write_text(json.dumps(answer, indent=2, sort_keys=True) + "\n")
         move_into_place(tmp, out)
     except BaseException as exc:
