@@ -169,6 +169,28 @@ def test_ocr_confusions_and_noise_are_read():
     assert "111223333" not in str(rows.to_dicts())  # identifiers read, never kept
 
 
+SHEET_WORDS = st.sampled_from(
+    ["CII/A1", "NAM/01 X,Y", "DOB/19700101", "* * * *", "- - - -", "COURT:", "ARR/DET/CITE:",
+     "20100101  CASC SACRAMENTO", "2O10O101", "CNT:01", "CNT:01-03", "CNT:0    1 #9", "CNT:xx",
+     "  11357 HS-POSSESS", " DISPO:CONVICTED", "*DISPO:DISMISSED", "   CONV STATUS:FELONY",
+     "   SEN: 012 MONTHS PROBATION,", "        FINE", "   COM: CHRG 11359 HS", "   TOC:M",
+     "PAGE 2", "\f", "", "** BANNER **", "END OF MESSAGE", "garbage 123 (A)"]
+)  # fmt: skip
+
+
+@settings(max_examples=EXAMPLES * 10, deadline=None)
+@given(lines=st.lists(st.one_of(SHEET_WORDS, st.text(max_size=40)), max_size=40))
+def test_every_line_is_used_noise_or_rejected_without_its_content(lines):
+    text = "\n".join(lines)
+    parsed = parse(text)
+    n = len(text.replace("\r\n", "\n").removesuffix("\n").split("\n")) if text else 0
+    assert sorted(parsed.fates) == list(range(1, n + 1))
+    assert set(parsed.fates.values()) <= {"used", "noise", "rejected"}
+    for line, code, reason in parsed.rejects:
+        assert parsed.fates[line] == "rejected"
+        assert re.fullmatch(rf"line {line}: [a-z ()',]+", reason), reason
+
+
 def test_unreadable_dates_are_kept_not_guessed():
     text = "CII/A1\nNAM/01 X,Y\n* * * *\nCOURT:\n1984?725  CASC SACRAMENTO\nCNT:01\n  11357 HS\n"
     _, rows, _ = sheet_from_text(text, "s.txt")
