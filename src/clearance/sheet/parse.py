@@ -24,6 +24,14 @@ from clearance.sheet.places import county_of
 from clearance.sheet.rules import LAYOUT
 
 USED, NOISE, REJECTED = "used", "noise", "rejected"
+# Why a line is rejected (rejects.csv reason_code; docs/rap-sheet.md).
+REJECT_CODES = frozenset(
+    {
+        "count_outside_step", "count_number", "date_outside_step", "update_text",
+        "dispo_outside_count", "status_outside_count", "sen_outside_count",
+        "com_outside_count", "status_in_update", "unrecognised_line",
+    }
+)  # fmt: skip
 
 # What OCR and terminals make of the characters a sheet's numbers are written in.
 _DIGITS = str.maketrans(
@@ -224,6 +232,7 @@ class _Reader:
         self.skip_next = False  # the line after `CONV OF:`
         self.summary = False  # the supervision summary before the first cycle
         self.ended = False
+        self._range: list[_Count] = []  # the counts the current CNT line names (01-03)
 
     # -- fates ---------------------------------------------------------------------
     def mark(self, n: int, fate: str) -> None:
@@ -498,7 +507,6 @@ def text_lines(text: str) -> list[str]:
 def parse(text: str) -> Parsed:
     """Read a sheet's text. Raises nothing: what is not a sheet is decided by the caller."""
     reader = _Reader()
-    reader._range = []
     for n, raw in enumerate(text_lines(text), start=1):
         reader.line(n, raw)
     cycles = [[s for s in c if s.dated or s.counts] for c in reader.cycles]
