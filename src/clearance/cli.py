@@ -398,16 +398,63 @@ def demo(
 
 @app.command()
 def explain(
-    subject_id: str = typer.Argument(..., help="The person's SUBJECT_ID."),
-    run_dir: Path = typer.Option(..., "--run", help="A run's output folder."),
+    subject_id: str = typer.Argument(..., help="The person's SUBJECT_ID or CII number."),
+    run_dir: Path = typer.Option(
+        ..., "--run", help="A run's output folder, or a `clearance sheet` one."
+    ),
 ) -> None:
     """One person's history and each decision, rule by rule, with citations."""
     from clearance.explain import explain as explain_person
     from clearance.explain_render import render
+    from clearance.sheet.decide import run_folders
 
+    screen = out if out.is_terminal else Screen(width=PIPED_WIDTH, highlight=False)
     with user_errors():
-        explanation = explain_person(run_dir, subject_id)
-    render(explanation, out if out.is_terminal else Screen(width=PIPED_WIDTH, highlight=False))
+        folders = run_folders(run_dir)
+        if folders is None:  # a run's folder
+            explanation = explain_person(run_dir, subject_id)
+            render(explanation, screen)
+            return
+        explanations = [(f, explain_person(f, subject_id, missing_ok=True)) for f in folders]
+        found = [(f, e) for f, e in explanations if e is not None]
+        if not found:
+            raise RunError(f"subject {subject_id} has no determination in {run_dir}")
+    for folder, explanation in found:
+        screen.print(f"[bold]== {shown(folder.parent.name)}, {shown(folder.name)} ==[/]")
+        render(explanation, screen)
+
+
+@app.command()
+def sheet(
+    files: list[Path] = typer.Argument(
+        ..., help="A rap sheet (text, PDF or scanned PDF), or its pages' files in order."
+    ),
+    law: str = typer.Option("all", "--law", help="A rule pack's name, or all of them."),
+    county: str | None = typer.Option(
+        None, "--county", help="Decide for this county (default: every county on the sheet)."
+    ),
+    as_of: str = typer.Option(..., "--as-of", help="The date to decide as of (YYYY-MM-DD)."),
+    out_dir: Path = typer.Option(Path("out"), "--out", help="Output folder."),
+) -> None:
+    """Read one person's rap sheet and decide it under every rule pack (docs/rap-sheet.md)."""
+    from clearance.sheet.answer import render
+    from clearance.sheet.decide import decide_sheet
+
+    if law != "all":
+        try:
+            load_pack(law)
+        except RulePackError as exc:
+            raise fail(f"--law: {exc}") from None
+    date, _ = _as_of(as_of)
+    with user_errors():
+        result = decide_sheet(files, law, county, date, out_dir)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    render(result.answer, out if out.is_terminal else Screen(width=PIPED_WIDTH, highlight=False))
+    out.print(
+        f"Outputs in {shown(result.out)}; explain: clearance explain --run "
+        f"{shown(result.out)} {shown(result.answer['subject_id'])}"
+    )
 
 
 @app.command()

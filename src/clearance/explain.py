@@ -195,7 +195,11 @@ def _age(value) -> str:
     return "unknown" if value is None else str(value)
 
 
-def explain(run_dir: Path, subject_id: str) -> Explanation:
+def explain(run_dir: Path, subject_id: str, *, missing_ok: bool = False) -> Explanation | None:
+    """The person's explanation in a run folder; ``subject_id`` may be the CII number.
+
+    ``missing_ok``: None, not an error, when the run has no determination for them.
+    """
     run_dir = Path(run_dir)
     try:
         provenance = json.loads((run_dir / "run.json").read_text())
@@ -205,6 +209,12 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
     # Only the person's rows are read: the filter is pushed to the scan, which skips
     # every row group whose subject_id statistics exclude the person.
     person = pl.col("subject_id") == subject_id
+    known = pl.scan_parquet(run_dir / "people.parquet").filter(person).select(pl.len())
+    if known.collect().item() == 0:  # not a subject id: the CII number of one
+        cii = pl.scan_parquet(run_dir / "people.parquet").filter(pl.col("cii_number") == subject_id)
+        ids = cii.select("subject_id").collect()["subject_id"]
+        if ids.len() == 1:
+            person = pl.col("subject_id") == ids[0]
     decided, history, people = pl.collect_all(
         [
             pl.scan_parquet(run_dir / "determinations.parquet").filter(person),
@@ -215,6 +225,8 @@ def explain(run_dir: Path, subject_id: str) -> Explanation:
         ]
     )
     if people.is_empty():
+        if missing_ok:
+            return None
         raise ExplainError(f"subject {subject_id} has no determination in this run")
     policy = provenance["policy"]
     as_of = provenance["as_of"]

@@ -106,8 +106,13 @@ def run(
     spark_master: str | None = None,
     report: bool = True,
     law: RulePack | None = None,
+    staged: ReadResult | None = None,
 ) -> RunResult:
     """Read, decide and write the output folder.
+
+    ``staged``: rows already read from ``inputs`` by another reader (a rap sheet,
+    docs/rap-sheet.md), decided as one group of whole people instead of reading
+    ``inputs`` as extracts.
 
     ``engine`` is ``local`` (Polars in this process) or ``spark`` (the same engine
     code on each partition of the extract, by person; docs/spark.md). The files
@@ -140,7 +145,13 @@ def run(
         work = tmp / ".work"
         decide = _Decide(policy, county, as_of, law, tmp, lap)
         evaluation: Evaluation | None = None
-        if engine == "local" and STREAM and in_one_order(inputs):
+        if staged is not None:
+            read = staged
+            evaluation = replace(decide, grouped=True)(
+                [staged.rows], lambda: [f.name for f in staged.files]
+            )
+            evaluation.environment["staging"] = "sheet"
+        elif engine == "local" and STREAM and in_one_order(inputs):
             # Each person's rows together (as DOJ writes an extract): decided batch by
             # batch as the files are read, with no staging on disk. Otherwise by bucket:
             # county extracts whose ranges of people overlap go there at once (their
