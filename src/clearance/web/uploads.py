@@ -114,6 +114,8 @@ async def receive(
         await anyio.to_thread.run_sync(parser.finalize)
         stream.finish()
         if not stream.files:
+            if not (stream.authorised or csrf_ok(stream.fields.get(CSRF_FIELD))):
+                raise UploadError("the form has expired; reload the page and try again", 403)
             raise UploadError(f"choose at least one {what} to upload")
         for received in stream.files:
             await anyio.to_thread.run_sync(check or check_file, received)

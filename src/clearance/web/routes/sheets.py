@@ -75,6 +75,8 @@ async def upload_sheet(request: Request, ctx: Ctx = Depends(require("upload"))) 
     """Receive the rap sheet (streamed, size-limited, checked), then queue its decision."""
     if not ctx.can("run"):
         raise HTTPException(403, f"your role ({ctx.user and ctx.user.role}) cannot do this")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        await checked_form(ctx)  # a form without the file: its token first (403), then 400
     ctx.db.commit()
     fields: dict[str, str] = {}
     try:
