@@ -53,6 +53,8 @@ DECIDED = "decided"  # the folder of decide_sheet's output, in sheets/S/
 DRAFTS = "drafts"
 DRAFTS_ZIP = "drafts.zip"
 MAX_COUNTY = 64
+_drafting: dict[int, threading.Lock] = {}
+_drafting_guard = threading.Lock()
 
 
 class Sheet(Base):
@@ -331,8 +333,6 @@ def drafts_zip(settings: Settings, db: Session, sheet: Sheet) -> Path:
     """The person's petitions and letters (``draft_person``) from the sheet's reviewed
     runs (automatic relief's own folders: they have no reviewed run), with the office
     file, zipped; made again on each download, so it follows the latest decisions."""
-    from clearance.filings.person import draft_person
-
     runs = live_runs(db, sheet)
     if not runs or sheet.subject_id is None:
         raise RunError(f"sheet {sheet.id} has no run left to draft from")
@@ -343,6 +343,15 @@ def drafts_zip(settings: Settings, db: Session, sheet: Sheet) -> Path:
                 folders.append(output_dir(settings, run.id))
             else:
                 folders.append(ensure_reviewed(settings, db, run))
+    with _drafting_guard:
+        lock = _drafting.setdefault(sheet.id, threading.Lock())
+    with lock:  # one download at a time writes the sheet's drafts
+        return _write_drafts(settings, sheet, folders)
+
+
+def _write_drafts(settings: Settings, sheet: Sheet, folders: list[Path]) -> Path:
+    from clearance.filings.person import draft_person
+
     base = sheet_folder(settings, sheet.id)
     drafts = base / DRAFTS
     shutil.rmtree(drafts, ignore_errors=True)
