@@ -210,3 +210,36 @@ def test_the_sheet_is_deleted_like_a_run(decided_sheet):
     actions = [(e.action, e.run_id) for e in audit(client)]
     assert all(("run_deleted", i) in actions for i in sheet.run_ids)
     assert ("sheet_deleted", None) in actions
+
+
+def test_a_sheet_over_the_limit_is_refused_and_nothing_is_stored(tmp_path):
+    app = make_app(tmp_path / "home", max_upload_bytes=1024, run_worker=False)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        token = sign_in(client, "ana")
+        response = upload_sheet(client, token, "big.txt", b"x" * 4096)
+        assert response.status_code == 413 and "larger than the limit" in response.text
+        assert not [p for p in (tmp_path / "home" / "sheets").rglob("*")]
+        with app.state.web.sessions() as db:
+            assert db.scalars(select(Sheet)).all() == []
+
+
+def test_a_stored_sheet_is_private_and_one_left_running_fails_on_restart(tmp_path, person):
+    home = tmp_path / "home"
+    app = make_app(home, run_worker=False)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        token = sign_in(client, "ana")
+        response = upload_sheet(client, token, "p.txt", render_person(person).encode())
+        assert response.status_code == 303
+        (stored,) = [p for p in (home / "sheets").rglob("*") if p.is_file()]
+        assert stored.stat().st_mode & 0o777 == 0o600
+        assert (home / "sheets").stat().st_mode & 0o777 == 0o700
+        with app.state.web.sessions() as db:
+            (sheet,) = db.scalars(select(Sheet)).all()
+            sheet.state = "running"  # as a server stopped mid-way leaves it
+            db.commit()
+        worker = app.state.sheet_worker
+        worker.start()
+        worker.stop()
+        with app.state.web.sessions() as db:
+            sheet = db.get(Sheet, sheet.id)
+            assert sheet.state == "failed" and sheet.error.startswith("interrupted")
