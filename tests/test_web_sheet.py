@@ -99,6 +99,10 @@ def test_the_persons_page_shows_every_packs_decisions(decided_sheet, person, cap
     # The runs list and the sheets list show it; the audit log names the sheet, not the file.
     listing = client.get("/sheets").text
     assert f'href="/sheets/{sheet.id}"' in listing
+    runs = client.get("/runs").text
+    for run_id in sheet.run_ids:  # each a run of the app, with its own page
+        assert f'href="/runs/{run_id}"' in runs
+        assert client.get(f"/runs/{run_id}").status_code == 200
     entries = audit(client)
     created = [e for e in entries if e.action == "sheet_created"]
     assert len(created) == 1 and f"sheet {sheet.id}" in created[0].note
