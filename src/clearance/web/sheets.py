@@ -53,6 +53,8 @@ DECIDED = "decided"  # the folder of decide_sheet's output, in sheets/S/
 DRAFTS = "drafts"
 DRAFTS_ZIP = "drafts.zip"
 MAX_COUNTY = 64
+# A rap sheet is a few pages; a scan of many pages at 300 dpi stays well under this.
+MAX_SHEET_BYTES = 100 * 1024 * 1024
 _drafting: dict[int, threading.Lock] = {}
 _drafting_guard = threading.Lock()
 
@@ -86,6 +88,11 @@ class Sheet(Base):
     @property
     def run_ids(self) -> list[int]:
         return [r["run_id"] for r in self.runs]
+
+
+def sheet_limit(settings: Settings) -> int:
+    """The largest rap sheet upload: the app's upload limit, at most 100 MB."""
+    return min(settings.max_upload_bytes, MAX_SHEET_BYTES)
 
 
 def sheets_dir(settings: Settings) -> Path:

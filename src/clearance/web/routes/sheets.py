@@ -41,7 +41,7 @@ def _list_page(ctx: Ctx, status: int = 200, error: str | None = None,
         error=error,
         values=values or {},
         today=dt.date.today().isoformat(),  # the form's default only; always sent
-        limit=megabytes(ctx.settings.max_upload_bytes),
+        limit=megabytes(sheets.sheet_limit(ctx.settings)),
     )
 
 
@@ -83,7 +83,7 @@ async def upload_sheet(request: Request, ctx: Ctx = Depends(require("upload"))) 
         received = await receive(
             request,
             sheets.sheets_dir(ctx.settings),
-            limit=ctx.settings.max_upload_bytes,
+            limit=sheets.sheet_limit(ctx.settings),
             csrf_ok=ctx.csrf_ok,
             refuse_name=sheets.refuse_sheet_name,
             check=sheets.check_sheet,
