@@ -190,6 +190,22 @@ def test_a_pdf_rap_sheet_is_read_from_its_text_layer(decided_sheet, peers):
     assert "CII A99000099" in client.get(f"/sheets/{sheet.id}").text
 
 
+def test_a_run_of_a_sheet_deleted_on_its_own_leaves_the_rest(decided_sheet, person):
+    client, _, _ = decided_sheet
+    token = sign_in(client, "root")
+    response = upload_sheet(client, token, "again.txt", render_person(person).encode(),
+                            county=COUNTY)  # fmt: skip
+    sheet = wait_sheet(client, int(response.headers["location"].rsplit("/", 1)[1]))
+    assert sheet.state == "done" and len(sheet.runs) == 2, sheet.error
+    auto = next(i["run_id"] for i in sheet.runs if i["pack"] == "ca-auto-relief")
+    form = {"csrf_token": token, "reason": "entered twice", "confirm": str(auto)}
+    assert client.post(f"/runs/{auto}/delete", data=form).status_code == 303
+    page = client.get(f"/sheets/{sheet.id}")
+    assert page.status_code == 200
+    assert f"Run {auto} (ca-auto-relief, {COUNTY}) was deleted." in page.text
+    assert client.get(f"/sheets/{sheet.id}/drafts.zip").status_code == 200
+
+
 def test_the_sheet_is_deleted_like_a_run(decided_sheet):
     client, sheet, home = decided_sheet
     token = sign_in(client, "atty")
@@ -207,7 +223,7 @@ def test_the_sheet_is_deleted_like_a_run(decided_sheet):
         assert client.get(f"/runs/{run_id}").status_code == 410
         assert not (home / "runs" / str(run_id)).exists()
     with client.app.state.web.sessions() as db:
-        tombs = db.scalars(select(RunTombstone)).all()
+        tombs = db.scalars(select(RunTombstone).where(RunTombstone.run_id.in_(sheet.run_ids))).all()
         assert {t.run_id for t in tombs} == set(sheet.run_ids)
         assert all(t.inputs[0]["sha256"] == sheet.sha256 for t in tombs)
         assert {db.get(Run, i).state for i in sheet.run_ids} == {"deleted"}
