@@ -7,6 +7,8 @@ birth or other identifier is printed: the person is their CII number.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from rich.table import Table
 
 from clearance.textsafe import shown
@@ -39,15 +41,21 @@ def _table(title: str, rows: list[tuple[str, ...]], columns: tuple[str, ...]) ->
     return table
 
 
-def render(answer: dict, screen) -> None:
-    """Print the answer on ``screen`` (a Rich console)."""
-    lines = answer["sheet"]["lines"]
-    counties = ", ".join(answer["counties"])
-    screen.print(
-        f"Rap sheet of CII {shown(answer['subject_id'])}: {lines['read']:,} lines read, "
-        f"{lines['rejected']:,} rejected; {answer['sheet']['counts']:,} counts. "
-        f"As of {answer['as_of']}, for {shown(counties)} ({answer['county_source']})."
-    )
+@dataclass
+class Sections:
+    """The answer's four parts, each a list of rows of text (date first, sorted):
+    relieved automatically, to be relieved (and when), stuck (and why), and the
+    petitions open by petition."""
+
+    auto: list[tuple[str, ...]] = field(default_factory=list)
+    coming: list[tuple[str, ...]] = field(default_factory=list)
+    stuck: list[tuple[str, ...]] = field(default_factory=list)
+    petitions: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+
+
+def sections(answer: dict) -> Sections:
+    """Sort ``sheet.json``'s rows into the answer's parts (the command and the web
+    app show the same)."""
     auto, coming, stuck, petitions = [], [], [], {}
     for pack, by_county in answer["packs"].items():
         for rows in by_county.values():
@@ -98,6 +106,21 @@ def render(answer: dict, screen) -> None:
                     petitions.setdefault(f"PC {p}", []).append((when, where, what, "petition open"))
     for section in (auto, coming, stuck):
         section.sort()
+    petitions = {name: sorted(set(rows)) for name, rows in sorted(petitions.items())}
+    return Sections(auto, coming, stuck, petitions)
+
+
+def render(answer: dict, screen) -> None:
+    """Print the answer on ``screen`` (a Rich console)."""
+    lines = answer["sheet"]["lines"]
+    counties = ", ".join(answer["counties"])
+    screen.print(
+        f"Rap sheet of CII {shown(answer['subject_id'])}: {lines['read']:,} lines read, "
+        f"{lines['rejected']:,} rejected; {answer['sheet']['counts']:,} counts. "
+        f"As of {answer['as_of']}, for {shown(counties)} ({answer['county_source']})."
+    )
+    parts = sections(answer)
+    auto, coming, stuck, petitions = parts.auto, parts.coming, parts.stuck, parts.petitions
     if auto:
         screen.print(
             _table(
@@ -126,8 +149,8 @@ def render(answer: dict, screen) -> None:
         table = Table(title="Petitions open", title_justify="left", show_edge=False, pad_edge=False)
         for c in ("petition", "date", "court or agency", "what"):
             table.add_column(c, overflow="fold")
-        for name, rows in sorted(petitions.items()):
-            for when, where, what, _ in sorted(set(rows)):
+        for name, rows in petitions.items():
+            for when, where, what, _ in rows:
                 table.add_row(shown(name), shown(when), shown(where), shown(what))
         screen.print(table)
     if not (auto or coming or stuck or petitions):

@@ -29,13 +29,14 @@ from clearance.law import installed_packs, load_pack
 from clearance.report.figures import SEVERITY_LABELS
 from clearance.web.context import TEMPLATES, SignInRequired, Web, fmt_time
 from clearance.web.db import make_engine, session_factory
-from clearance.web.routes import admin, auth, filings, results, runs
+from clearance.web.routes import admin, auth, filings, results, runs, sheets
 from clearance.web.security import Tokens, load_secret, security_headers
 from clearance.web.settings import Settings, from_environment, local_time
+from clearance.web.sheets import SheetWorker
 from clearance.web.worker import Worker
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (auth.router, runs.router, results.router, filings.router, admin.router)
+ROUTERS = (auth.router, runs.router, results.router, filings.router, admin.router, sheets.router)
 log = logging.getLogger("clearance.web")
 
 
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database, pool_size=settings.threads + 2)
     sessions = session_factory(engine)
     worker = Worker(settings, sessions)
+    sheet_worker = SheetWorker(settings, sessions)
     web = Web(
         settings=settings,
         engine=engine,
@@ -154,10 +156,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter.total_tokens = max(limiter.total_tokens, settings.threads)
         if settings.run_worker:
             worker.start()
+            sheet_worker.start()
         try:
             yield
         finally:
             worker.stop()
+            sheet_worker.stop()
 
     app = FastAPI(
         title="clearance",
@@ -169,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(_ids_in_range)],
     )
     app.state.web = web
+    app.state.sheet_worker = sheet_worker
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for router in ROUTERS:
         app.include_router(router)

@@ -172,7 +172,7 @@ class AuditEntry(Base):
     role: Mapped[str] = mapped_column(String(16))
     # review_opened | review_decided | run_created | run_cancelled | run_deleted |
     # upload_deleted | office_saved | user_created | user_changed | person_viewed |
-    # downloaded
+    # downloaded | sheet_created | sheet_deleted
     action: Mapped[str] = mapped_column(String(32))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
     subject_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -88,6 +88,8 @@ def tombstone_inputs(settings: Settings, run: Run) -> list[dict]:
         if item["kind"] == "upload":
             entry["upload_id"] = item["upload_id"]
             entry["sha256"] = item["sha256"]
+        elif item.get("sha256"):  # a rap sheet's (sheets.py)
+            entry["sha256"] = item["sha256"]
         else:
             entry["sha256"] = file_sha256(sample_path())
         if i < len(read) and read[i].get("sha256") == entry["sha256"]:

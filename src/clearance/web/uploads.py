@@ -79,11 +79,18 @@ async def receive(
     *,
     limit: int,
     csrf_ok: Callable[[str | None], bool],
+    refuse_name: Callable[[str], str | None] | None = None,
+    check: Callable[[ReceivedFile], None] | None = None,
+    fields: dict[str, str] | None = None,
+    what: str = "extract file",
 ) -> list[ReceivedFile]:
     """Stream every file of a multipart request into ``folder``; check and return them.
 
     The CSRF token must arrive (as a header, or a form field before the first file)
     before any file byte is written. Raises UploadError after removing every partial.
+    By default the files are extracts: ``refuse_name`` (the message refusing a file
+    name, or None) and ``check`` (raises UploadError) say what else is accepted, and
+    the form's other fields are put in ``fields`` when it is given.
     """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -99,6 +106,7 @@ async def receive(
                 f"not enough disk space for this upload ({megabytes(free)} free)", 507
             )
     stream = _Stream(folder, limit, csrf_ok, request.headers.get(CSRF_HEADER))
+    stream.refuse_name = refuse_name or _refuse_extract_name
     parser = MultipartParser(boundary, stream.callbacks())
     try:
         async for chunk in request.stream():
@@ -107,9 +115,13 @@ async def receive(
         await anyio.to_thread.run_sync(parser.finalize)
         stream.finish()
         if not stream.files:
-            raise UploadError("choose at least one extract file to upload")
+            if not (stream.authorised or csrf_ok(stream.fields.get(CSRF_FIELD))):
+                raise UploadError("the form has expired; reload the page and try again", 403)
+            raise UploadError(f"choose at least one {what} to upload")
         for received in stream.files:
-            await anyio.to_thread.run_sync(check_file, received)
+            await anyio.to_thread.run_sync(check or check_file, received)
+        if fields is not None:
+            fields.update(stream.fields)
     except UploadError:
         await _discard(stream)
         raise
@@ -166,6 +178,7 @@ class _Stream:
         self._handle = None
         self._digest = None
         self._skip = False
+        self.refuse_name: Callable[[str], str | None] = _refuse_extract_name
 
     def callbacks(self) -> dict:
         return {
@@ -209,11 +222,9 @@ class _Stream:
             if not self.authorised:
                 raise UploadError("the form has expired; reload the page and try again", 403)
         name = safe_name(filename.decode("utf-8", "replace"))
-        if not _extract_name(name):
-            raise UploadError(
-                f"{name}: not an extract file; upload the DOJ extract as .dat, .csv or .txt "
-                "(or compressed, as .dat.gz or .dat.zst)"
-            )
+        refused = self.refuse_name(name)
+        if refused:
+            raise UploadError(refused)
         path = self.folder / f"{PARTIAL_PREFIX}{secrets.token_hex(8)}"
         self._file = ReceivedFile(filename=name, path=path)
         self.files.append(self._file)
@@ -310,6 +321,15 @@ def check_file(received: ReceivedFile) -> None:
             "is this the bulk extract file?"
         )
     received.counties = _counties(figures)
+
+
+def _refuse_extract_name(name: str) -> str | None:
+    if _extract_name(name):
+        return None
+    return (
+        f"{name}: not an extract file; upload the DOJ extract as .dat, .csv or .txt "
+        "(or compressed, as .dat.gz or .dat.zst)"
+    )
 
 
 def _extract_name(name: str) -> bool:
