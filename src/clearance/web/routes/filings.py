@@ -21,7 +21,7 @@ from clearance.web.context import Ctx, checked_form, in_thread, require
 from clearance.web.db import Run
 from clearance.web.exports import current_filings, make_filings
 from clearance.web.laws import is_auto_relief
-from clearance.web.routes.runs import get_run
+from clearance.web.routes.lookup import get_run
 from clearance.web.worker import Job, RunGone
 
 router = APIRouter()

@@ -22,8 +22,8 @@ from clearance.run import RunError, check_as_of
 from clearance.sample import sample_path
 from clearance.web import exports, laws, lifecycle, objections, policy_form, results, reviews
 from clearance.web.context import Ctx, checked_form, in_thread, require, text, users_by_id
-from clearance.web.db import ACTIVE_STATES, Run, RunTombstone, Upload, audit_entry
-from clearance.web.settings import local_time
+from clearance.web.db import ACTIVE_STATES, Run, Upload, audit_entry
+from clearance.web.routes.lookup import get_run
 from clearance.web.uploads import (
     HEAD_BYTES,
     ReceivedFile,
@@ -389,27 +389,6 @@ def runs_page(ctx: Ctx = Depends(require("read"))) -> Response:
     runs = list(ctx.db.scalars(select(Run).order_by(Run.id.desc())))
     template = "_runs_table.html" if ctx.is_htmx else "runs.html"
     return ctx.render(template, runs=runs, users=users_by_id(ctx.db))
-
-
-def deleted_message(run: Run, tomb: RunTombstone | None, zone: dt.tzinfo = dt.UTC) -> str:
-    if tomb is None:
-        return f"run {run.id} was deleted"
-    return (
-        f"run {run.id} was deleted on {local_time(tomb.deleted_at, zone)} by "
-        f"{tomb.username}: {tomb.reason}"
-    )
-
-
-def get_run(ctx: Ctx, run_id: int) -> Run:
-    """The run, or 404; a deleted run answers 410 Gone, saying who deleted it and why."""
-    run = ctx.db.get(Run, run_id)
-    if run is None:
-        raise HTTPException(404, "no such run")
-    if run.state == "deleted":
-        raise HTTPException(
-            410, deleted_message(run, lifecycle.tombstone(ctx.db, run.id), ctx.settings.zone)
-        )
-    return run
 
 
 def effective_counts(ctx: Ctx, run: Run) -> dict[str, int]:
