@@ -17,7 +17,6 @@ floats as numbers, booleans as booleans, nulls as no cell at all.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import sys
 import zipfile
@@ -26,7 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 from isal import isal_zlib
 
 from clearance._ahead import made_ahead
@@ -177,27 +178,52 @@ def _rows_xml(frame: Rows, first_row: int, dates: dict[str, int] | None = None) 
     """
     needs = _needs(frame)
     first = first_row
+    row = pl.col(_ROW)
     for piece in _pieces(frame):
-        row = pl.int_range(first, first + piece.height, dtype=pl.UInt32).cast(pl.String)
-        # Every column's cells in parallel; then one string per row, written end to end.
-        cells = piece.select(
-            pl.concat_str(pl.lit('<row r="'), row, pl.lit('">')).alias("_row"),
-            *(
-                (
-                    _date_cell(name, column_letters(i), row, needs.get(name, set()), dates[name])
-                    if dates and name in dates and dtype == pl.String
-                    else _cell(name, dtype, column_letters(i), row, needs.get(name, set()))
-                ).alias(f"_{i}")
-                for i, (name, dtype) in enumerate(piece.schema.items())
-            ),
-            _keep=pl.any_horizontal(_has_value(n, t) for n, t in piece.schema.items()),
+        schema = piece.schema
+        # The columns with a value in every row of the piece: their cells are written
+        # straight into the row's text, with no string of their own first.
+        full = piece.select(_has_value(n, t).all().alias(n) for n, t in schema.items()).row(0)
+        parts: list[pl.Expr] = [pl.lit('<row r="'), row, pl.lit('">')]
+        for i, ((name, dtype), always) in enumerate(zip(schema.items(), full, strict=True)):
+            ref = column_letters(i)
+            need = needs.get(name, set())
+            if dates and name in dates and dtype == pl.String:
+                parts.append(_date_cell(name, ref, row, need, dates[name]))
+            elif always and dtype == pl.String and not need:
+                parts += [pl.lit(f'<c r="{ref}'), row, pl.lit('" t="inlineStr"><is><t>'),
+                          pl.col(name), pl.lit("</t></is></c>")]  # fmt: skip
+            elif always and dtype.is_integer():
+                parts += [pl.lit(f'<c r="{ref}'), row, pl.lit('"><v>'),
+                          pl.col(name).cast(pl.String), pl.lit("</v></c>")]  # fmt: skip
+            else:
+                parts.append(_cell(name, dtype, ref, row, need))
+        parts.append(pl.lit("</row>"))
+        numbered = pl.int_range(first, first + piece.height, dtype=pl.UInt32).cast(pl.String)
+        rows = (
+            piece.with_columns(numbered.alias(_ROW))
+            # A row with no value has no element at all, as in XlsxWriter's output.
+            .filter(pl.any_horizontal(_has_value(n, t) for n, t in schema.items()))
+            .select(pl.concat_str(parts))
         )
-        # A row with no value has no element at all, as in XlsxWriter's output.
-        rows = cells.filter("_keep").select(pl.concat_str(pl.exclude("_keep"), pl.lit("</row>")))
-        buffer = io.BytesIO()
-        rows.write_csv(buffer, include_header=False, quote_style="never", line_terminator="")
         first += piece.height
-        yield buffer.getvalue()
+        yield _joined(rows.to_series())
+
+
+_ROW = "\0row"  # the piece's row numbers, as text (no column of a table is so named)
+
+
+def _joined(texts: pl.Series) -> bytes:
+    """The texts end to end: Arrow keeps a string column's values end to end already
+    (one buffer and their offsets), so this is one copy."""
+    array = texts.to_arrow(compat_level=pl.CompatLevel.oldest())  # large_string
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not len(array):
+        return b""
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)
+    start, end = offsets[array.offset], offsets[array.offset + len(array)]
+    return memoryview(array.buffers()[2])[start:end].tobytes()
 
 
 _DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
