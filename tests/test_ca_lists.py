@@ -384,3 +384,33 @@ def test_old_lists_read_the_same_and_need_no_attempt_column():
         pack.enhancement_in("superstrikes"),
     )
     assert got.row(0) == (True, False, False)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_normalised_columns_match_the_same_rows(name):
+    """Read over columns normalised once (offenses.normalised), every list matches exactly
+    the rows it matches over the raw columns, whatever their case."""
+    from clearance.law.offenses import normalised
+
+    offenses = load(name)
+    rows = []
+    for entry in offenses.entries:
+        for code in (entry.code, entry.code.lower()):
+            for sub in ("", *entry.subsections, *entry.except_subsections, "(a)", "(B)(2)"):
+                section = entry.section.upper() + (".5" if entry.with_decimals else "")
+                for charge in ("", f"{entry.section} {code}-FORCE W/186.22(B)(4)", "burglary"):
+                    rows.append((code, section, sub.upper() or None, charge or None,
+                                 "12022.53", len(rows) % 3 == 0))  # fmt: skip
+    df = frame(rows)
+    raw = df.select(
+        offense_in(offenses).alias("in"),
+        offense_possibly_in(offenses).alias("maybe"),
+        enhancement_in(offenses).alias("enh"),
+    )
+    ready = df.with_columns(normalised()).select(
+        offense_in(offenses, normalised=True).alias("in"),
+        offense_possibly_in(offenses, normalised=True).alias("maybe"),
+        enhancement_in(offenses, normalised=True).alias("enh"),
+    )
+    assert raw.equals(ready)
+    assert raw["in"].any() or raw["maybe"].any()

@@ -385,11 +385,14 @@ class RulePack:
         *,
         enhancement_columns: tuple[str, ...] | list[str] = DEFAULT_ENHANCEMENT_COLUMNS,
         attempt_column: str | None = DEFAULT_ATTEMPT_COLUMN,
+        normalised: bool = False,
     ) -> pl.Expr:
-        """Boolean expression: the row's offense is on the named list (see law.offenses)."""
+        """Boolean expression: the row's offense is on the named list (see law.offenses;
+        ``normalised``: the frame has the columns of ``law.offenses.normalised()``)."""
         return offense_in(
-            self._list(list_name), tuple(enhancement_columns), attempt_column=attempt_column
-        )
+            self._list(list_name), tuple(enhancement_columns), attempt_column=attempt_column,
+            normalised=normalised,
+        )  # fmt: skip
 
     def offense_possibly_in(
         self,
@@ -397,21 +400,26 @@ class RulePack:
         *,
         enhancement_columns: tuple[str, ...] | list[str] = DEFAULT_ENHANCEMENT_COLUMNS,
         attempt_column: str | None = DEFAULT_ATTEMPT_COLUMN,
+        normalised: bool = False,
     ) -> pl.Expr:
         """Boolean expression: the row's offense is on the named list only in a form the
         charge may not show (a fact entry; see law.offenses)."""
         return offense_possibly_in(
-            self._list(list_name), tuple(enhancement_columns), attempt_column=attempt_column
-        )
+            self._list(list_name), tuple(enhancement_columns), attempt_column=attempt_column,
+            normalised=normalised,
+        )  # fmt: skip
 
     def enhancement_in(
         self,
         list_name: str,
         *,
         enhancement_columns: tuple[str, ...] | list[str] = DEFAULT_ENHANCEMENT_COLUMNS,
+        normalised: bool = False,
     ) -> pl.Expr:
         """Boolean expression: the row names an enhancement of the named list (see law.offenses)."""
-        return enhancement_in(self._list(list_name), tuple(enhancement_columns))
+        return enhancement_in(
+            self._list(list_name), tuple(enhancement_columns), normalised=normalised
+        )
 
     def _list(self, list_name: str) -> OffenseList:
         try:
