@@ -35,6 +35,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +128,9 @@ class Results:
     published: pl.DataFrame | None = None
     determined: pl.DataFrame | None = None
     schemas: tuple[pl.Schema, pl.Schema] | None = None
+    # The group being copied on a thread (``add``), held once ``_settle`` takes it.
+    _pending: Future | None = field(default=None, repr=False)
+    _thread: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     @property
     def spill_dir(self) -> Path:
@@ -138,10 +142,23 @@ class Results:
 
     def add(self, decided: pl.DataFrame, people: pl.DataFrame, counts: pl.DataFrame) -> None:
         """A group's results: its determinations (the columns ``det_out.table`` reads),
-        everyone in it (``people``), and the counts of the people it determined."""
-        decided = compact(decided)
-        people = compact(people)
-        counts = compact(self.layout.counts_read(counts))
+        everyone in it (``people``), and the counts of the people it determined.
+
+        They are copied (``compact``) on a thread while the next group is decided (Arrow
+        releases the GIL); the group before is held, or spilled, first.
+        """
+        self._settle()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="results")
+        counts = self.layout.counts_read(counts)
+        self._pending = self._thread.submit(lambda: tuple(map(compact, (decided, people, counts))))
+
+    def _settle(self) -> None:
+        """Hold the group being copied (raising what copying it raised), spilling at the limit."""
+        if self._pending is None:
+            return
+        decided, people, counts = self._pending.result()
+        self._pending = None
         self.decided.append(decided)
         self.people.append(people)
         self.counts.append(counts)
@@ -206,6 +223,10 @@ class Results:
 
     def finish(self) -> None:
         """Every group is in: spill what is held if anything was spilled, else keep it."""
+        self._settle()
+        if self._thread is not None:
+            self._thread.shutdown()
+            self._thread = None
         if self.spilled:
             if self.decided:
                 self._spill()
@@ -220,6 +241,10 @@ class Results:
 
     def close(self) -> None:
         """Remove the spilled parts (the outputs are written, or the run failed)."""
+        if self._thread is not None:
+            self._thread.shutdown(cancel_futures=True)
+            self._thread = None
+            self._pending = None
         shutil.rmtree(self.spill_dir, ignore_errors=True)
         self.determinations_parts.clear()
         self.people_parts.clear()
