@@ -56,7 +56,12 @@ Rows = pl.DataFrame | pl.LazyFrame  # a sheet's rows: in memory, or scanned (nev
 
 
 def _needs(frame: Rows) -> dict[str, set[str]]:
-    """Which escapes each text column needs at all (most need none): one streaming pass."""
+    """Which escapes each text column needs at all (most need none).
+
+    A first pass looks for any character an escape starts from (a substring search,
+    several times cheaper than the patterns) and for white space at either end; only
+    the columns it finds are then tested pattern by pattern.
+    """
     checks = {
         "xml": r"[&<>]",
         "escape_like": r"_x[0-9A-Fa-f]{4}_",
@@ -66,21 +71,38 @@ def _needs(frame: Rows) -> dict[str, set[str]]:
     text = [n for n, t in frame.lazy().collect_schema().items() if t == pl.String]
     if not text:
         return {}
-    found = (
+    first = (
         frame.lazy()
         .select(
+            *(pl.col(n).str.contains_any(_STARTS).any().alias(f"{n}\0special") for n in text),
             *(
-                pl.col(n).str.contains(pattern).any().alias(f"{n}\0{check}")
+                (pl.col(n).str.len_bytes() != pl.col(n).str.strip_chars().str.len_bytes())
+                .any()
+                .alias(f"{n}\0space")
                 for n in text
-                for check, pattern in checks.items()
             ),
+            # Bytes first: a text has at least as many bytes as characters.
             *(
-                (pl.col(n).str.len_chars().max() > EXCEL_MAX_CHARS).alias(f"{n}\0long")
+                (pl.col(n).str.len_bytes().max() > EXCEL_MAX_CHARS).alias(f"{n}\0long")
                 for n in text
             ),
         )
         .collect(engine="streaming")
         .row(0, named=True)
+    )
+    tests: list[pl.Expr] = []
+    for n in text:
+        if first[f"{n}\0special"]:
+            tests += [
+                pl.col(n).str.contains(checks[c]).any().alias(f"{n}\0{c}")
+                for c in ("xml", "escape_like", "control")
+            ]
+        if first[f"{n}\0space"]:
+            tests.append(pl.col(n).str.contains(checks["space"]).any().alias(f"{n}\0space"))
+        if first[f"{n}\0long"]:
+            tests.append((pl.col(n).str.len_chars().max() > EXCEL_MAX_CHARS).alias(f"{n}\0long"))
+    found = (
+        frame.lazy().select(tests).collect(engine="streaming").row(0, named=True) if tests else {}
     )
     needs: dict[str, set[str]] = {n: set() for n in text}
     for key, present in found.items():
@@ -88,6 +110,10 @@ def _needs(frame: Rows) -> dict[str, set[str]]:
             name, check = key.split("\0")
             needs[name].add(check)
     return needs
+
+
+# Where an escape's text starts: XML's three, the controls, and "_x" of ``_xHHHH_``.
+_STARTS = ["&", "<", ">", *_CONTROL, "_x"]
 
 
 def _unescapable(value: pl.Expr, needs: set[str]) -> pl.Expr:
