@@ -235,20 +235,22 @@ def test_version():
     assert result.exit_code == 0 and result.output.startswith("clearance ")
 
 
-def test_a_closed_pipe_ends_the_command_quietly_with_sigpipes_status():
-    # `clearance inspect x | head -1`: the reader goes away before the figures are
-    # printed; no traceback, no "internal error", the status a shell gives `git log | head`.
+@pytest.mark.parametrize("args", [["inspect", str(SAMPLE)], ["explain", "--help"]])
+def test_a_closed_pipe_ends_the_command_with_one_line_and_status_2(args):
+    # `clearance inspect x | head -1`: the reader goes away before the figures (or a
+    # command's help, which Rich prints) are written; no traceback, no "internal
+    # error": one line and status 2 (issue 18).
     import os
     import subprocess
     import sys
     from pathlib import Path
 
-    from clearance.screen import CLOSED_PIPE_STATUS
+    from clearance.screen import CLOSED_PIPE_LINE, CLOSED_PIPE_STATUS
 
     src = str(Path(__file__).resolve().parent.parent / "src")
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "clearance", "inspect", str(SAMPLE)],
+        [sys.executable, "-m", "clearance", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -256,8 +258,8 @@ def test_a_closed_pipe_ends_the_command_quietly_with_sigpipes_status():
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # the reader is gone before anything is written
     errors = process.stderr.read()
-    assert process.wait(timeout=120) == CLOSED_PIPE_STATUS == 141
-    assert errors == b""
+    assert process.wait(timeout=120) == CLOSED_PIPE_STATUS == 2
+    assert errors.decode().splitlines() == [CLOSED_PIPE_LINE]
 
 
 def test_the_workbook_speaks_plain_words_and_keeps_the_codes(sample_run):

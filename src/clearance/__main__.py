@@ -10,6 +10,7 @@ the process's environment as they found it.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -31,16 +32,30 @@ def main() -> None:
         tune_jemalloc()
     # Imported here, not above: the allocator must be tuned before cli imports Polars.
     from clearance.cli import app
-    from clearance.screen import CLOSED_PIPE_STATUS
+    from clearance.screen import closed_pipe
 
+    output = _identity(1)
     try:
         app(prog_name="clearance")
     except SystemExit as exc:
         # Text written past a closed pipe (``laws show | head``): Click stops writing
-        # (its flush wrapper in place of stdout) and exits 1, an internal error's status.
-        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
-            sys.exit(CLOSED_PIPE_STATUS)
+        # (its flush wrapper in place of stdout) and exits 1; Rich (a command's help)
+        # puts /dev/null in place of standard output and exits 1. Neither is an
+        # internal error.
+        if exc.code == 1 and (
+            type(sys.stdout).__name__ == "PacifyFlushWrapper" or _identity(1) != output
+        ):
+            closed_pipe()
         raise
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    """The device and inode of an open file descriptor (None: not open)."""
+    try:
+        status = os.fstat(fd)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ escape, so a C1 control inside a string (which JSON may hold as is) stays inert 
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.errors import MarkupError
@@ -26,13 +27,30 @@ from rich.text import Text
 
 from clearance.textsafe import terminal_safe
 
-__all__ = ["Screen"]
+__all__ = ["CLOSED_PIPE_LINE", "CLOSED_PIPE_STATUS", "Screen", "closed_pipe"]
 
 
-# The status of a command whose output pipe closed early (``clearance inspect x | head
-# -1``): quiet, with the status a shell reports for git or coreutils, which SIGPIPE
-# ends (128 + 13), never the 1 of an internal error.
-CLOSED_PIPE_STATUS = 141
+# A command whose output pipe closed early (``clearance inspect x | head -1``) stops
+# with one line on standard error and the status of a problem outside clearance (2),
+# never the 1 of an internal error (issue 18, "CLI polish").
+CLOSED_PIPE_STATUS = 2
+CLOSED_PIPE_LINE = "clearance: the output was closed before all of it was written"
+
+
+def closed_pipe() -> NoReturn:
+    """Say the output was closed early, in one line, and exit with CLOSED_PIPE_STATUS."""
+    import os
+    import sys
+
+    try:  # standard error may be gone too; the status says it all then
+        sys.stderr.write(CLOSED_PIPE_LINE + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    # Nothing more reaches the closed pipe at exit (Python would complain of the flush).
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(CLOSED_PIPE_STATUS)
 
 
 class Screen(Console):
@@ -54,10 +72,7 @@ class Screen(Console):
             return super().render_str(text, **{**kwargs, "markup": False})
 
     def on_broken_pipe(self) -> None:
-        """The reader went away (``| head``): stop quietly (Rich's own exits 1)."""
-        super_exit = None
-        try:
+        """The reader went away (``| head``): one line, status 2 (Rich's own exits 1)."""
+        with contextlib.suppress(SystemExit):
             super().on_broken_pipe()
-        except SystemExit as exc:
-            super_exit = exc
-        raise SystemExit(CLOSED_PIPE_STATUS) from super_exit
+        closed_pipe()
