@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import queue
 import shutil
 import threading
 import zipfile
@@ -43,7 +42,7 @@ from clearance.web.exports import ensure_reviewed, run_lock, saved_office
 from clearance.web.laws import is_auto_relief
 from clearance.web.settings import Settings
 from clearance.web.uploads import ReceivedFile, UploadError
-from clearance.web.worker import USER_ERRORS, output_dir
+from clearance.web.worker import USER_ERRORS, QueueThread, output_dir
 
 log = logging.getLogger("clearance.web")
 
@@ -159,14 +158,15 @@ def new_sheet(
     return sheet
 
 
-class SheetWorker:
+class SheetWorker(QueueThread):
     """A queue of sheet ids and the thread that decides them in order."""
 
+    thread_name = "clearance-sheets"
+
     def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        super().__init__()
         self.settings = settings
         self.sessions = sessions
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
         private_dir(sheets_dir(settings))  # uploads arrive here, owner-only
 
     def start(self) -> None:
@@ -179,30 +179,18 @@ class SheetWorker:
             for sheet in session.scalars(select(Sheet).where(Sheet.state == "deleted")):
                 shutil.rmtree(sheet_folder(self.settings, sheet.id), ignore_errors=True)
             waiting = session.scalars(select(Sheet.id).where(Sheet.state == "queued")).all()
-        self._thread = threading.Thread(target=self._loop, name="clearance-sheets", daemon=True)
-        self._thread.start()
+        self.start_thread()
         for sheet_id in sorted(waiting):
             self.submit(sheet_id)
 
     def submit(self, sheet_id: int) -> None:
-        self._queue.put(sheet_id)
+        self.put(sheet_id)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
-            return
-        self._queue.put(None)
-        self._thread.join(timeout)
-        self._thread = None
+    def carry_out(self, item: int) -> None:
+        self.execute(item)
 
-    def _loop(self) -> None:
-        while True:
-            sheet_id = self._queue.get()
-            if sheet_id is None:
-                return
-            try:
-                self.execute(sheet_id)
-            except Exception as exc:  # keep the thread alive
-                log.error("sheet %s: internal error (%s)", sheet_id, type(exc).__name__)
+    def name_of(self, item: int) -> str:
+        return f"sheet {item}"
 
     def execute(self, sheet_id: int) -> None:
         """Decide one queued sheet and turn its run folders into runs of the app."""

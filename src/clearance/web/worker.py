@@ -101,24 +101,25 @@ class Job:
         return self.state in ("queued", "working")
 
 
-class Jobs:
-    """Background jobs, one at a time, in order, on a thread of their own (a run and a
-    filings zip do not wait for each other). A job is given a progress callback (one
-    unit of work done) and returns its result; a failure whose message is written for
-    users (``user_errors``) is kept as it is, anything else as its kind only."""
+class QueueThread:
+    """Items carried out one at a time, in order, by a thread of their own (``start``);
+    ``stop`` ends the thread once what is queued before it is done. Subclasses say
+    what carrying out an item is (``carry_out``): it must not raise; what it raises
+    all the same is logged by its kind only (its text may quote data), and the thread
+    goes on."""
 
-    def __init__(self, user_errors: tuple[type[Exception], ...] = ()) -> None:
-        self.user_errors = user_errors
-        self._queue: queue.Queue[tuple[Job, Callable[[Callable[[int], None]], Any]] | None] = (
-            queue.Queue()
-        )
-        self._jobs: dict[str, Job] = {}
-        self._guard = threading.Lock()
+    thread_name = "clearance-queue"
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="clearance-jobs", daemon=True)
+    def start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
         self._thread.start()
+
+    def put(self, item: Any) -> None:
+        self._queue.put(item)
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._thread is None:
@@ -126,6 +127,41 @@ class Jobs:
         self._queue.put(None)
         self._thread.join(timeout)
         self._thread = None
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                self.carry_out(item)
+            except Exception as exc:  # keep the thread alive
+                log.error("%s: internal error (%s)", self.name_of(item), type(exc).__name__)
+
+    def carry_out(self, item: Any) -> None:
+        raise NotImplementedError
+
+    def name_of(self, item: Any) -> str:
+        """The item, as the log names it (never its data)."""
+        return self.thread_name
+
+
+class Jobs(QueueThread):
+    """Background jobs, one at a time, in order, on a thread of their own (a run and a
+    filings zip do not wait for each other). A job is given a progress callback (one
+    unit of work done) and returns its result; a failure whose message is written for
+    users (``user_errors``) is kept as it is, anything else as its kind only."""
+
+    thread_name = "clearance-jobs"
+
+    def __init__(self, user_errors: tuple[type[Exception], ...] = ()) -> None:
+        super().__init__()
+        self.user_errors = user_errors
+        self._jobs: dict[str, Job] = {}
+        self._guard = threading.Lock()
+
+    def start(self) -> None:
+        self.start_thread()
 
     def get(self, key: str) -> Job | None:
         with self._guard:
@@ -143,15 +179,11 @@ class Jobs:
         if self._thread is None:
             self._carry_out(job, work)
         else:
-            self._queue.put((job, work))
+            self.put((job, work))
         return job
 
-    def _loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            self._carry_out(*item)
+    def carry_out(self, item: tuple[Job, Callable[[Callable[[int], None]], Any]]) -> None:
+        self._carry_out(*item)
 
     def _carry_out(self, job: Job, work: Callable[[Callable[[int], None]], Any]) -> None:
         def advance(n: int) -> None:
@@ -170,15 +202,16 @@ class Jobs:
             job.finished.set()
 
 
-class Worker:
+class Worker(QueueThread):
     """A queue of run ids and the thread that carries them out in order; and the
     background jobs (``jobs``) on a thread of their own."""
 
+    thread_name = "clearance-runs"
+
     def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        super().__init__()
         self.settings = settings
         self.sessions = sessions
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
         self._cancelled: set[int] = set()  # asked of this process; others see the state
         self.jobs = Jobs((*USER_ERRORS, FilingsError, ReportError, RunGone))
 
@@ -199,14 +232,13 @@ class Worker:
                 r.finished_at = utcnow()
             waiting = session.scalars(select(Run.id).where(Run.state == "queued")).all()
             sweep_deleted(self.settings, session)
-        self._thread = threading.Thread(target=self._loop, name="clearance-runs", daemon=True)
-        self._thread.start()
+        self.start_thread()
         self.jobs.start()
         for run_id in sorted(waiting):
             self.submit(run_id)
 
     def submit(self, run_id: int) -> None:
-        self._queue.put(run_id)
+        self.put(run_id)
 
     def cancel(self, run_id: int) -> None:
         """Stop a run at its next progress callback (its state is already cancelling)."""
@@ -214,21 +246,13 @@ class Worker:
 
     def stop(self, timeout: float = 5.0) -> None:
         self.jobs.stop(timeout)
-        if self._thread is None:
-            return
-        self._queue.put(None)
-        self._thread.join(timeout)
-        self._thread = None
+        super().stop(timeout)
 
-    def _loop(self) -> None:
-        while True:
-            run_id = self._queue.get()
-            if run_id is None:
-                return
-            try:
-                self.execute(run_id)
-            except Exception as exc:  # keep the worker alive; the run is marked failed
-                log.error("run %s: internal error (%s)", run_id, type(exc).__name__)
+    def carry_out(self, item: int) -> None:
+        self.execute(item)  # what it raises is logged; the run is marked failed
+
+    def name_of(self, item: int) -> str:
+        return f"run {item}"
 
     def _claim(self, run_id: int) -> Run | None:
         with self.sessions.begin() as session:
