@@ -268,14 +268,48 @@ def test_the_workbook_speaks_plain_words_and_keeps_the_codes(sample_run):
     from clearance.law import load_rulepack
 
     law = load_rulepack()
-    sheet = fastexcel.read_excel(sample_run / "determinations.xlsx").load_sheet(0).to_polars()
+    book = fastexcel.read_excel(sample_run / "determinations.xlsx")
+    assert book.sheet_names == ["Determinations", "Summary", "Columns"]
+    sheet = book.load_sheet(0).to_polars()
     csv = pl.read_csv(sample_run / "determinations.csv", infer_schema=False)
+    # Headers in words; the Columns sheet pairs each with its name in the CSV.
+    pairs = book.load_sheet("Columns").to_polars()
+    assert pairs.columns == ["Header in this workbook", "Column in determinations.csv"]
+    header = dict(zip(pairs[:, 1], pairs[:, 0], strict=True))
+    assert sheet.columns == [header[c] for c in pairs[:, 1]]
+    assert header["determination"] == "Determination" and header["cnt_order"] != "cnt_order"
+    assert header["conviction_date"] == "Conviction date" and header["reason"] == "Reason (code)"
+    assert set(csv.columns) <= set(header)
     labels = dict(law.determination_labels)
     assert labels["not_eligible"] == "Not eligible"  # from pack.yaml, not from code
-    assert sheet["determination"].to_list() == [labels[d] for d in csv["determination"]]
-    assert sheet["reason"].to_list() == csv["reason"].to_list()  # the code, beside its words
-    at = sheet.columns.index("reason")
-    assert sheet.columns[at + 1] == "reason_in_words"
-    assert sheet["reason_in_words"].to_list() == [law.rule(r).label for r in csv["reason"]]
-    assert sheet.schema["conviction_date"] == pl.Datetime("ms")  # real dates
+    assert sheet["Determination"].to_list() == [labels[d] for d in csv["determination"]]
+    assert sheet["Reason (code)"].to_list() == csv["reason"].to_list()  # beside its words
+    at = sheet.columns.index("Reason (code)")
+    assert sheet.columns[at + 1] == "Reason"
+    assert sheet["Reason"].to_list() == [law.rule(r).label for r in csv["reason"]]
+    assert sheet.schema["Conviction date"] == pl.Datetime("ms")  # real dates
+    assert sheet.schema["Date of birth"] == pl.Datetime("ms")
     assert "not_eligible" in set(csv["determination"])  # the CSV keeps its codes
+
+
+def test_the_workbook_summary_sheet_has_summary_json_figures(sample_run):
+    import fastexcel
+
+    summary = json.loads((sample_run / "summary.json").read_text())
+    figures = (
+        fastexcel.read_excel(sample_run / "determinations.xlsx")
+        .load_sheet("Summary", header_row=None)
+        .to_polars()
+    )
+    # (A column of text and numbers is read back as text: compared as text.)
+    rows = {r[0]: r[1] for r in figures.rows() if r[0] is not None}
+    assert rows["County"] == summary["county"]
+    assert rows["Convictions decided"] == str(summary["convictions_in_scope"])
+    assert rows["People in the extract"] == str(summary["subjects"])
+    assert rows["People helped"] == str(summary["impact"]["people_helped"])
+    coded = {r[2]: r[1] for r in figures.rows() if r[2] not in (None, "Code")}
+    assert coded and {"dismiss", "reduce"} <= set(coded)
+    for determination, n in summary["by_determination"].items():
+        assert coded[determination] == str(n)
+    for reason, n in summary["by_reason"].items():
+        assert coded[reason] == str(n)

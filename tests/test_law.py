@@ -354,6 +354,12 @@ BROKEN = [
     ),
     (
         "pack.yaml",
+        '  review: "For review by a person"\n',
+        '  review: "For review by a person"\n  pardon: "Pardoned"\n',
+        "pack.yaml: determination_labels: 'pardon' is not one of 'determinations'",
+    ),
+    (
+        "pack.yaml",
         "version:",
         "versoin:",
         "pack.yaml: unknown key 'versoin'",

@@ -444,8 +444,13 @@ def test_a_view_downloads_as_csv_and_excel_safe_and_logged(queue):
     book = client.get(f"/runs/{run_id}/results.xlsx?{urlencode(view)}")
     assert book.status_code == 200
     sheet = fastexcel.read_excel(book.content).load_sheet(0).to_polars()
+    # Headers and determinations in words (the Columns sheet names each column).
+    assert {"Subject ID", "Count (DOJ order)", "Determination", "Reviewed by"} <= set(sheet.columns)
+    assert set(sheet["Determination"]) <= {"Dismissed", "Reduced to a misdemeanor", "Not eligible",
+                                          "For review by a person"}  # fmt: skip
+    sheet = sheet.rename({"Subject ID": "subject_id", "Count (DOJ order)": "cnt_order"})
     assert keys(sheet) == expected
-    assert sheet.filter(pl.col("subject_id") == FORMULA)["name"][0] == "=HYPERLINK(1),X"
+    assert sheet.filter(pl.col("subject_id") == FORMULA)["Name"][0] == "=HYPERLINK(1),X"
     with zipfile.ZipFile(io.BytesIO(book.content)) as archive:
         xml = archive.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in xml  # text, never a formula

@@ -152,3 +152,26 @@ def test_decisions_that_do_not_fit_the_run_are_refused(run_dir, tmp_path):
     with pytest.raises(ReviewedRunError, match="two decisions"):
         write_reviewed_run(run_dir, [good, good], tmp_path / "z")
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_the_reviewed_workbook_shows_the_decision_note_and_date(run_dir, tmp_path):
+    import fastexcel
+
+    from clearance.law import load_rulepack
+
+    decisions = decisions_for(run_dir)
+    write_reviewed_run(run_dir, decisions, tmp_path / "reviewed")
+    book = fastexcel.read_excel(tmp_path / "reviewed" / "determinations.xlsx")
+    assert book.sheet_names == ["Determinations", "Summary", "Columns"]
+    sheet = book.load_sheet(0).to_polars()
+    assert sheet.schema["Reviewed on (UTC date)"] == pl.Datetime("ms")  # a real date
+    decided = sheet.filter(pl.col("Reviewer's decision").is_not_null())
+    assert decided.height == len(decisions)
+    by_key = {(d.subject_id, d.cnt_order): d for d in decisions}
+    for row in decided.iter_rows(named=True):
+        d = by_key[(row["Subject ID"], row["Count (DOJ order)"])]
+        assert row["Reviewer's decision"] == dict(load_rulepack().determination_labels)[d.decision]
+        assert row["Reviewer's note"] == d.note
+        assert row["Reviewed on (UTC date)"].date() == d.reviewed_at.date()
+    figures = book.load_sheet("Summary", header_row=None).to_polars()
+    assert "Records by determination" in figures[:, 0].to_list()

@@ -434,25 +434,26 @@ def write_outputs(
     title = f"{policy.name}: determinations as of {as_of}"
     results = evaluation.results
     layout = layout_for(law)
+    # The summary first: the workbook's first sheet shows its headline figures.
     if results is not None:  # the local engine: history.parquet written, the rest here
-        try:
-            workbook = results.write(folder, title, PEOPLE_FILE, law or load_rulepack())
-        finally:
-            results.close()  # the spilled parts
         summary = finish_summary(
             results.tallied(), read, as_of=as_of, county=county, policy_name=policy.name
         )
+        try:
+            workbook = results.write(folder, title, PEOPLE_FILE, law or load_rulepack(), summary)
+        finally:
+            results.close()  # the spilled parts
     elif evaluation.decided is None or evaluation.model is None:
         raise RuntimeError("the engine handed the outputs no determinations")
     else:
         published = layout.table(evaluation.decided)
-        workbook = det_out.write_all(
-            published, folder, title, layout.columns, layout.workbook_columns,
-            law or load_rulepack(),
-        )  # fmt: skip
         summary = finish_summary(
             layout.tallies(published, evaluation.model, as_of, policy), read, as_of=as_of,
             county=county, policy_name=policy.name,
+        )  # fmt: skip
+        workbook = det_out.write_all(
+            published, folder, title, layout.columns, layout.workbook_columns,
+            law or load_rulepack(), summary,
         )  # fmt: skip
         _write_history(evaluation, published, folder)
     (folder / "summary.json").write_text(_json(summary))

@@ -9,7 +9,9 @@ Parquet keeps everything, including the per-rule tests (``t_<rule>``) that
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from concurrent.futures import Future, ThreadPoolExecutor
+from importlib import resources
 from pathlib import Path
 
 import polars as pl
@@ -75,6 +77,7 @@ EXCEL_MAX_ROWS = 1_048_575  # one row of each sheet is the header
 DATE_COLUMNS = frozenset({
     "dob", "conviction_date", "arrest_date", "sentence_end", "eligible_on",
     "objection_deadline", "completion", "serving_until", "probation_end", "revocation_date",
+    "reviewed_on",
 })  # fmt: skip
 
 
@@ -133,29 +136,34 @@ def write_all(
     columns: tuple[str, ...] = COLUMNS,
     workbook_columns: tuple[str, ...] | None = None,
     law=None,
+    summary: dict | None = None,
 ) -> Pending:
     """Write CSV and Parquet now; the workbook now or on a thread (wait on it)."""
     published = determinations.select(columns)
     sheet = published if workbook_columns is None else published.select(workbook_columns)
-    pending = start_workbook(sheet, sheet.height, out, title, law)  # first: the longest
+    pending = start_workbook(sheet, sheet.height, out, title, law, summary)  # the longest first
     write_csv(published, out / "determinations.csv")
     determinations.write_parquet(out / "determinations.parquet", statistics=True)
     return pending
 
 
 def start_workbook(
-    rows: pl.DataFrame | pl.LazyFrame, height: int, out: Path, title: str, law=None
+    rows: pl.DataFrame | pl.LazyFrame,
+    height: int,
+    out: Path,
+    title: str,
+    law=None,
+    summary: dict | None = None,
 ) -> Pending:
     """Write the workbook of ``rows`` (``height`` of them) now, or, when there are many,
     on a thread (wait on what is returned). A scan is read a slice at a time."""
     pending = Pending()
+    path = out / "determinations.xlsx"
     if height <= WORKBOOK_IN_PROCESS_ROWS:
-        write_workbook(rows, out / "determinations.xlsx", title, law)
+        write_workbook(rows, path, title, law, summary)
     else:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook")
-        pending.future = thread.submit(
-            write_workbook, rows, out / "determinations.xlsx", title, law
-        )
+        pending.future = thread.submit(write_workbook, rows, path, title, law, summary)
         thread.shutdown(wait=False)  # the thread ends when the workbook is written
     return pending
 
@@ -169,9 +177,15 @@ def in_words(rows: pl.DataFrame | pl.LazyFrame, law) -> pl.DataFrame | pl.LazyFr
     rule's ``label``); codes the pack does not word are kept as they are."""
     names = rows.lazy().collect_schema().names()
     changes = []
-    if "determination" in names and law.determination_labels:
+    if law.determination_labels:
         labels = dict(law.determination_labels)
-        changes.append(pl.col("determination").replace(labels))
+        # The determination, and in the web app's workbooks the one the rules proposed
+        # and the reviewer's decision (determinations too).
+        changes += [
+            pl.col(name).replace(labels)
+            for name in ("determination", "engine_determination", "review_decision")
+            if name in names
+        ]
     if "reason" in names:
         by_reason = {reason: rule.label for reason, rule in law.rules.items() if rule.label}
         by_kind = {}
@@ -189,15 +203,26 @@ def in_words(rows: pl.DataFrame | pl.LazyFrame, law) -> pl.DataFrame | pl.LazyFr
     return rows.with_columns(changes).select(names) if changes else rows
 
 
-def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str, law=None) -> None:
+def write_workbook(
+    rows: pl.DataFrame | pl.LazyFrame,
+    path: Path,
+    title: str,
+    law=None,
+    summary: dict | None = None,
+) -> None:
     """A workbook ready for attorneys: filters, frozen header, readable widths.
 
     XlsxWriter builds the workbook and its header rows; the data rows are serialised
     column-wise (outputs/xlsx_rows.py: the same XML XlsxWriter writes, 20 times
     faster) and streamed into each sheet, so the workbook never sits whole in
     memory. Text stays text: a value that starts with "=" is never a formula, nor a
-    number-like case number a number. Given the rule pack (``law``), determinations
-    are in its plain words and the reason in words stands beside its code (in_words).
+    number-like case number a number. Headers are in words (headers.yaml), and a last
+    sheet, "Columns", pairs each with its column in the CSV. Given the rule pack
+    (``law``), determinations are in its plain words and the reason in words stands
+    beside its code (in_words). Given the run's ``summary`` (summary.json), a sheet
+    "Summary" shows its headline figures, and the workbook opens on it; the
+    determinations stay the first sheet (what a program reading "the first sheet" of
+    the workbook has always read).
     """
     if law is not None:
         rows = in_words(rows, law)
@@ -231,14 +256,120 @@ def write_workbook(rows: pl.DataFrame | pl.LazyFrame, path: Path, title: str, la
             dated = name in DATE_COLUMNS
             sheet.set_column(col, col, max(_width(name), 11) if dated else _width(name),
                              date_format if dated else None)  # fmt: skip
-        sheet.write_row(0, 0, columns, header)
+        sheet.write_row(0, 0, [header_of(name) for name in columns], header)
         sheet.autofilter(0, 0, max(part_height, 1), len(columns) - 1)
         sheet.freeze_panes(1, 2)
         sheets[f"xl/worksheets/sheet{i + 1}.xml"] = part
+    if summary is not None:
+        _summary_sheet(workbook, title, summary, law, header, date_format).activate()
+    _columns_sheet(workbook, columns, header)
     workbook.close()
     # The date format's index, given when the workbook was written (it was used).
     dates = {n: date_format.xf_index for n in columns if n in DATE_COLUMNS}
     splice_rows(path, sheets, dates if date_format.xf_index is not None else None)
+
+
+@functools.cache
+def _words() -> dict[str, dict[str, str]]:
+    """headers.yaml: the workbook's words for columns and summary figures."""
+    from clearance.law.yamlio import load_strict_yaml
+
+    text = resources.files("clearance.outputs").joinpath("headers.yaml").read_text("utf-8")
+    return load_strict_yaml(text, shipped=True)
+
+
+def header_of(column: str) -> str:
+    """A column's header in the workbook: its words (headers.yaml), else its name."""
+    return _words()["columns"].get(column, column)
+
+
+def _columns_sheet(workbook, columns: list[str], header) -> None:
+    """The last sheet: each header beside the column it is in the CSV and Parquet files."""
+    sheet = workbook.add_worksheet("Columns")
+    sheet.set_column(0, 0, 40)
+    sheet.set_column(1, 1, 28)
+    sheet.write_row(0, 0, ["Header in this workbook", "Column in determinations.csv"], header)
+    for row, name in enumerate(columns, start=1):
+        sheet.write_string(row, 0, header_of(name))
+        sheet.write_string(row, 1, name)
+
+
+# summary.json's figures on the Summary sheet, in this order: a figure, or a group of
+# figures (a heading, then one row each). Other keys (the breakdowns by court, city,
+# decade ...) are in summary.json and the report.
+SUMMARY_FIGURES = (
+    "subjects", "people_in_scope", "convictions_in_scope", "arrests_in_scope",
+    "records_in_scope", "already_relieved", "impact", "by_determination", "by_reason",
+    "review_by_reason", "petitions", "rows", "rejects_by_reason",
+)  # fmt: skip
+
+
+def summary_rows(summary: dict, law=None) -> list[tuple[str, object, str | None]]:
+    """The Summary sheet's rows: (words, value, code). A heading has value None; a
+    determination or reason is in the rule pack's words, with its code beside it."""
+    words = _words()["summary"]
+    labels = dict(law.determination_labels) if law is not None else {}
+    reasons = {r: rule.label for r, rule in law.rules.items() if rule.label} if law else {}
+    rows: list[tuple[str, object, str | None]] = []
+    for key in SUMMARY_FIGURES:
+        value = summary.get(key)
+        if value is None or (isinstance(value, dict) and not value):
+            continue
+        if not isinstance(value, dict):
+            rows.append((words.get(key, key), value, None))
+            continue
+        rows.append((words.get(key, key), None, None))
+        for item, figure in value.items():
+            if isinstance(figure, dict):
+                continue
+            if key == "by_determination":
+                rows.append((labels.get(item, item), figure, item))
+            elif key in ("by_reason", "review_by_reason"):
+                rows.append((reasons.get(item, item), figure, item))
+            elif key == "petitions":
+                rows.append((f"PC {item}", figure, item))
+            else:
+                rows.append((words.get(item, item), figure, None))
+    return rows
+
+
+def _summary_sheet(workbook, title: str, summary: dict, law, header, date_format):
+    """The sheet of the run's headline figures, the same numbers as summary.json."""
+    sheet = workbook.add_worksheet("Summary")
+    sheet.set_column(0, 0, 60)
+    sheet.set_column(1, 1, 14)
+    sheet.set_column(2, 2, 24)
+    sheet.write_string(0, 0, xml_safe(title), header)
+    words = _words()["summary"]
+    row = 2
+    for key in ("county", "as_of", "policy"):
+        if summary.get(key) is None:
+            continue
+        sheet.write_string(row, 0, words.get(key, key))
+        value = str(summary[key])
+        try:
+            sheet.write_datetime(row, 1, dt.date.fromisoformat(value), date_format)
+        except ValueError:
+            sheet.write_string(row, 1, xml_safe(value))
+        row += 1
+    row += 1
+    sheet.write_row(row, 0, ["Figure", "Number", "Code"], header)
+    for text, value, code in summary_rows(summary, law):
+        row += 1
+        if value is None:  # a heading, after a blank row
+            row += 1
+            sheet.write_string(row, 0, xml_safe(text), header)
+            continue
+        sheet.write_string(row, 0, xml_safe(str(text)))
+        if isinstance(value, bool):
+            sheet.write_boolean(row, 1, value)
+        elif isinstance(value, int | float):
+            sheet.write_number(row, 1, value)
+        else:
+            sheet.write_string(row, 1, xml_safe(str(value)))
+        if code is not None:
+            sheet.write_string(row, 2, xml_safe(code))
+    return sheet
 
 
 def _width(column: str) -> int:

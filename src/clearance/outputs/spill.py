@@ -251,9 +251,12 @@ class Results:
 
     # The outputs.
 
-    def write(self, out: Path, title: str, people_file: str, law=None) -> det_out.Pending:
+    def write(
+        self, out: Path, title: str, people_file: str, law=None, summary: dict | None = None
+    ) -> det_out.Pending:
         """determinations.csv, .parquet and .xlsx (the workbook maybe still being
-        written: wait on what is returned) and the people determined."""
+        written: wait on what is returned; ``summary`` is its first sheet) and the
+        people determined."""
         if self.published is not None and self.determined is not None:
             pending = det_out.write_all(
                 self.published,
@@ -262,6 +265,7 @@ class Results:
                 self.layout.columns,
                 self.layout.workbook_columns,
                 law,
+                summary,
             )
             self.determined.write_parquet(out / people_file)
             return pending
@@ -292,6 +296,7 @@ class Results:
             out,
             title,
             law,
+            summary,
         )
         write_parquet(
             _ordered(self.people_parts, PEOPLE_ORDER, self.limit),

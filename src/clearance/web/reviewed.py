@@ -40,6 +40,7 @@ RULE = "HS11361.9-reviewed"
 RELIEF_CITATION = "HS 11361.8(e), (f); HS 11361.9(b)"
 DECISIONS = ("dismiss", "reduce", "not_eligible")
 REVIEW_COLUMNS = ("review_decision", "review_note", "reviewed_by", "reviewed_at")
+REVIEWED_ON = "reviewed_on"  # the workbook's: the date of reviewed_at (UTC), a real date
 COPIED = ("rejects.csv", HISTORY_FILE, PEOPLE_FILE)
 REVIEW_FILE = "run.json"
 
@@ -131,15 +132,21 @@ def write_reviewed_run(
         published = table.select(*det_out.CONTRACT_COLUMNS, *REVIEW_COLUMNS, *det_out.FACT_COLUMNS)
         write_csv(published, tmp / "determinations.csv")
         table.write_parquet(tmp / "determinations.parquet", statistics=True)
+        summary = _summary(table, run_dir, provenance, original, decisions)
+        # The workbook has the day of each decision as a real date besides its time.
+        at = REVIEW_COLUMNS.index("reviewed_at") + len(det_out.CONTRACT_COLUMNS) + 1
+        sheet = published.insert_column(
+            at, published["reviewed_at"].str.slice(0, 10).alias(REVIEWED_ON)
+        )
         det_out.write_workbook(
-            published,
+            sheet,
             tmp / "determinations.xlsx",
             f"{provenance['policy']['name']}: reviewed determinations as of {provenance['as_of']}",
-            _law(provenance),  # determinations in the pack's plain words, as the run's
+            pack_of(provenance),  # determinations in the pack's plain words, as the run's
+            summary,
         )
         for name in COPIED:
             shutil.copyfile(run_dir / name, tmp / name)
-        summary = _summary(table, run_dir, provenance, original, decisions)
         (tmp / "summary.json").write_text(_json(summary))
         provenance["review"] = {
             "decisions": len(decisions),
@@ -157,7 +164,7 @@ def write_reviewed_run(
     return summary
 
 
-def _law(provenance: dict):
+def pack_of(provenance: dict):
     """The run's rule pack, for the workbook's plain words (None: codes as they are)."""
     from clearance.explain import ExplainError, pack_for_run
 

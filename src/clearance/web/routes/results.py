@@ -29,7 +29,7 @@ from clearance.filings import FilingsError
 from clearance.outputs.determinations import write_workbook
 from clearance.report import ReportError
 from clearance.textsafe import write_csv
-from clearance.web import laws, objections, results, reviews
+from clearance.web import laws, objections, results, reviewed, reviews
 from clearance.web.context import Ctx, require, text
 from clearance.web.db import Run, audit_entry
 from clearance.web.exports import (
@@ -161,7 +161,8 @@ def _export(ctx: Ctx, run_id: int, kind: str) -> Response:
         if kind == "csv":
             write_csv(rows, path)
         else:
-            write_workbook(rows, path, f"Run {run.id}: a view of the determinations")
+            # In the rule pack's plain words, as the run's own workbook.
+            write_workbook(rows, path, f"Run {run.id}: a view of the determinations", _law(file))
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -501,3 +502,12 @@ def mark_objection(
         )
     return RedirectResponse(f"/runs/{run.id}/worklist#row-{subject_id}-{cnt_order}",
                             status_code=303)  # fmt: skip
+
+
+def _law(determinations: Path):
+    """The rule pack of the run whose determinations these are (None: codes as they are)."""
+    try:
+        provenance = json.loads((determinations.parent / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return reviewed.pack_of(provenance)
