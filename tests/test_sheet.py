@@ -404,3 +404,99 @@ def test_parse_accounts_for_every_line():
     parsed = parse(text)
     assert sorted(parsed.fates) == list(range(1, 10))
     assert [r[:2] for r in parsed.rejects] == [(9, "unrecognised_line")]
+
+
+# --- scans: a sheet printed, scanned (no text layer) and read back through OCR --------
+
+ROW_FACTS = ("cyc_order", "stp_order", "cnt_order", "event_date_raw", "event_type", "agency",
+             "case_number", "offense_raw", "disposition", "conv_status", "sent_loc",
+             "sent_length_raw", "sent_time_code")  # fmt: skip
+
+
+def _image_pdf(images, path: Path, dpi: int) -> None:
+    """Page images as a PDF with no text layer, as a scanner writes one."""
+    pages = [image.convert("L") for image in images]
+    pages[0].save(path, save_all=True, append_images=pages[1:], resolution=dpi)
+
+
+def _scanned_copy(pdf: Path, path: Path, dpi: int = 200) -> None:
+    """A PDF's pages rasterised (the text layer gone): a scan of the printout."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        _image_pdf([page.render(scale=dpi / 72).to_pil() for page in document], path, dpi)
+    finally:
+        document.close()
+
+
+def _printed(text: str, path: Path, lines_a_page: int = 50) -> None:
+    """A text sheet typed onto letter pages at 200 dpi and saved as images only."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:  # a terminal's printout is in a fixed-width face, where there is one
+        font = ImageFont.truetype("DejaVuSansMono.ttf", 26)
+    except OSError:
+        font = ImageFont.load_default(size=26)
+    lines = text.splitlines()
+    pages = []
+    for start in range(0, len(lines), lines_a_page):
+        page = Image.new("L", (1700, 2200), 255)
+        draw = ImageDraw.Draw(page)
+        for i, line in enumerate(lines[start : start + lines_a_page]):
+            draw.text((90, 90 + i * 40), line, font=font, fill=0)
+        pages.append(page)
+    _image_pdf(pages, path, 200)
+
+
+def _needs_ocr() -> None:
+    missing = ocr_missing()
+    if missing:
+        pytest.skip(f"OCR not available here: {missing}")
+
+
+def test_a_scanned_peer_sheet_reads_every_count_of_its_text_twin(peers, tmp_path):
+    _needs_ocr()
+    folder = peers / "cfa-rapsheets"
+    twin = parse_sheet(folder / "chewbacca_rap_sheet.txt")
+    scan = tmp_path / "chewbacca-scanned.pdf"
+    _scanned_copy(folder / "chewbacca_rap_sheet.pdf", scan)
+    read = parse_sheet(scan)
+    assert read.how == "ocr"
+    assert read.rejects.is_empty(), read.rejects.to_dicts()  # every line used or noise
+    assert read.subject_id == twin.subject_id and read.parsed.counts == twin.parsed.counts
+    assert read.rows.select(ROW_FACTS).equals(twin.rows.select(ROW_FACTS))
+    for pack, table in decided(twin.rows, COUNTY).items():
+        assert decided(read.rows, COUNTY)[pack].equals(table), pack
+
+
+def test_what_ocr_makes_of_delimiters_footers_and_colons_is_read():
+    # Each as Tesseract read it from scanned printouts: rows of asterisks, a browser's
+    # print footer, "TOC=F", and END OF MESSAGE run together.
+    text = "\n".join([
+        "CII/A10000002", "NAM/01 DOE,JOHN", "xk kek k *",
+        "ARR/DET/CITE:", "20100105  CASO SACRAMENTO", "CNT:01 #1", "  11357 HS-POSSESS MARIJUANA",
+        "file:///Users/someone/sheet.html   9/20/18, 5:03 PM", "* kK OK OX",
+        "COURT:", "20100201  CASC SACRAMENTO", "CNT:01 #10M1", "  11357 HS-POSSESS MARIJUANA",
+        "TOC=M", "*DISPO:CONVICTED", "kKkRKKK",
+        "COURT:", "20110301  CASC SACRAMENTO", "CNT:01 #11M2", "  11357 HS-POSSESS MARIJUANA",
+        "*DISPO:CONVICTED", "xkKkKKK", "* * * ENDOFMESSAGE «x « «x",
+    ])  # fmt: skip
+    parsed, rows, rejects = sheet_from_text(text, "scan.txt")
+    assert rejects.is_empty(), rejects.to_dicts()
+    assert len(parsed.cycles) == 3 and parsed.counts == 3
+    assert rows.filter(pl.col("event_date_raw") == "20100201")["offense_toc"].to_list() == ["M"]
+
+
+def test_a_scan_of_the_identification_page_alone_is_refused_saying_so(peers, tmp_path):
+    _needs_ocr()
+    result = CliRunner().invoke(
+        app,
+        ["sheet", str(peers / "cfa-rapsheets" / "skywalker_rap_sheet.pdf"),
+         "--as-of", "2026-07-01", "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "identification section but no arrest or court entry" in result.output
+    # No personal data from the sheet in the message (the file's name aside).
+    assert "LUKE" not in result.output.upper() and "19570119" not in result.output

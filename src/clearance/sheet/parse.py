@@ -40,8 +40,10 @@ _DIGITS = str.maketrans(
 _DASHES = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2012": "-", "\u2212": "-"})
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
-_END = re.compile(r"END\s+OF\s+MESSAGE")
+_END = re.compile(r"END\s*OF\s*MESSAGE")
 _PAGE = re.compile(r"^(?:PAGE\s+\d+(?:\s+OF\s+\d+)?|-\s*\d+\s*-)$")
+# A browser's print header or footer: the page's address, then its date or page number.
+_PRINTED = re.compile(r"^(?:FILE|HTTPS?):///?\S+(?:\s+.*)?$")
 _CYCLE = re.compile(r"^[\s*.:,_'`~=\-]*$")
 _STEP_DELIM = re.compile(r"^(?:-\s*){3,}$")
 _CNT = re.compile(r"^C[NM]T\s*[:;.]\s*(.*)$")
@@ -49,10 +51,11 @@ _DISPO = re.compile(r"^\*?\s*D[I1l|]SP(?:O|0)?\s*[:;]\s*(.*)$")
 _STATUS = re.compile(r"^C[O0]NV\s+STATUS\s*[:;]\s*(.*)$")
 _SEN = re.compile(r"^SEN\s*[:;]\s*(.*)$")
 _COM = re.compile(r"^C[O0]M\s*[:;]\s*(.*)$")
-_TOC = re.compile(r"^TOC\s*[:;]\s*([FMI])$")
+_TOC = re.compile(r"^TOC\s*[:;=]\s*([FMI])$")
 _CII = re.compile(r"^C[I1lL|]{2}\s*/\s*(\S+)")
-# What OCR makes of a row of asterisks (`wKkKK*`, `* x * «`): a delimiter all the same.
-_STARS = frozenset("*xXkKwW\u00ab\u00bb%#")
+# What OCR makes of a row of asterisks (`wKkKK*`, `* x * «`, `* kek k *`, `* kK OK OX`):
+# a delimiter all the same.
+_STARS = frozenset("*xXkKwWeEO\u00ab\u00bb%#")
 _STAR_PUNCT = frozenset(".,:;'`~_-|!")
 # A scan's margin read as a short word before the line (`Pia DOB/...`, `ear NAM/01 ...`).
 _MARGIN = re.compile(
@@ -165,10 +168,13 @@ def date_token(token: str) -> str | None:
 
 
 def _ocr_stars(s: str) -> bool:
-    """A row of asterisks as OCR reads it: star-like marks only, at least three of them."""
+    """A row of asterisks as OCR reads it: star-like marks, at least three of them."""
     marks = [c for c in s if not c.isspace()]
     stars = sum(c in _STARS for c in marks)
-    return stars >= 3 and "*" in s and all(c in _STARS or c in _STAR_PUNCT for c in marks)
+    others = sum(not (c in _STARS or c in _STAR_PUNCT) for c in marks)
+    # Star-like marks only (`xkKkKKK`, `KKK`), or one stray letter in a longer row
+    # (`kKkRKKK`).
+    return (others == 0 and stars >= 3) or (others == 1 and stars >= 5)
 
 
 def _ocr_words(text: str) -> str:
@@ -272,7 +278,7 @@ class _Reader:
             self.ended = True
             self.close_step()
             return self.mark(n, NOISE)
-        if _PAGE.match(s):
+        if _PAGE.match(s) or _PRINTED.match(s):
             return self.mark(n, NOISE)
         if self.skip_next:
             self.skip_next = False

@@ -69,6 +69,13 @@ def sheet_from_text(
     number of lines before it, so that rows and rejects name the file and its line.
     """
     parsed = parse(text)
+    if parsed.person.cii is not None and not parsed.cycles:
+        # The identification section alone (the skywalker scan of ../shared/peers is
+        # its first page, twice): a rap sheet, but not all of it.
+        raise SheetError(
+            f"{name} holds a rap sheet's identification section but no arrest or court "
+            "entry: perhaps only its first page was scanned or saved; give the whole sheet"
+        )
     if parsed.person.cii is None or not parsed.cycles:
         gone = [w for w, g in (("no CII number", parsed.person.cii is None),
                                ("no cycle", not parsed.cycles)) if g]  # fmt: skip
