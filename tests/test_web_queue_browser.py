@@ -18,6 +18,7 @@ import fastexcel
 import polars as pl
 from sqlalchemy import create_engine, text
 
+from clearance.law import load_rulepack
 from clearance.synth import generate
 from test_web_browser import ARGS, ARTIFACTS, CHROMIUM, Shots, pytestmark, server, sign_in  # noqa: F401
 
@@ -129,15 +130,18 @@ def test_an_attorney_works_through_the_queue(server, tmp_path):  # noqa: F811
         download.value.save_as(saved)
         browser.close()
 
-    sheet = fastexcel.read_excel(saved.read_bytes()).load_sheet(0).to_polars()
+    # The workbook is in words: its Columns sheet pairs each header with the CSV's name.
+    book = fastexcel.read_excel(saved.read_bytes())
+    columns = book.load_sheet("Columns").to_polars()
+    sheet = book.load_sheet(0).to_polars().rename(dict(columns.iter_rows()))
+    words = dict(load_rulepack().determination_labels)
     assert sheet.height == BY_NEXT + IN_BULK
     assert sheet["name"].to_list() == sorted(sheet["name"].to_list())
     assert set(sheet["review"]) == {"decided"} and set(sheet["reviewed_by"]) == {"atty"}
-    assert set(sheet["opened_by"]) == {"engine"} and set(sheet["engine_determination"]) == {
-        "review"
-    }
+    assert set(sheet["opened_by"]) == {"engine"}
+    assert set(sheet["engine_determination"]) == {words["review"]}
     counts = dict(sheet.group_by("determination").len().iter_rows())
-    assert counts == {"dismiss": BY_NEXT, "not_eligible": IN_BULK}
+    assert counts == {words["dismiss"]: BY_NEXT, words["not_eligible"]: IN_BULK}
 
     # The audit log: one decision entry per case, the bulk ones with the one note.
     database = create_engine(f"sqlite:///{tmp_path / 'home' / 'clearance.db'}")
@@ -156,6 +160,6 @@ def test_an_attorney_works_through_the_queue(server, tmp_path):  # noqa: F811
     assert entries.select("subject_id", "cnt_order").n_unique() == entries.height
     assert entries.filter(pl.col("note") == bulk_note).height == IN_BULK
     assert (
-        entries.sort("subject_id", "cnt_order")["decision"].to_list()
+        [words[d] for d in entries.sort("subject_id", "cnt_order")["decision"]]
         == sheet.sort("subject_id", "cnt_order")["determination"].to_list()
     )
