@@ -16,12 +16,14 @@ floats as numbers, booleans as booleans, nulls as no cell at all.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import re
 import sys
 import zipfile
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -200,40 +202,57 @@ def _pieces(frame: Rows) -> Iterator[pl.DataFrame]:
 def _rows_xml(frame: Rows, first_row: int, dates: dict[str, int] | None = None) -> Iterator[bytes]:
     """The ``<row>`` elements for ``frame``, its first row at sheet row ``first_row``.
 
-    ``first_row`` is 1-based, as in the sheet (row 1 is the header).
+    ``first_row`` is 1-based, as in the sheet (row 1 is the header). Two pieces are
+    serialised at a time, on two threads (Polars releases the GIL), and given in order.
     """
     needs = _needs(frame)
-    first = first_row
+    with ThreadPoolExecutor(max_workers=PIECES_AT_ONCE, thread_name_prefix="rows") as pool:
+        pending: collections.deque[Future[bytes]] = collections.deque()
+        first = first_row
+        for piece in _pieces(frame):
+            pending.append(pool.submit(_piece_xml, piece, first, needs, dates))
+            first += piece.height
+            if len(pending) >= PIECES_AT_ONCE:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+PIECES_AT_ONCE = 2
+
+
+def _piece_xml(
+    piece: pl.DataFrame, first: int, needs: dict[str, set[str]], dates: dict[str, int] | None
+) -> bytes:
+    """One piece's rows, the first of them sheet row ``first``."""
     row = pl.col(_ROW)
-    for piece in _pieces(frame):
-        schema = piece.schema
-        # The columns with a value in every row of the piece: their cells are written
-        # straight into the row's text, with no string of their own first.
-        full = piece.select(_has_value(n, t).all().alias(n) for n, t in schema.items()).row(0)
-        parts: list[pl.Expr] = [pl.lit('<row r="'), row, pl.lit('">')]
-        for i, ((name, dtype), always) in enumerate(zip(schema.items(), full, strict=True)):
-            ref = column_letters(i)
-            need = needs.get(name, set())
-            if dates and name in dates and dtype == pl.String:
-                parts.append(_date_cell(name, ref, row, need, dates[name]))
-            elif always and dtype == pl.String and not need:
-                parts += [pl.lit(f'<c r="{ref}'), row, pl.lit('" t="inlineStr"><is><t>'),
-                          pl.col(name), pl.lit("</t></is></c>")]  # fmt: skip
-            elif always and dtype.is_integer():
-                parts += [pl.lit(f'<c r="{ref}'), row, pl.lit('"><v>'),
-                          pl.col(name).cast(pl.String), pl.lit("</v></c>")]  # fmt: skip
-            else:
-                parts.append(_cell(name, dtype, ref, row, need))
-        parts.append(pl.lit("</row>"))
-        numbered = pl.int_range(first, first + piece.height, dtype=pl.UInt32).cast(pl.String)
-        rows = (
-            piece.with_columns(numbered.alias(_ROW))
-            # A row with no value has no element at all, as in XlsxWriter's output.
-            .filter(pl.any_horizontal(_has_value(n, t) for n, t in schema.items()))
-            .select(pl.concat_str(parts))
-        )
-        first += piece.height
-        yield _joined(rows.to_series())
+    schema = piece.schema
+    # The columns with a value in every row of the piece: their cells are written
+    # straight into the row's text, with no string of their own first.
+    full = piece.select(_has_value(n, t).all().alias(n) for n, t in schema.items()).row(0)
+    parts: list[pl.Expr] = [pl.lit('<row r="'), row, pl.lit('">')]
+    for i, ((name, dtype), always) in enumerate(zip(schema.items(), full, strict=True)):
+        ref = column_letters(i)
+        need = needs.get(name, set())
+        if dates and name in dates and dtype == pl.String:
+            parts.append(_date_cell(name, ref, row, need, dates[name]))
+        elif always and dtype == pl.String and not need:
+            parts += [pl.lit(f'<c r="{ref}'), row, pl.lit('" t="inlineStr"><is><t>'),
+                      pl.col(name), pl.lit("</t></is></c>")]  # fmt: skip
+        elif always and dtype.is_integer():
+            parts += [pl.lit(f'<c r="{ref}'), row, pl.lit('"><v>'),
+                      pl.col(name).cast(pl.String), pl.lit("</v></c>")]  # fmt: skip
+        else:
+            parts.append(_cell(name, dtype, ref, row, need))
+    parts.append(pl.lit("</row>"))
+    numbered = pl.int_range(first, first + piece.height, dtype=pl.UInt32).cast(pl.String)
+    rows = (
+        piece.with_columns(numbered.alias(_ROW))
+        # A row with no value has no element at all, as in XlsxWriter's output.
+        .filter(pl.any_horizontal(_has_value(n, t) for n, t in schema.items()))
+        .select(pl.concat_str(parts))
+    )
+    return _joined(rows.to_series())
 
 
 _ROW = "\0row"  # the piece's row numbers, as text (no column of a table is so named)
