@@ -159,7 +159,5 @@ def test_an_attorney_works_through_the_queue(server, tmp_path):  # noqa: F811
     assert entries.height == BY_NEXT + IN_BULK
     assert entries.select("subject_id", "cnt_order").n_unique() == entries.height
     assert entries.filter(pl.col("note") == bulk_note).height == IN_BULK
-    assert (
-        [words[d] for d in entries.sort("subject_id", "cnt_order")["decision"]]
-        == sheet.sort("subject_id", "cnt_order")["determination"].to_list()
-    )
+    decided = [words[d] for d in entries.sort("subject_id", "cnt_order")["decision"]]
+    assert decided == sheet.sort("subject_id", "cnt_order")["determination"].to_list()
