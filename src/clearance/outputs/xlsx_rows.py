@@ -230,29 +230,41 @@ def _piece_xml(
     # The columns with a value in every row of the piece: their cells are written
     # straight into the row's text, with no string of their own first.
     full = piece.select(_has_value(n, t).all().alias(n) for n, t in schema.items()).row(0)
-    parts: list[pl.Expr] = [pl.lit('<row r="'), row, pl.lit('">')]
+    # Text written as it is (str) or worked out a row at a time (Expr); the texts that
+    # meet are joined first, a third fewer parts a row for Polars to put together.
+    parts: list[str | pl.Expr] = ['<row r="', row, '">']
     for i, ((name, dtype), always) in enumerate(zip(schema.items(), full, strict=True)):
         ref = column_letters(i)
         need = needs.get(name, set())
         if dates and name in dates and dtype == pl.String:
             parts.append(_date_cell(name, ref, row, need, dates[name]))
         elif always and dtype == pl.String and not need:
-            parts += [pl.lit(f'<c r="{ref}'), row, pl.lit('" t="inlineStr"><is><t>'),
-                      pl.col(name), pl.lit("</t></is></c>")]  # fmt: skip
+            parts += [f'<c r="{ref}', row, '" t="inlineStr"><is><t>', pl.col(name),
+                      "</t></is></c>"]  # fmt: skip
         elif always and dtype.is_integer():
-            parts += [pl.lit(f'<c r="{ref}'), row, pl.lit('"><v>'),
-                      pl.col(name).cast(pl.String), pl.lit("</v></c>")]  # fmt: skip
+            parts += [f'<c r="{ref}', row, '"><v>', pl.col(name).cast(pl.String), "</v></c>"]
         else:
             parts.append(_cell(name, dtype, ref, row, need))
-    parts.append(pl.lit("</row>"))
+    parts.append("</row>")
     numbered = pl.int_range(first, first + piece.height, dtype=pl.UInt32).cast(pl.String)
     rows = (
         piece.with_columns(numbered.alias(_ROW))
         # A row with no value has no element at all, as in XlsxWriter's output.
         .filter(pl.any_horizontal(_has_value(n, t) for n, t in schema.items()))
-        .select(pl.concat_str(parts))
+        .select(pl.concat_str(_literals_joined(parts)))
     )
     return _joined(rows.to_series())
+
+
+def _literals_joined(parts: list[str | pl.Expr]) -> list[pl.Expr]:
+    """The parts, each run of texts side by side joined into one literal."""
+    joined: list[str | pl.Expr] = []
+    for part in parts:
+        if isinstance(part, str) and joined and isinstance(joined[-1], str):
+            joined[-1] += part
+        else:
+            joined.append(part)
+    return [pl.lit(p) if isinstance(p, str) else p for p in joined]
 
 
 _ROW = "\0row"  # the piece's row numbers, as text (no column of a table is so named)
