@@ -37,6 +37,7 @@ import io
 import json
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,20 +227,27 @@ def _caption(office: Office, context: dict[str, Any], words: dict[str, Any]) -> 
     )
 
 
-def _petition(record: dict[str, Any], office: Office, context: dict[str, Any]) -> Pleading:
-    words = _load("objections.yaml")
+def pleading_blocks(
+    blocks: list[dict[str, Any]],
+    context: dict[str, Any],
+    office: Office,
+    table: tuple[Sequence[str], Sequence[tuple[str, str]]],
+) -> list[Any]:
+    """A pleading's body from its template's blocks (objections.yaml, petitions.yaml):
+    those whose ``when`` holds, each a block of text, the record's table (``table``:
+    its header and rows) or the office's signature."""
+    header, rows = table
     body: list[Any] = []
-    for item in words["blocks"]:
+    for item in blocks:
         when = item.get("when")
         if when is not None and not _condition(when, context):
             continue
         (kind, value), *_ = [(k, v) for k, v in item.items() if k != "when"]
         if kind == "table":
-            spec = words["record_table"]
             body.append(
                 SimpleTable(
-                    header=tuple(spec["columns"]),
-                    rows=tuple((label, render(text, context)) for label, text in spec["rows"]),
+                    header=tuple(header),
+                    rows=tuple(rows),
                     widths=(0.35, 0.65),
                     align=("left", "left"),
                 )
@@ -248,6 +256,14 @@ def _petition(record: dict[str, Any], office: Office, context: dict[str, Any]) -
             body.append(_signature(value, office))
         else:
             body.append(Block(kind, render(value, context)))
+    return body
+
+
+def _petition(record: dict[str, Any], office: Office, context: dict[str, Any]) -> Pleading:
+    words = _load("objections.yaml")
+    spec = words["record_table"]
+    rows = [(label, render(text, context)) for label, text in spec["rows"]]
+    body = pleading_blocks(words["blocks"], context, office, (spec["columns"], rows))
     return Pleading(
         caption=_caption(office, context, words),
         body=tuple(body),

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from clearance import __version__
-from clearance.filings.build import _signature, _write_both
-from clearance.filings.document import DocMeta, Pleading, SimpleTable
+from clearance.filings.build import _write_both
+from clearance.filings.document import DocMeta, Pleading
 from clearance.filings.errors import FilingsError
 from clearance.filings.letters import split_name
-from clearance.filings.objections import _caption, _county_title, _long
+from clearance.filings.objections import _caption, _county_title, _long, pleading_blocks
 from clearance.filings.office import Office
 from clearance.filings.person_record import Count, PersonRecord
-from clearance.filings.text import Block, _condition, _load, letter_text, render
+from clearance.filings.text import _load, letter_text, render
 from clearance.textsafe import xml_safe
 
 __all__ = ["Drafted", "PetitionGroup", "draft_petitions", "group_petitions", "petition_words"]
@@ -233,25 +233,9 @@ def _pleading(
         "title": remedy["title"],
         "subtitle": remedy["subtitle"],
     }
-    body: list[Any] = []
-    for item in remedy["blocks"]:
-        when = item.get("when")
-        if when is not None and not _condition(when, context):
-            continue
-        (kind, value), *_ = [(k, v) for k, v in item.items() if k != "when"]
-        if kind == "table":
-            body.append(
-                SimpleTable(
-                    header=tuple(words["facts_table"]["columns"]),
-                    rows=tuple(rows),
-                    widths=(0.35, 0.65),
-                    align=("left", "left"),
-                )
-            )
-        elif kind == "signature":
-            body.append(_signature(value, office))
-        else:
-            body.append(Block(kind, render(value, context)))
+    body = pleading_blocks(
+        remedy["blocks"], context, office, (words["facts_table"]["columns"], rows)
+    )
     pleading = Pleading(
         caption=_caption(office, context, caption_words),
         body=tuple(body),
