@@ -9,6 +9,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearance.law.offenses import (
     enhancement_in,
@@ -414,3 +416,92 @@ def test_normalised_columns_match_the_same_rows(name):
     )
     assert raw.equals(ready)
     assert raw["in"].any() or raw["maybe"].any()
+
+
+def _flags(offenses, df: pl.DataFrame) -> pl.DataFrame:
+    from clearance.law.offenses import normalised
+
+    # Beside the columns (as the rules add them): a list cut to no entry gives literals.
+    return (
+        df.with_columns(normalised())
+        .with_columns(
+            offense_in(offenses, normalised=True).alias("in"),
+            offense_possibly_in(offenses, normalised=True).alias("maybe"),
+            enhancement_in(offenses, normalised=True).alias("enh"),
+        )
+        .select("in", "maybe", "enh")
+    )
+
+
+def _cut_for(offenses, df: pl.DataFrame):
+    """The list cut to what rows of ``df`` can match (as the rules look up new charges)."""
+    from clearance.law.offenses import normalised
+
+    ready = df.with_columns(normalised())
+    texts = [t for c in ("charge", "offense_qualifiers") for t in df[c]]
+    return offenses.only_for(ready.select("code", "section").rows(), texts)
+
+
+# Rows naming every list's sections, their decimals, their enhancements in text, and none.
+def _rows_of_every_list() -> list[tuple]:
+    rows = []
+    for name in NAMES:
+        for entry in load(name).entries:
+            for section in (entry.section, entry.section + ".5", entry.section + "a"):
+                for sub in (None, *entry.subsections, *entry.except_subsections, "(b)(1)"):
+                    rows.append((entry.code, section.upper(), sub, f"{section} PC-FIRST DEGREE",
+                                 None, len(rows) % 2 == 0))  # fmt: skip
+        rows.append(("PC", "211", None, "ROBBERY W/12022.53(B)", "186.22(B)(1)", False))
+        rows.append((None, None, None, "CHARGE UNREADABLE 12022.5", None, False))
+    return rows
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_list_cut_to_some_rows_flags_them_as_the_whole_list(name):
+    """`OffenseList.only_for` keeps what rows can match: each row, and all rows at once,
+    get the same flags from the cut list as from the whole, and a row of another
+    section keeps none of the list's plain entries."""
+    offenses = load(name)
+    df = frame(_rows_of_every_list())
+    whole = _flags(offenses, df)
+    assert whole["in"].any()
+    if any(e.enhancement for e in offenses.entries):
+        assert whole["enh"].any()
+    assert _flags(_cut_for(offenses, df), df).equals(whole)
+    for i in range(0, df.height, 7):
+        row = df.slice(i, 1)
+        cut = _cut_for(offenses, row)
+        assert _flags(cut, row).equals(whole.slice(i, 1)), row.row(0)
+        assert len(cut.entries) < len(offenses.entries)
+    # A decimal section alone (the whole frame above holds its parent section too).
+    for entry in (e for n in NAMES for e in load(n).entries if e.with_decimals):
+        row = frame([(entry.code, entry.section + ".5", None, None, None, False)])
+        assert _flags(_cut_for(offenses, row), row).equals(_flags(offenses, row)), entry.label
+    nothing = frame([("PC", "99999", None, "NO SUCH OFFENSE", None, False)])
+    assert _cut_for(offenses, nothing).entries == ()
+
+
+SECTIONS = ["187", "459", "245", "12022.5", "12022.53", "186.22", "211", "664", "11352", "288",
+            "288.5", "1203.4", "14601", "14601.5", None]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["PC", "pc", "HS", "VC", None]),
+            st.sampled_from(SECTIONS),
+            st.sampled_from([None, "(a)", "(a)(1)", "(D)(3)", "(b)(1)(A)", "(c)"]),
+            st.sampled_from([None, "FIRST DEGREE", "W/12022.53(B)", "ADW/FORCE:GBI", "186.22 (b)"]),
+            st.sampled_from([None, "12022.5", "186.22(B)(4)", "PC 12022(b)(1)"]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_cut_list_agrees_on_generated_rows(name, rows):
+    offenses = load(name)
+    df = frame(rows)
+    assert _flags(_cut_for(offenses, df), df).equals(_flags(offenses, df))

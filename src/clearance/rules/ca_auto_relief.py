@@ -118,11 +118,9 @@ def _is(column: str, datum_words: str, law_: RulePack) -> pl.Expr:
 
 FLAG_KEY = ["charge", "offense_qualifiers"]
 FLAG_READ = ["code", "section", "subsection", "attempt"]
-# Charges already looked up, by pack digest: the lists' expressions (hundreds of
-# patterns) cost more to compile than to run, and a charge repeats from one group of
-# people to the next. Bounded: cleared when it holds more than this many charges.
+# Charges already looked up, by pack digest: a charge repeats from one group of people
+# to the next. Bounded: cleared when it holds more than this many charges.
 _FLAGS_SEEN: dict[str, pl.DataFrame] = {}
-_FLAG_EXPRESSIONS: dict[str, dict[str, pl.Expr]] = {}
 FLAGS_SEEN_MAX = 200_000
 _CHARGE_KEY = "\0charge"
 
@@ -132,19 +130,24 @@ def _list_flags(pack: RulePack, charges: pl.DataFrame) -> pl.DataFrame:
     seen = _FLAGS_SEEN.get(pack.sha256)
     new = charges if seen is None else charges.join(seen, on=FLAG_KEY, how="anti", nulls_equal=True)
     if new.height:
-        if pack.sha256 not in _FLAG_EXPRESSIONS:
-            _FLAG_EXPRESSIONS[pack.sha256] = {
-                column: getattr(pack, how)(name, normalised=True)
-                for column, (how, name) in LISTS.items()
-            }
-        # Lazily, in memory: half the cost of the eager call for these long expressions.
-        # Over the columns normalised once (a third of the time to plan, which is most
-        # of the time for a group's few new charges); the charge kept as it is, the key.
+        # Over the columns normalised once; the charge kept as it is, the key.
+        new = new.with_columns(pl.col("charge").alias(_CHARGE_KEY)).with_columns(
+            offenses.normalised()
+        )
+        # Each list cut to the entries these charges' sections can match: a group's few
+        # new charges are looked up by an expression of a few terms, not hundreds (whose
+        # planning took most of the rules' time for a group).
+        sections = new.select("code", "section").unique().rows()
+        texts = [t for c in offenses.DEFAULT_ENHANCEMENT_COLUMNS for t in new[c].unique()]
+        lists = {name: pack.lists[name].only_for(sections, texts) for _, name in LISTS.values()}
         found = (
             new.lazy()
-            .with_columns(pl.col("charge").alias(_CHARGE_KEY))
-            .with_columns(offenses.normalised())
-            .with_columns(**_FLAG_EXPRESSIONS[pack.sha256])
+            .with_columns(
+                **{
+                    column: getattr(offenses, how)(lists[name], normalised=True)
+                    for column, (how, name) in LISTS.items()
+                }
+            )
             .drop(FLAG_READ)
             .with_columns(pl.col(_CHARGE_KEY).alias("charge"))
             .drop(_CHARGE_KEY)
