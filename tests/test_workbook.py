@@ -192,3 +192,61 @@ def test_dates_are_real_excel_dates_and_what_is_no_date_stays_text(tmp_path):
     assert 'formatCode="yyyy-mm-dd"' in styles
     assert "<t>19790</t>" in sheet and "<t>1899-06-01</t>" in sheet  # text, as recorded
     assert '<c r="D2" s="' in sheet  # the valid date of birth is a date cell
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8),
+            st.sampled_from(
+                [
+                    "&",
+                    "a<b",
+                    "_x00A0_",
+                    "_X1",
+                    " lead",
+                    "trail\u2003",
+                    "\u00a0",
+                    "\x07",
+                    "\ufffe",
+                    "ok_x",
+                    "É",
+                ]
+            ),  # fmt: skip
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.integers(0, 5),
+)
+def test_the_first_look_at_a_column_never_misses_an_escape(values, offset):
+    """`_may_need` reads a column's bytes; whatever the exact tests find, it has found
+    (on a slice too, whose values do not start at the buffer's start)."""
+    from clearance.outputs.xlsx_rows import ESCAPES, _may_need, _needs
+
+    whole = pl.Series("t", ["pad"] * offset + values, dtype=pl.String).slice(offset)
+    for texts in (whole, *(whole.slice(i, 1) for i in range(len(values)))):
+        exact = {name for name, pattern in ESCAPES.items() if texts.str.contains(pattern).any()}
+        maybe = _may_need(texts)
+        if exact - {"space"}:
+            assert "special" in maybe, texts.to_list()
+        if "space" in exact:
+            assert "space" in maybe, texts.to_list()
+        assert _needs(pl.DataFrame({"t": texts}))["t"] == exact
+    # And the patterns agree with plain Python.
+    assert ("xml" in exact) == any(c in v for v in values[-1:] if v for c in "&<>")
+
+
+def test_the_used_range_ends_at_the_last_row_with_a_value(tmp_path):
+    """Rows without a value at the end (more than are looked at first) are not in the
+    sheet's used range, nor written."""
+    from clearance.outputs.xlsx_rows import LAST_ROWS_FIRST
+
+    n = LAST_ROWS_FIRST + 500
+    rows = pl.DataFrame({"a": ["x", "y", *([None] * n)], "b": [1, None, *([None] * n)]})
+    sheet = spliced_sheet(rows, tmp_path).decode()
+    assert '<dimension ref="A1:B3"/>' in sheet
+    assert sheet.count("<row ") == 3  # the header and two rows
+    assert spliced_sheet(rows.head(2), tmp_path) == sheet.encode()

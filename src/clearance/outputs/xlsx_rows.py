@@ -57,56 +57,39 @@ def column_letters(index: int) -> str:
 Rows = pl.DataFrame | pl.LazyFrame  # a sheet's rows: in memory, or scanned (never held whole)
 
 
-def _needs(frame: Rows) -> dict[str, set[str]]:
-    """Which escapes each text column needs at all (most need none).
+# What each escape is for, as a pattern over a value.
+ESCAPES = {
+    "xml": r"[&<>]",
+    "escape_like": r"_x[0-9A-Fa-f]{4}_",
+    "control": _CONTROL_CLASS,
+    "space": r"^\s|\s$",
+}
 
-    A first pass looks for any character an escape starts from (a substring search,
-    several times cheaper than the patterns) and for white space at either end; only
-    the columns it finds are then tested pattern by pattern.
+
+def _needs(piece: pl.DataFrame) -> dict[str, set[str]]:
+    """Which escapes each text column of a piece needs at all (most need none).
+
+    A first look at each column's bytes (`_may_need`, a few vector operations) finds
+    the columns that might need one; only those are then tested pattern by pattern.
     """
-    checks = {
-        "xml": r"[&<>]",
-        "escape_like": r"_x[0-9A-Fa-f]{4}_",
-        "control": _CONTROL_CLASS,
-        "space": r"^\s|\s$",
-    }
-    text = [n for n, t in frame.lazy().collect_schema().items() if t == pl.String]
-    if not text:
-        return {}
-    first = (
-        frame.lazy()
-        .select(
-            *(pl.col(n).str.contains_any(_STARTS).any().alias(f"{n}\0special") for n in text),
-            *(
-                (pl.col(n).str.len_bytes() != pl.col(n).str.strip_chars().str.len_bytes())
-                .any()
-                .alias(f"{n}\0space")
-                for n in text
-            ),
-            # Bytes first: a text has at least as many bytes as characters.
-            *(
-                (pl.col(n).str.len_bytes().max() > EXCEL_MAX_CHARS).alias(f"{n}\0long")
-                for n in text
-            ),
-        )
-        .collect(engine="streaming")
-        .row(0, named=True)
-    )
+    checks = ESCAPES
+    needs: dict[str, set[str]] = {}
     tests: list[pl.Expr] = []
-    for n in text:
-        if first[f"{n}\0special"]:
+    for n, dtype in piece.schema.items():
+        if dtype != pl.String:
+            continue
+        needs[n] = set()
+        maybe = _may_need(piece[n])
+        if "special" in maybe:
             tests += [
                 pl.col(n).str.contains(checks[c]).any().alias(f"{n}\0{c}")
                 for c in ("xml", "escape_like", "control")
             ]
-        if first[f"{n}\0space"]:
+        if "space" in maybe:
             tests.append(pl.col(n).str.contains(checks["space"]).any().alias(f"{n}\0space"))
-        if first[f"{n}\0long"]:
+        if "long" in maybe:
             tests.append((pl.col(n).str.len_chars().max() > EXCEL_MAX_CHARS).alias(f"{n}\0long"))
-    found = (
-        frame.lazy().select(tests).collect(engine="streaming").row(0, named=True) if tests else {}
-    )
-    needs: dict[str, set[str]] = {n: set() for n in text}
+    found = piece.select(tests).row(0, named=True) if tests else {}
     for key, present in found.items():
         if present:
             name, check = key.split("\0")
@@ -114,8 +97,56 @@ def _needs(frame: Rows) -> dict[str, set[str]]:
     return needs
 
 
-# Where an escape's text starts: XML's three, the controls, and "_x" of ``_xHHHH_``.
-_STARTS = ["&", "<", ">", *_CONTROL, "_x"]
+# Bytes an escape starts from (besides "_x" of ``_xHHHH_``): XML's three, and the lead
+# byte of U+FFFE and U+FFFF (EF BF BE, EF BF BF); and any byte below 0x20 (the C0
+# controls, but also tab and line feed: then the column is tested exactly).
+_SPECIAL_BYTES = (0x26, 0x3C, 0x3E, 0xEF)
+# Bytes a value with white space at either end may start or end with: ASCII's white
+# space (and the four separators some count as white space, 0x1C to 0x1F), and any
+# byte of a character beyond ASCII (U+00A0, U+2000 ... are white space).
+_EDGE_LOW, _EDGE_HIGH = (0x09, 0x0D), (0x1C, 0x20)
+
+
+def _at_edge(first: np.ndarray) -> bool:
+    return bool(
+        ((first >= _EDGE_LOW[0]) & (first <= _EDGE_LOW[1])).any()
+        or ((first >= _EDGE_HIGH[0]) & (first <= _EDGE_HIGH[1])).any()
+        or (first >= 0x80).any()
+    )
+
+
+def _may_need(texts: pl.Series) -> set[str]:
+    """What a text column may need, from its bytes alone (Arrow keeps the values end to
+    end): ``special``, a byte an escape starts from or ``_x``; ``space``, a value
+    starting or ending with a byte white space can; ``long``, a value of more bytes
+    than a cell holds characters. Never less than the column needs (a null's bytes,
+    if it has any, can only add to it); what it finds, `_needs` tests exactly."""
+    array = texts.to_arrow(compat_level=pl.CompatLevel.oldest())  # large_string
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not len(array) or array.null_count == len(array):
+        return set()
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)
+    offsets = offsets[array.offset : array.offset + len(array) + 1]
+    buffer = array.buffers()[2]
+    found = set()
+    if buffer is not None and offsets[-1] > offsets[0]:
+        data = np.frombuffer(buffer, dtype=np.uint8)
+        used = data[offsets[0] : offsets[-1]]
+        # One comparison a byte at a time (a table lookup over every byte costs more).
+        if (
+            used.min() < 0x20
+            or any((used == b).any() for b in _SPECIAL_BYTES)
+            or ((used[:-1] == 0x5F) & (used[1:] == 0x78)).any()
+        ):
+            found.add("special")
+        starts, ends = offsets[:-1], offsets[1:]
+        filled = ends > starts
+        if _at_edge(data[starts[filled]]) or _at_edge(data[ends[filled] - 1]):
+            found.add("space")
+        if (ends - starts).max() > EXCEL_MAX_CHARS:
+            found.add("long")
+    return found
 
 
 def _unescapable(value: pl.Expr, needs: set[str]) -> pl.Expr:
@@ -205,12 +236,11 @@ def _rows_xml(frame: Rows, first_row: int, dates: dict[str, int] | None = None) 
     ``first_row`` is 1-based, as in the sheet (row 1 is the header). Two pieces are
     serialised at a time, on two threads (Polars releases the GIL), and given in order.
     """
-    needs = _needs(frame)
     with ThreadPoolExecutor(max_workers=PIECES_AT_ONCE, thread_name_prefix="rows") as pool:
         pending: collections.deque[Future[bytes]] = collections.deque()
         first = first_row
         for piece in _pieces(frame):
-            pending.append(pool.submit(_piece_xml, piece, first, needs, dates))
+            pending.append(pool.submit(_piece_xml, piece, first, dates))
             first += piece.height
             if len(pending) >= PIECES_AT_ONCE:
                 yield pending.popleft().result()
@@ -221,12 +251,15 @@ def _rows_xml(frame: Rows, first_row: int, dates: dict[str, int] | None = None) 
 PIECES_AT_ONCE = 2
 
 
-def _piece_xml(
-    piece: pl.DataFrame, first: int, needs: dict[str, set[str]], dates: dict[str, int] | None
-) -> bytes:
-    """One piece's rows, the first of them sheet row ``first``."""
+def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) -> bytes:
+    """One piece's rows, the first of them sheet row ``first``.
+
+    Each piece is escaped as its own texts need: an escape changes only the values
+    that hold what it replaces, so the bytes are those of escaping the whole column.
+    """
     row = pl.col(_ROW)
     schema = piece.schema
+    needs = _needs(piece)
     # The columns with a value in every row of the piece: their cells are written
     # straight into the row's text, with no string of their own first.
     full = piece.select(_has_value(n, t).all().alias(n) for n, t in schema.items()).row(0)
@@ -319,16 +352,34 @@ def splice_rows(path: Path, sheets: dict[str, Rows], dates: dict[str, int] | Non
 
 
 def _last_row_with_value(frame: Rows) -> int | None:
-    """The 0-based index of the last row with a value in some column (None: no such row)."""
+    """The 0-based index of the last row with a value in some column (None: no such row).
+
+    The last rows are looked at first (a table's last row nearly always has a value);
+    the whole table only when none of them has one.
+    """
     schema = frame.lazy().collect_schema()
-    return (
-        frame.lazy()
-        .with_row_index("_index")
-        .filter(pl.any_horizontal(_has_value(n, t) for n, t in schema.items()))
-        .select(pl.col("_index").max())
-        .collect(engine="streaming")
-        .item()
+    valued = pl.any_horizontal(_has_value(n, t) for n, t in schema.items())
+    height = (
+        frame.height
+        if isinstance(frame, pl.DataFrame)
+        else frame.select(pl.len()).collect(engine="streaming").item()
     )
+    for start in (max(height - LAST_ROWS_FIRST, 0), 0):
+        last = (
+            frame.lazy()
+            .slice(start)
+            .with_row_index("_index", offset=start)
+            .filter(valued)
+            .select(pl.col("_index").max())
+            .collect(engine="streaming")
+            .item()
+        )
+        if last is not None or start == 0:
+            return last
+    return None
+
+
+LAST_ROWS_FIRST = 1_000
 
 
 def _fast_entry(entry: zipfile.ZipInfo) -> zipfile.ZipInfo:
