@@ -194,27 +194,17 @@ def test_dates_are_real_excel_dates_and_what_is_no_date_stays_text(tmp_path):
     assert '<c r="D2" s="' in sheet  # the valid date of birth is a date cell
 
 
+TRICKY_PIECES = ["&", "a<b", "_x00A0_", "_X1", " lead", "trail\u2003", "\u00a0", "\x07", "\ufffe",
+                 "ok_x", "É"]  # fmt: skip
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.one_of(
             st.none(),
             st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8),
-            st.sampled_from(
-                [
-                    "&",
-                    "a<b",
-                    "_x00A0_",
-                    "_X1",
-                    " lead",
-                    "trail\u2003",
-                    "\u00a0",
-                    "\x07",
-                    "\ufffe",
-                    "ok_x",
-                    "É",
-                ]
-            ),  # fmt: skip
+            st.sampled_from(TRICKY_PIECES),
         ),
         min_size=1,
         max_size=20,
