@@ -325,8 +325,9 @@ class _Decide:
                     counts=counts.lazy(),
                     lines=read_lines[0].lazy() if read_lines else None,
                 )
+                # Not sorted here: the results are sorted together (spill.in_order).
                 group_decided = determine(
-                    in_memory, self.policy, self.county, self.as_of, self.law
+                    in_memory, self.policy, self.county, self.as_of, self.law, ordered=False
                 ).collect(engine="in-memory")  # three times cheaper than streaming here
                 for name, n in county_convictions(counts).items():
                     found[name] = found.get(name, 0) + n

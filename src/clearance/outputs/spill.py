@@ -81,9 +81,10 @@ def compact(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def in_order(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """``frame`` sorted by ``keys`` (text columns), not sorted again when it already is:
-    the groups of an extract sorted by person come in order, each sorted by ``determine``,
-    and checking costs a fiftieth of sorting a hundred columns."""
+    """``frame`` sorted by ``keys`` (text columns), not sorted again when it already is
+    (the people of groups of an extract sorted by person, each sorted by the model):
+    checking costs a fiftieth of sorting a hundred columns. The determinations of the
+    groups are sorted here once, not group by group as well (``determine(ordered=False)``)."""
     key = frame.select(pl.concat_str(keys, separator="\x00")).to_series()
     # A key part holding a NUL could make the joined key sorted when the keys are not.
     parts_clean = not frame.select(
