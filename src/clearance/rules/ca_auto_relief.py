@@ -968,18 +968,20 @@ def arrest_outcomes(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFr
     acquitted = (counts > 0) & (settled == counts) & (pl.col("court_acquitted") > 0)
     open_case = proceedings & ((counts == 0) | (pl.col("court_final") < counts))
     long = pl.col("max_term_8").fill_null(False)
-    wait = (
-        pl.when(felony & long)
-        .then(pl.lit(ctx.data("arrest_long_felony_wait")))
-        .when(felony)
-        .then(pl.lit(ctx.data("arrest_felony_wait")))
-        .when(misdemeanor)
-        .then(pl.lit(ctx.data("arrest_misdemeanor_wait")))
-    )
     date = pl.col("event_date")
+    waits = [
+        (felony & long, ctx.data("arrest_long_felony_wait")),
+        (felony, ctx.data("arrest_felony_wait")),
+        (misdemeanor, ctx.data("arrest_misdemeanor_wait")),
+    ]
+    wait: pl.Expr = pl.lit(None, pl.Int32)
+    waited: pl.Expr = pl.lit(None, pl.Date)
+    for level, years in reversed(waits):  # the first that applies, as when/then/when
+        wait = pl.when(level).then(pl.lit(years)).otherwise(wait)
+        # Each wait a fixed number of years: one offset for every row, not one a row.
+        waited = pl.when(level).then(plus_years(date, years)).otherwise(waited)
     floor = pl.lit(ctx.data("relief_from"), pl.Date)
     felony_from = ctx.date_setting("felony_path_from")
-    waited = plus_years(date, wait)
     acquittal_day = (
         waited if ctx.setting("acquittal_waits") else pl.coalesce("acquittal_date", date)
     )
@@ -1115,12 +1117,9 @@ def petitions(ctx: Context, rows: pl.LazyFrame) -> pl.LazyFrame:
                 (
                     jail_term
                     & (
-                        plus_years(
-                            completion,
-                            pl.when(split)
-                            .then(ctx.data("petition_1203_41_split_wait"))
-                            .otherwise(ctx.data("petition_1203_41_wait")),
-                        )
+                        pl.when(split)
+                        .then(plus_years(completion, ctx.data("petition_1203_41_split_wait")))
+                        .otherwise(plus_years(completion, ctx.data("petition_1203_41_wait")))
                         <= as_of
                     )
                 )
