@@ -179,6 +179,7 @@ def test_dates_are_real_excel_dates_and_what_is_no_date_stays_text(tmp_path):
     rows = frame(4).with_columns(
         conviction_date=pl.Series(["2016-11-08", "2020-07-01", "1900-03-01", "2001-02-28"]),
         dob=pl.Series(["1979-11-19", "19790", None, "1899-06-01"]),  # as recorded, not dates
+        eligible_on=pl.Series(["2026-01-01", None, "", "2027-02-03"]),  # dates, and no value
     )
     det_out.write_workbook(rows, tmp_path / "w.xlsx", "test")
     back = fastexcel.read_excel(tmp_path / "w.xlsx").load_sheet(0).to_polars()
@@ -186,6 +187,10 @@ def test_dates_are_real_excel_dates_and_what_is_no_date_stays_text(tmp_path):
     assert back["Conviction date"].dt.date().to_list() == [
         dt.date(2016, 11, 8), dt.date(2020, 7, 1), dt.date(1900, 3, 1), dt.date(2001, 2, 28)
     ]  # fmt: skip
+    eligible = det_out.header_of("eligible_on")
+    assert back.schema[eligible] == pl.Datetime("ms")
+    assert back[eligible].dt.date().to_list() == [dt.date(2026, 1, 1), None, None,
+                                                  dt.date(2027, 2, 3)]  # fmt: skip
     with zipfile.ZipFile(tmp_path / "w.xlsx") as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
         styles = z.read("xl/styles.xml").decode()

@@ -184,17 +184,32 @@ _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _FIRST_EXCEL_DATE = dt.date(1900, 3, 1)
 
 
-def _date_cell(name: str, ref: str, row: pl.Expr, needs: set[str], style: int) -> pl.Expr:
-    """A text column of ISO dates (``YYYY-MM-DD``) as real Excel dates: the day's serial
-    number with the date format ``style``; a value that is no such date stays text."""
+def _serial(name: str) -> pl.Expr:
+    """A text column of ISO dates (``YYYY-MM-DD``) as Excel's serial day numbers, as text;
+    null where the value is no such date (or one Excel cannot show: before 1900-03-01)."""
     text = pl.col(name)
     parsed = text.str.to_date("%Y-%m-%d", strict=False)
     real = parsed.is_not_null() & (text.str.len_chars() == 10) & (parsed >= _FIRST_EXCEL_DATE)
-    serial = (parsed - pl.lit(_EXCEL_EPOCH)).dt.total_days().cast(pl.String)
-    as_date = pl.concat_str(pl.lit(f'<c r="{ref}'), row, pl.lit(f'" s="{style}"><v>'), serial,
-                            pl.lit("</v></c>"))  # fmt: skip
+    return pl.when(real).then((parsed - pl.lit(_EXCEL_EPOCH)).dt.total_days().cast(pl.String))
+
+
+def _date_cell(
+    name: str, ref: str, row: pl.Expr, needs: set[str], style: int, texts: bool
+) -> list[str | pl.Expr]:
+    """A column of ISO dates as real Excel dates: the day's serial number (the column
+    ``_SERIAL + name``, made by ``_serial``) with the date format ``style``. A value that
+    is no such date stays text; ``texts``: some value of the piece is one (else the cells
+    are only dates, or none)."""
+    serial = pl.col(_SERIAL + name)
+    as_date = [f'<c r="{ref}', row, f'" s="{style}"><v>', serial, "</v></c>"]
+    if not texts:  # a null serial: no value, and no cell
+        return [pl.concat_str(_literals_joined(as_date)).fill_null("")]
     as_text = _cell(name, pl.String, ref, row, needs)
-    return pl.when(real).then(as_date).otherwise(as_text).fill_null("")
+    date_cell = pl.concat_str(_literals_joined(as_date))
+    return [pl.when(serial.is_not_null()).then(date_cell).otherwise(as_text).fill_null("")]
+
+
+_SERIAL = "\0serial "  # a date column's serial numbers, beside it in a piece
 
 
 def _cell(name: str, dtype: pl.DataType, ref: str, row: pl.Expr, needs: set[str]) -> pl.Expr:
@@ -260,17 +275,33 @@ def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) ->
     row = pl.col(_ROW)
     schema = piece.schema
     needs = _needs(piece)
+    dated = [n for n, t in schema.items() if dates and n in dates and t == pl.String]
+    if dated:  # each date's serial number worked out once, beside it
+        piece = piece.with_columns(_serial(n).alias(_SERIAL + n) for n in dated)
     # The columns with a value in every row of the piece: their cells are written
-    # straight into the row's text, with no string of their own first.
-    full = piece.select(_has_value(n, t).all().alias(n) for n, t in schema.items()).row(0)
+    # straight into the row's text, with no string of their own first. And the date
+    # columns with a value that is no date: only theirs are written as text too.
+    found = piece.select(
+        *(_has_value(n, t).all().alias(n) for n, t in schema.items()),
+        *(
+            (_has_value(n, pl.String) & pl.col(_SERIAL + n).is_null()).any().alias(_SERIAL + n)
+            for n in dated
+        ),
+    ).row(0, named=True)
+    full = [found[n] for n in schema]
     # Text written as it is (str) or worked out a row at a time (Expr); the texts that
     # meet are joined first, a third fewer parts a row for Polars to put together.
     parts: list[str | pl.Expr] = ['<row r="', row, '">']
     for i, ((name, dtype), always) in enumerate(zip(schema.items(), full, strict=True)):
         ref = column_letters(i)
         need = needs.get(name, set())
-        if dates and name in dates and dtype == pl.String:
-            parts.append(_date_cell(name, ref, row, need, dates[name]))
+        if name in dated:
+            texts = found[_SERIAL + name]
+            if always and not texts:  # a date in every row
+                parts += [f'<c r="{ref}', row, f'" s="{dates[name]}"><v>',  # type: ignore[index]
+                          pl.col(_SERIAL + name), "</v></c>"]  # fmt: skip
+            else:
+                parts += _date_cell(name, ref, row, need, dates[name], texts)  # type: ignore[index]
         elif always and dtype == pl.String and not need:
             parts += [f'<c r="{ref}', row, '" t="inlineStr"><is><t>', pl.col(name),
                       "</t></is></c>"]  # fmt: skip
