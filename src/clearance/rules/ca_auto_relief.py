@@ -646,13 +646,12 @@ def _arrest_summary(counts: pl.LazyFrame) -> pl.LazyFrame:
     rank = pl.col("severity").replace_strict(SEVERITY_RANK, default=0, return_dtype=pl.Int8)
     # Each arrest's counts, the most serious first (then by count order): its first row
     # gives the arrest's offense, the same whatever order a group's rows arrive in (the
-    # local engine's, a Spark partition's).
+    # local engine's, a Spark partition's). Arrests ordered by their integer key (the
+    # order of the rows decided is set later): a sort on text keys cost a third more.
     arrest_counts = (
         counts.filter(pl.col("is_arrest"))
         .with_columns(_rank=rank)
-        .sort(
-            "subject_id", "event_key", "_rank", "cnt_order", descending=[False, False, True, False]
-        )
+        .sort(EVENT, "_rank", "cnt_order", descending=[False, True, False])
     )
     arrests = arrest_counts.group_by(EVENT, maintain_order=True).agg(
         pl.col("cnt_order").min(),
