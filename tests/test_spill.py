@@ -175,3 +175,39 @@ def test_results_in_order_are_not_sorted_again_and_others_are_sorted():
     assert spill.in_order(odd, keys).rows() == [("A", "2"), ("A\x00Z", "1")]
     missing = pl.DataFrame({"subject_id": ["B", None], "cnt_order": ["1", "1"]})
     assert spill.in_order(missing, keys)["subject_id"].to_list() == [None, "B"]
+
+
+def _bytes_held(frame: pl.DataFrame) -> int:
+    """The bytes of the Arrow buffers the frame's columns point into (shared, not copied)."""
+    import pyarrow as pa
+
+    total = 0
+    for name in frame.columns:
+        array = frame[name].to_arrow(compat_level=pl.CompatLevel.newest())
+        for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+            total += sum(b.size for b in chunk.buffers() if b is not None)
+    return total
+
+
+def test_a_compacted_group_holds_only_its_own_values():
+    """A few rows taken from a big group (a filter, a slice) point into the group's
+    buffers; `compact` copies them out, every column type the tables use kept."""
+    n = 200_000
+    group = pl.DataFrame(
+        {
+            "text": [f"a text long enough not to fit in a view {i:08d}" for i in range(n)],
+            "short": [f"{i % 97}" for i in range(n)],
+            "number": pl.Series(range(n), dtype=pl.Int64),
+            "day": pl.Series(range(n), dtype=pl.Int32).cast(pl.Date),
+            "flag": [i % 3 == 0 for i in range(n)],
+            "small": pl.Series([i % 5 for i in range(n)], dtype=pl.Int8),
+            "maybe": pl.Series([None] * n, dtype=pl.String),
+        }
+    ).with_columns(nothing=pl.lit(None))
+    for few in (group.filter(pl.col("number") % 50_000 == 7), group.slice(n // 2, 4)):
+        assert _bytes_held(few) > 5_000_000  # the group's text buffers
+        kept = spill.compact(few)
+        assert kept.equals(few) and kept.schema == few.schema
+        assert _bytes_held(kept) < 2_000
+    empty = group.clear()
+    assert spill.compact(empty).equals(empty) and spill.compact(empty).schema == empty.schema
