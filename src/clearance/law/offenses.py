@@ -185,9 +185,8 @@ class OffenseList:
         """
         written = "\n".join(t for t in texts if t is not None)
         whole: set[tuple[str, str]] = set()  # (code, section) of the rows
-        parent: set[tuple[str, str]] = (
-            set()
-        )  # (code, a section a row's lies under: 11359 of 11359.5)
+        # (code, a section a row's lies under: 11359 of 11359.5)
+        parent: set[tuple[str, str]] = set()
         for code, section in sections:
             if code is None or section is None:
                 continue  # no code or no section: no entry's term is true

@@ -72,7 +72,6 @@ def _needs(piece: pl.DataFrame) -> dict[str, set[str]]:
     A first look at each column's bytes (`_may_need`, a few vector operations) finds
     the columns that might need one; only those are then tested pattern by pattern.
     """
-    checks = ESCAPES
     needs: dict[str, set[str]] = {}
     tests: list[pl.Expr] = []
     for n, dtype in piece.schema.items():
@@ -82,11 +81,11 @@ def _needs(piece: pl.DataFrame) -> dict[str, set[str]]:
         maybe = _may_need(piece[n])
         if "special" in maybe:
             tests += [
-                pl.col(n).str.contains(checks[c]).any().alias(f"{n}\0{c}")
+                pl.col(n).str.contains(ESCAPES[c]).any().alias(f"{n}\0{c}")
                 for c in ("xml", "escape_like", "control")
             ]
         if "space" in maybe:
-            tests.append(pl.col(n).str.contains(checks["space"]).any().alias(f"{n}\0space"))
+            tests.append(pl.col(n).str.contains(ESCAPES["space"]).any().alias(f"{n}\0space"))
         if "long" in maybe:
             tests.append((pl.col(n).str.len_chars().max() > EXCEL_MAX_CHARS).alias(f"{n}\0long"))
     found = piece.select(tests).row(0, named=True) if tests else {}
@@ -194,15 +193,18 @@ def _serial(name: str) -> pl.Expr:
 
 
 def _date_cell(
-    name: str, ref: str, row: pl.Expr, needs: set[str], style: int, texts: bool
+    name: str, ref: str, row: pl.Expr, needs: set[str], style: int, *, texts: bool, full: bool
 ) -> list[str | pl.Expr]:
     """A column of ISO dates as real Excel dates: the day's serial number (the column
     ``_SERIAL + name``, made by ``_serial``) with the date format ``style``. A value that
-    is no such date stays text; ``texts``: some value of the piece is one (else the cells
-    are only dates, or none)."""
+    is no such date stays text. ``texts``: some value of the piece is one; ``full``:
+    every row of the piece has a value (with no text, a date cell in every row)."""
     serial = pl.col(_SERIAL + name)
-    as_date = [f'<c r="{ref}', row, f'" s="{style}"><v>', serial, "</v></c>"]
-    if not texts:  # a null serial: no value, and no cell
+    as_date: list[str | pl.Expr] = [f'<c r="{ref}', row, f'" s="{style}"><v>', serial, "</v></c>"]
+    if not texts:
+        if full:  # written straight into the row's text
+            return as_date
+        # A null serial: no value, and no cell.
         return [pl.concat_str(_literals_joined(as_date)).fill_null("")]
     as_text = _cell(name, pl.String, ref, row, needs)
     date_cell = pl.concat_str(_literals_joined(as_date))
@@ -296,12 +298,8 @@ def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) ->
         ref = column_letters(i)
         need = needs.get(name, set())
         if name in dated:
-            texts = found[_SERIAL + name]
-            if always and not texts:  # a date in every row
-                parts += [f'<c r="{ref}', row, f'" s="{dates[name]}"><v>',  # type: ignore[index]
-                          pl.col(_SERIAL + name), "</v></c>"]  # fmt: skip
-            else:
-                parts += _date_cell(name, ref, row, need, dates[name], texts)  # type: ignore[index]
+            parts += _date_cell(name, ref, row, need, dates[name],  # type: ignore[index]
+                                texts=found[_SERIAL + name], full=always)  # fmt: skip
         elif always and dtype == pl.String and not need:
             parts += [f'<c r="{ref}', row, '" t="inlineStr"><is><t>', pl.col(name),
                       "</t></is></c>"]  # fmt: skip
