@@ -187,8 +187,10 @@ def _serial(name: str) -> pl.Expr:
     """A text column of ISO dates (``YYYY-MM-DD``) as Excel's serial day numbers, as text;
     null where the value is no such date (or one Excel cannot show: before 1900-03-01)."""
     text = pl.col(name)
-    parsed = text.str.to_date("%Y-%m-%d", strict=False)
-    real = parsed.is_not_null() & (text.str.len_chars() == 10) & (parsed >= _FIRST_EXCEL_DATE)
+    # No cache: a column's dates are mostly distinct. A value that parses holds digits
+    # and dashes alone, so its length in bytes is its length in characters.
+    parsed = text.str.to_date("%Y-%m-%d", strict=False, cache=False)
+    real = parsed.is_not_null() & (text.str.len_bytes() == 10) & (parsed >= _FIRST_EXCEL_DATE)
     return pl.when(real).then((parsed - pl.lit(_EXCEL_EPOCH)).dt.total_days().cast(pl.String))
 
 
@@ -309,12 +311,10 @@ def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) ->
             parts.append(_cell(name, dtype, ref, row, need))
     parts.append("</row>")
     numbered = pl.int_range(first, first + piece.height, dtype=pl.UInt32).cast(pl.String)
-    rows = (
-        piece.with_columns(numbered.alias(_ROW))
-        # A row with no value has no element at all, as in XlsxWriter's output.
-        .filter(pl.any_horizontal(_has_value(n, t) for n, t in schema.items()))
-        .select(pl.concat_str(_literals_joined(parts)))
-    )
+    rows = piece.with_columns(numbered.alias(_ROW))
+    if not any(full):  # a row with no value has no element at all, as in XlsxWriter's output
+        rows = rows.filter(pl.any_horizontal(_has_value(n, t) for n, t in schema.items()))
+    rows = rows.select(pl.concat_str(_literals_joined(parts)))
     return _joined(rows.to_series())
 
 
@@ -372,6 +372,7 @@ def splice_rows(path: Path, sheets: dict[str, Rows], dates: dict[str, int] | Non
             width = len(frame.lazy().collect_schema())
             last_cell = f"{column_letters(width - 1)}{last + 2}"
             head = _DIMENSION.sub(f'<dimension ref="A1:{last_cell}"/>'.encode(), head, count=1)
+            _crc_with_isal()
             with dst.open(_fast_entry(entry), "w", force_zip64=True) as out:
                 _deflate_with_isal(out)
                 out.write(head)
@@ -421,6 +422,22 @@ def _fast_entry(entry: zipfile.ZipInfo) -> zipfile.ZipInfo:
     setattr(info, "compress_level" if sys.version_info >= (3, 13) else "_compresslevel",
             SHEET_LEVEL)  # fmt: skip
     return info
+
+
+def _crc_with_isal() -> None:
+    """Have zipfile take each entry's CRC-32 from ISA-L instead of zlib.
+
+    zipfile reads the function from its module (``zipfile.crc32``, zlib's) each time it
+    is given data. ISA-L's is the same checksum (the same polynomial, the same running
+    value), about ten times as fast: 0.09 s down to 0.01 s of CPU for a 367 MB sheet.
+    Once set, every zip written in the process uses it; left as it is if zipfile
+    changes, or if the two disagree on a check value.
+    """
+    if zipfile.crc32 is zlib.crc32 and all(
+        isal_zlib.crc32(data, start) == zlib.crc32(data, start)
+        for data, start in ((b"", 0), (b"123456789", 0), (b"clearance", 0xCBF43926))
+    ):
+        zipfile.crc32 = isal_zlib.crc32  # type: ignore[attr-defined]
 
 
 def _deflate_with_isal(entry: IO[bytes]) -> None:
