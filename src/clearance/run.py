@@ -28,6 +28,7 @@ from clearance._folders import (
     move_into_place,
     start,
 )
+from clearance.extract import keys
 from clearance.extract import model as model_
 from clearance.extract.reader import (
     NotGrouped,
@@ -296,53 +297,23 @@ class _Decide:
     # Checks the files read are extracts (check_extracts), before the county is checked.
     check_inputs: Callable[[], None] | None = None
 
+    @property
+    def lines(self) -> bool:
+        """Whether the law reads every line of a count (the model's ``lines``)."""
+        return library(self.law.functions, Reader("pack.yaml")).needs_lines
+
     def __call__(
         self, groups: Iterable[pl.LazyFrame], file_order: Callable[[], list[str]]
     ) -> Evaluation:
         layout = layout_for(self.law)
         results = spill.Results(self.folder, self.as_of, layout=layout, policy=self.policy)
-        lines = library(self.law.functions, Reader("pack.yaml")).needs_lines
         # Every county the events name, with its convictions (for a wrong --county).
         found: dict[str, int] = {}
         with _HistoryWriter(self.folder / HISTORY_FILE) as history:
             for group in groups:
                 self.lap("read")  # waiting for the group's rows
-                # Every group's rows come in input order (a stream's batch, a bucket's parts).
-                model = model_.build(group, file_order(), in_order=True, grouped=self.grouped)
-                # Counts and people in one query (they share the normalised rows), in
-                # memory: a group is bounded, and nothing is written to be read back.
-                # Polars' in-memory engine: a fifth less CPU than streaming, and it
-                # reads a bucket's parts once for both (at 10M rows, a bucket is 136
-                # small parts, and the streaming engine costs 40% more).
-                queries = [model.counts, model.people]
-                if lines and model.lines is not None:  # a law that reads every line
-                    queries.append(model.lines)
-                counts, group_people, *read_lines = pl.collect_all(queries, engine="in-memory")
-                self.lap("model")
-                in_memory = model_.Model(
-                    people=group_people.lazy(),
-                    events=model.events,
-                    counts=counts.lazy(),
-                    lines=read_lines[0].lazy() if read_lines else None,
-                )
-                # Not sorted here: the results are sorted together (spill.in_order).
-                group_decided = determine(
-                    in_memory, self.policy, self.county, self.as_of, self.law, ordered=False
-                ).collect(engine="in-memory")  # three times cheaper than streaming here
-                for name, n in county_convictions(counts).items():
-                    found[name] = found.get(name, 0) + n
-                # Only the counts of the people determined go on (summary, history).
-                ids = group_decided["subject_id"].unique().implode()
-                kept = counts.filter(pl.col("subject_id").is_in(ids))
-                history.write(kept)
-                # Only the columns the published table reads; spilled to disk once
-                # the results held reach a limit.
-                results.add(
-                    group_decided.select(layout.needed(group_decided.columns)),
-                    group_people,
-                    kept,
-                )
-                del counts, kept
+                with keys.pinned():  # the group's keys, the same in each of its queries
+                    self._decide_group(group, file_order(), history, results, found)
                 self.lap("rules")
         if self.check_inputs is not None:
             self.check_inputs()
@@ -358,6 +329,53 @@ class _Decide:
             history_written=True,
             results=results,
         )
+
+    def _decide_group(
+        self,
+        group: pl.LazyFrame,
+        file_order: list[str],
+        history: _HistoryWriter,
+        results: spill.Results,
+        found: dict[str, int],
+    ) -> None:
+        """One group: its model and determinations; its history written, its results
+        kept, the convictions of each county it names counted in ``found``."""
+        # Every group's rows come in input order (a stream's batch, a bucket's parts).
+        model = model_.build(group, file_order, in_order=True, grouped=self.grouped)
+        # Counts and people in one query (they share the normalised rows), in
+        # memory: a group is bounded, and nothing is written to be read back.
+        # Polars' in-memory engine: a fifth less CPU than streaming, and it
+        # reads a bucket's parts once for both (at 10M rows, a bucket is 136
+        # small parts, and the streaming engine costs 40% more).
+        queries = [model.counts, model.people]
+        if self.lines and model.lines is not None:  # a law that reads every line
+            queries.append(model.lines)
+        counts, group_people, *read_lines = pl.collect_all(queries, engine="in-memory")
+        self.lap("model")
+        in_memory = model_.Model(
+            people=group_people.lazy(),
+            events=model.events,
+            counts=counts.lazy(),
+            lines=read_lines[0].lazy() if read_lines else None,
+        )
+        # Not sorted here: the results are sorted together (spill.in_order).
+        group_decided = determine(
+            in_memory, self.policy, self.county, self.as_of, self.law, ordered=False
+        ).collect(engine="in-memory")  # three times cheaper than streaming here
+        for name, n in county_convictions(counts).items():
+            found[name] = found.get(name, 0) + n
+        # Only the counts of the people determined go on (summary, history).
+        ids = group_decided["subject_id"].unique().implode()
+        kept = counts.filter(pl.col("subject_id").is_in(ids))
+        history.write(kept)
+        # Only the columns the published table reads; spilled to disk once
+        # the results held reach a limit.
+        results.add(
+            group_decided.select(results.layout.needed(group_decided.columns)),
+            group_people,
+            kept,
+        )
+        del counts, kept
 
 
 _compact = spill.compact  # benchmarks/steps.py

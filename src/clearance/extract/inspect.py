@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from clearance.extract import keys
 from clearance.extract import model as model_
 from clearance.extract.reader import ReadResult, read_extracts
 from clearance.law import load_rulepack
@@ -28,17 +29,18 @@ def inspect_files(paths: list[Path], work_dir: Path, progress=None) -> dict:
 
 def summarize(result: ReadResult, model: model_.Model) -> dict:
     law = load_rulepack()
-    counts = model.counts.select(
-        "convicted",
-        "code",
-        "county",
-        "cannabis_section",
-        "event_date",
-        "event_date_raw",
-        "attempt",
-        "section",
-        notation=_notation(law),
-    ).collect(engine="streaming")
+    with keys.pinned():  # the counts' keys, the same in each branch of the query
+        counts = model.counts.select(
+            "convicted",
+            "code",
+            "county",
+            "cannabis_section",
+            "event_date",
+            "event_date_raw",
+            "attempt",
+            "section",
+            notation=_notation(law),
+        ).collect(engine="streaming")
     convictions = counts.filter(pl.col("convicted"))
     dates = counts["event_date"].drop_nulls()
     invalid_dates = counts.filter(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from clearance.extract.keys import code
 from clearance.extract.normalize import CHARGE_COLUMNS, normalize, race_group
 
 COUNT_KEY = ("subject_id", "cnt_order")
@@ -160,13 +161,11 @@ def _count_id(*, grouped: bool = False) -> pl.Expr:
     """One integer per distinct (subject_id, cnt_order): their categorical codes.
 
     Exact (no hash that two keys could share), and grouping, windows and joins on
-    one integer cost a fraction of what they cost on two text columns. When each
+    one integer cost a fraction of what they cost on two text columns (evaluated while
+    ``keys.pinned()`` is held: extract/keys.py says why). When each
     person's rows are together (``grouped``), the person is the run of rows it
     is in: one comparison a row instead of a hash of its identifier.
     """
-
-    def code(column: str) -> pl.Expr:
-        return pl.col(column).cast(pl.Categorical).to_physical().cast(pl.UInt64)
 
     person = pl.col("subject_id").rle_id().cast(pl.UInt64) if grouped else code("subject_id")
     return (person * (1 << 32) + code("cnt_order")).alias("_count")

@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from clearance._folders import make_temp, private_dir, write_private, writing
+from clearance.extract import keys
 from clearance.extract import model as model_
 from clearance.extract.reader import buckets_for, input_bytes, read_extracts
 from clearance.law import load_rulepack
@@ -118,11 +119,12 @@ def compare(
         decided: list[list[pl.DataFrame]] = [[] for _ in policies]
         models = []
         for b in range(read.buckets):
-            model = _materialise(model_.build(read.bucket(b), file_order), work / f"b{b:04d}")
-            models.append(model)
-            for k, policy in enumerate(policies):
-                query = determine(model, policy, county, as_of, law)
-                decided[k].append(query.collect(engine="streaming"))
+            with keys.pinned():  # the bucket's keys, the same in each of its queries
+                model = _materialise(model_.build(read.bucket(b), file_order), work / f"b{b:04d}")
+                models.append(model)
+                for k, policy in enumerate(policies):
+                    query = determine(model, policy, county, as_of, law)
+                    decided[k].append(query.collect(engine="streaming"))
         model = model_.Model(
             people=pl.concat([m.people for m in models]),
             events=models[0].events,

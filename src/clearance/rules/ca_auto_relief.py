@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from clearance.extract import keys
+from clearance.extract.keys import code
 from clearance.extract.model import Model
 from clearance.law import RulePack, offenses
 from clearance.law.registry import Context, Library
@@ -95,15 +97,11 @@ def _charge_label() -> pl.Expr:
     )
 
 
-def _code(column: str) -> pl.Expr:
-    """The column's categorical code: the same text, the same integer, in any frame."""
-    return pl.col(column).cast(pl.Categorical).to_physical().cast(pl.UInt64)
-
-
 def _within_person(column: str) -> pl.Expr:
     """One integer per (person, ``column``): grouping and joining on it cost a fraction
-    of what two text columns cost (as the model's own count key, extract.model)."""
-    return _code("subject_id") * (1 << 32) + _code(column)
+    of what two text columns cost (as the model's own count key, extract.model). Made
+    only in ``_tables`` (its keys stay the same while it works them out)."""
+    return code("subject_id") * (1 << 32) + code(column)
 
 
 # The group's integer keys (columns dropped from the output with the other "_" ones):
@@ -162,9 +160,19 @@ def _list_flags(pack: RulePack, charges: pl.DataFrame) -> pl.DataFrame:
 
 
 def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
-    """The group's tables every function reads, worked out once (``ctx.shared``)."""
+    """The group's tables every function reads, worked out once (``ctx.shared``).
+
+    Every integer key of the group (person, count, event, cycle) is made here, in
+    queries worked out here, while ``keys.pinned()`` is held: the same text gets the
+    same key in each of them (extract/keys.py), whoever evaluates the rules' query.
+    """
     if "counts" in ctx.shared:
         return ctx.shared
+    with keys.pinned():
+        return _worked_out(ctx, model)
+
+
+def _worked_out(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     if model.lines is None:
         raise RuntimeError("the rule pack ca-auto-relief reads the model's lines")
     pack = ctx.law
@@ -176,7 +184,12 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         .unique()
         .with_columns(disp_class=pack.classify("dispositions", "disposition"))
     )
-    lines = lines.join(texts, on="disposition", how="left", nulls_equal=True)
+    # In memory once: the class, sentence and words queries below each read every line.
+    lines = (
+        lines.join(texts, on="disposition", how="left", nulls_equal=True)
+        .collect(engine="in-memory")
+        .lazy()
+    )
     final = pl.col("disposition").is_not_null() & (
         pl.col("disp_class").is_null() | pl.col("disp_class").is_in(final_classes)
     )
@@ -216,11 +229,11 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         lines.filter(told.fill_null(False))
         .group_by(COUNT)
         .agg(
-            relief_text=pl.col("disposition")
-            .filter(pl.col("disp_class") == "relief_granted")
+            relief_text=pl.when(pl.col("disp_class") == "relief_granted")
+            .then(pl.col("disposition"))
             .min(),
-            prohibited_text=pl.col("disposition")
-            .filter(pl.col("disp_class") == "relief_prohibited")
+            prohibited_text=pl.when(pl.col("disp_class") == "relief_prohibited")
+            .then(pl.col("disposition"))
             .min(),
         )
     )
@@ -258,14 +271,14 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     )
     prob, other = pl.col("_prob"), pl.col("_other")
     sentences = parts.group_by(COUNT).agg(
-        prob_y=pl.col("sent_years").filter(prob).sum(),
-        prob_m=pl.col("sent_months").filter(prob).sum(),
-        prob_d=pl.col("sent_days").filter(prob).sum(),
+        prob_y=pl.when(prob).then(pl.col("sent_years")).sum(),
+        prob_m=pl.when(prob).then(pl.col("sent_months")).sum(),
+        prob_d=pl.when(prob).then(pl.col("sent_days")).sum(),
         probation_part=prob.any(),
         prob_length=(prob & pl.col("_len") & ~pl.col("sent_unknown")).any(),
-        other_y=pl.col("sent_years").filter(other).sum(),
-        other_m=pl.col("sent_months").filter(other).sum(),
-        other_d=pl.col("sent_days").filter(other).sum(),
+        other_y=pl.when(other).then(pl.col("sent_years")).sum(),
+        other_m=pl.when(other).then(pl.col("sent_months")).sum(),
+        other_d=pl.when(other).then(pl.col("sent_days")).sum(),
         sent_unreadable=((prob | other) & pl.col("sent_unknown")).any(),
         prison=(pl.col("_prison") & other).any(),
         jail=(pl.col("_jail") & other & ~pl.col("_prison")).any(),
@@ -298,7 +311,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             "line",
         )
         .with_columns(
-            _code("subject_id").alias(PERSON),
+            code("subject_id").alias(PERSON),
             _within_person("cnt_order").alias(COUNT),
             _within_person("event_key").alias(EVENT),
         )
@@ -337,7 +350,20 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         )
         .filter(pl.col("event_key").is_not_null())
     )
-    counts = counts.collect(engine="in-memory")  # a group, in memory: read by every query below
+    # Everyone in the group, keyed as the counts are (joined to each row decided).
+    people = model.people.select(
+        "subject_id",
+        "cii_number",
+        "name",
+        "gender",
+        "race",
+        "dob",
+        "dob_raw",
+        "registered_290",
+        "deceased",
+    ).with_columns(code("subject_id").alias(PERSON))
+    # A group, in memory: read by every query below.
+    counts, people = pl.collect_all([counts, people], engine="in-memory")
     # The offense lists, looked up once per distinct charge (a few thousand in a county's
     # extract): the code, section, subsection and attempt are read from the charge's text,
     # so the charge and the qualifiers are the key the flags are joined back by.
@@ -401,8 +427,8 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             later_prohibited=pl.col("ev_prohibited").any(),
             later_prohibited_text=pl.col("ev_prohibited_text").drop_nulls().min(),
             later_revoked=pl.col("ev_revoked").any(),
-            revocation_date=pl.col("event_date").filter(pl.col("ev_revoked")).min(),
-            revocation_end=pl.col("ev_sentence_end").filter(pl.col("ev_revoked")).max(),
+            revocation_date=pl.when(pl.col("ev_revoked")).then(pl.col("event_date")).min(),
+            revocation_end=pl.when(pl.col("ev_revoked")).then(pl.col("ev_sentence_end")).max(),
             revocation_unknown=pl.col("ev_sentence_unknown")
             .filter(pl.col("ev_revoked"))
             .fill_null(False)
@@ -441,6 +467,7 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     )
     (courts,) = _materialised(_court_outcomes(ctx, pairs, court))
     ctx.shared.update(
+        people=people.lazy(),
         counts=counts,
         events=events,
         later_facts=later_facts,
@@ -617,17 +644,6 @@ def conviction_and_arrest_rows(ctx: Context, model: Model) -> pl.LazyFrame:
     """Every conviction count of the county, and every arrest of the county that led
     to no conviction and is not for infractions only: one row each, with ``kind``."""
     t = _tables(ctx, model)
-    people = model.people.select(
-        "subject_id",
-        "cii_number",
-        "name",
-        "gender",
-        "race",
-        "dob",
-        "dob_raw",
-        "registered_290",
-        "deceased",
-    )
     convictions = (
         _conviction_sentences(ctx, model)
         .filter(in_county(ctx.county))
@@ -636,7 +652,7 @@ def conviction_and_arrest_rows(ctx: Context, model: Model) -> pl.LazyFrame:
     # An arrest is the county's when its arresting agency is, or a court step of its case.
     arrests = _arrest_rows(ctx, t).filter(in_county(ctx.county) | pl.col("court_in_county"))
     rows = pl.concat([convictions, arrests], how="diagonal_relaxed")
-    people = people.with_columns(_code("subject_id").alias(PERSON)).drop("subject_id")
+    people = t["people"].drop("subject_id")
     return rows.join(people, on=PERSON, how="left").with_columns(date=pl.col("event_date"))
 
 
@@ -732,16 +748,16 @@ def _court_outcomes(ctx: Context, pairs: pl.LazyFrame, court: pl.LazyFrame) -> p
         .agg(
             court_steps=pl.len(),
             court_convicted=pl.col("ev_convicted").any(),
-            court_counts=pl.col("n_counts").filter(~pl.col("_superseded")).sum(),
-            court_final=pl.col("n_final").filter(~pl.col("_superseded")).sum(),
-            court_acquitted=pl.col("n_acquitted").filter(~pl.col("_superseded")).sum(),
-            court_dismissed=pl.col("n_dismissed").filter(~pl.col("_superseded")).sum(),
+            court_counts=pl.when(~pl.col("_superseded")).then(pl.col("n_counts")).sum(),
+            court_final=pl.when(~pl.col("_superseded")).then(pl.col("n_final")).sum(),
+            court_acquitted=pl.when(~pl.col("_superseded")).then(pl.col("n_acquitted")).sum(),
+            court_dismissed=pl.when(~pl.col("_superseded")).then(pl.col("n_dismissed")).sum(),
             court_relief=pl.col("ev_relief").any(),
             court_relief_text=pl.col("ev_relief_text").drop_nulls().min(),
             court_complaint=pl.col("ev_complaint").any(),
-            diversion_date=pl.col("event_date").filter(pl.col("ev_diversion")).max(),
-            dismissal_date=pl.col("event_date").filter(pl.col("ev_dismissed")).max(),
-            acquittal_date=pl.col("event_date").filter(pl.col("ev_acquitted")).max(),
+            diversion_date=pl.when(pl.col("ev_diversion")).then(pl.col("event_date")).max(),
+            dismissal_date=pl.when(pl.col("ev_dismissed")).then(pl.col("event_date")).max(),
+            acquittal_date=pl.when(pl.col("ev_acquitted")).then(pl.col("event_date")).max(),
             court_in_county=in_county(ctx.county).any(),
         )
     )

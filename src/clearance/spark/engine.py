@@ -41,6 +41,7 @@ from pathlib import Path
 import polars as pl
 
 from clearance import __version__
+from clearance.extract import keys
 from clearance.extract import model as model_
 from clearance.extract.reader import staged_schema
 from clearance.law import RulePack, load_pack, read_rulepack
@@ -80,18 +81,19 @@ def evaluate_partition(staged: pl.DataFrame, job: Job, law: RulePack) -> dict[st
 
     The model is materialised once, as the local run does, and the rules read it.
     """
-    model = model_.build(staged.lazy(), list(job.file_order))
-    queries = [model.counts, model.people]
-    if library(law.functions, Reader("pack.yaml")).needs_lines and model.lines is not None:
-        queries.append(model.lines)  # a law that reads every line (ca-auto-relief)
-    counts, people, *lines = pl.collect_all(queries)
-    model = model_.Model(
-        people=people.lazy(),
-        events=model.events,
-        counts=counts.lazy(),
-        lines=lines[0].lazy() if lines else None,
-    )
-    decided = determine(model, job.policy, job.county, job.as_of, law).collect()
+    with keys.pinned():  # the partition's keys, the same in each of its queries
+        model = model_.build(staged.lazy(), list(job.file_order))
+        queries = [model.counts, model.people]
+        if library(law.functions, Reader("pack.yaml")).needs_lines and model.lines is not None:
+            queries.append(model.lines)  # a law that reads every line (ca-auto-relief)
+        counts, people, *lines = pl.collect_all(queries)
+        model = model_.Model(
+            people=people.lazy(),
+            events=model.events,
+            counts=counts.lazy(),
+            lines=lines[0].lazy() if lines else None,
+        )
+        decided = determine(model, job.policy, job.county, job.as_of, law).collect()
     determined = decided[PERSON_KEY].unique().implode()
     return {
         "determinations": decided,
