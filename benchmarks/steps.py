@@ -1,7 +1,8 @@
 """Where a run's time goes: the CPU time of each step of `clearance run`, alone.
 
-    python benchmarks/steps.py            # the 1M-row benchmark extract
+    python benchmarks/steps.py                         # the 1M-row benchmark extract
     python benchmarks/steps.py --size 10m
+    python benchmarks/steps.py --law ca-auto-relief    # the second rule pack
 
 In a run the steps overlap on the cores (the next batch is read while this one is
 decided, the workbook and history.parquet are written on threads), so their CPU
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import resource
 import subprocess
 import sys
@@ -33,14 +33,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench
 
 from clearance import run as run_
+from clearance.extract import keys, reader
 from clearance.extract import model as model_
-from clearance.extract import reader
-from clearance.law import load_rulepack
+from clearance.law import load_pack
+from clearance.law.registry import library
+from clearance.law.validate import Reader
 from clearance.outputs import determinations as det_out
-from clearance.outputs.summary import summarize
+from clearance.outputs import spill
+from clearance.outputs.layouts import layout_for
+from clearance.outputs.summary import finish as finish_summary
 from clearance.policy import load_policy
 from clearance.report import write_report
-from clearance.rules.prop64 import determine
+from clearance.rules.engine import determine
+from clearance.run_common import county_convictions
+from clearance.textsafe import write_csv
+
+# Each law's as-of date, as bench_laws.py runs it.
+AS_OF = {"prop64": bench.AS_OF, "ca-auto-relief": "2026-07-01"}
 
 BESIDES = ("history.parquet", "people.parquet", "report.html and report.pdf")
 
@@ -82,10 +91,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sizes = [s for s in bench.SIZES if "files" not in s]
     parser.add_argument("--size", default="1m", choices=sizes)
+    parser.add_argument("--law", default="prop64", choices=sorted(AS_OF))
     args = parser.parse_args()
     path, _ = bench.extract(args.size, bench.SIZES[args.size][0])
-    as_of = dt.date.fromisoformat(bench.AS_OF)
-    law, policy = load_rulepack(), load_policy("statute")
+    as_of = dt.date.fromisoformat(AS_OF[args.law])
+    law = load_pack(args.law)
+    policy = load_policy("statute", law)
+    layout = layout_for(law)
+    lines = library(law.functions, Reader("pack.yaml")).needs_lines
     steps = Steps()
     steps.spent["start: Python and the command's imports"] = start_cpu()
 
@@ -100,19 +113,26 @@ def main() -> None:
         decided, people = [], []
         history = run_._HistoryWriter(out / run_.HISTORY_FILE)
         for batch in batches:
-            model = model_.build(batch.lazy(), [path.name], in_order=True, grouped=True)
-            with steps("model: normalise, counts, people"):
-                counts, group_people = pl.collect_all(
-                    [model.counts, model.people], engine="in-memory"
+            with keys.pinned():
+                model = model_.build(batch.lazy(), [path.name], in_order=True, grouped=True)
+                with steps("model: normalise, counts, people"):
+                    queries = [model.counts, model.people]
+                    if lines and model.lines is not None:
+                        queries.append(model.lines)
+                    counts, group_people, *read_lines = pl.collect_all(queries, engine="in-memory")
+                in_memory = model_.Model(
+                    group_people.lazy(),
+                    model.events,
+                    counts.lazy(),
+                    read_lines[0].lazy() if read_lines else None,
                 )
-            in_memory = model_.Model(group_people.lazy(), model.events, counts.lazy())
-            with steps("rules: determine, counties, keep the published columns"):
-                found = determine(in_memory, policy, bench.COUNTY, as_of, law).collect(
-                    engine="in-memory"
-                )
-                run_.counties(in_memory)
-                decided.append(run_._compact(found.select(det_out.needed(found.columns))))
-                people.append(run_._compact(group_people))
+                with steps("rules: determine, counties, keep the published columns"):
+                    found = determine(
+                        in_memory, policy, bench.COUNTY, as_of, law, ordered=False
+                    ).collect(engine="in-memory")
+                    county_convictions(counts)
+                    decided.append(spill.compact(found.select(layout.needed(found.columns))))
+                    people.append(spill.compact(group_people))
             ids = found["subject_id"].unique().implode()
             kept = counts.filter(pl.col("subject_id").is_in(ids))
             with steps("history.parquet"):
@@ -120,33 +140,34 @@ def main() -> None:
                 history._wait()
         history.__exit__(None, None, None)
         read = reading.result(rows=pl.LazyFrame(schema=reader.staged_schema()))
-        evaluation = run_.Evaluation(
-            decided=pl.concat(decided).sort("subject_id", "cnt_order"),
-            model=model_.Model(
-                pl.concat(people).lazy(), model.events, pl.scan_parquet(out / run_.HISTORY_FILE)
-            ),
-            history_written=True,
-        )
-        with steps("determinations.csv and .parquet"):
-            published = det_out.table(evaluation.decided)
-            columns = published.select(det_out.COLUMNS)
-            columns.write_csv(out / "determinations.csv")
-            published.write_parquet(out / "determinations.parquet", statistics=True)
-        with steps("determinations.xlsx"):
-            det_out.write_workbook(columns, out / "determinations.xlsx", "steps")
-        with steps("summary.json and rejects.csv"):
-            summary = summarize(
-                published, evaluation.model, read, as_of=as_of, county=bench.COUNTY,
-                policy_name=policy.name,
+        everyone = pl.concat(people)
+        with steps("sort, the published table, summary.json and rejects.csv"):
+            published = layout.table(
+                spill.in_order(pl.concat(decided), ("subject_id", "cnt_order"))
+            )
+            model = model_.Model(
+                everyone.lazy(), model.events, pl.scan_parquet(out / run_.HISTORY_FILE)
+            )
+            summary = finish_summary(
+                layout.tallies(published, model, as_of, policy), read, as_of=as_of,
+                county=bench.COUNTY, policy_name=policy.name,
             )  # fmt: skip
             (out / "summary.json").write_text(run_._json(summary))
-            read.rejects.write_csv(out / "rejects.csv")
-        with steps("people.parquet"):
-            run_._write_history(evaluation, published, out)
-        provenance = run_._provenance(
-            read, policy, law.version, bench.COUNTY, as_of, "argument", {}
-        )
-        (out / "run.json").write_text(json.dumps(provenance, default=str))
+            write_csv(read.rejects, out / "rejects.csv")
+        with steps("determinations.csv and .parquet"):
+            write_csv(published.select(layout.columns), out / "determinations.csv")
+            published.write_parquet(out / "determinations.parquet", statistics=True)
+        with steps("determinations.xlsx"):
+            sheet = published.select(layout.workbook_columns or layout.columns)
+            det_out.write_workbook(sheet, out / "determinations.xlsx", "steps", law, summary)
+        with steps("people.parquet and the law's other files"):
+            ids = published["subject_id"].unique().implode()
+            everyone.filter(pl.col("subject_id").is_in(ids)).sort("subject_id").write_parquet(
+                out / run_.PEOPLE_FILE
+            )
+            layout.write_more(out, as_of=as_of, policy=policy)
+        provenance = run_._provenance(read, policy, law, bench.COUNTY, as_of, "argument", {})
+        (out / "run.json").write_text(run_._json(provenance))
         with steps("report.html and report.pdf"):
             write_report(out)
 

@@ -437,9 +437,7 @@ def _worked_out(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
     )
     # An open record (no final disposition) is disposed of by a later step of its cycle
     # with a final disposition, or by a later court step of its case (by case number).
-    opened = events.join(
-        counts.filter(~pl.col("final")).select(EVENT).unique(), on=EVENT, how="semi"
-    )
+    opened = events.filter(pl.col("n_final") < pl.col("n_counts"))  # a count not final
     last_final = (
         events.filter(pl.col("ev_final")).group_by(CYCLE).agg(_last_final=pl.col("step").max())
     )
@@ -448,12 +446,14 @@ def _worked_out(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         .filter(pl.col("_last_final") > pl.col("step"))
         .select(EVENT)
     )
+    # (None of these has a later final step in its cycle: only case numbers can link one.)
     by_case = _later(
         opened.join(in_cycle, on=EVENT, how="anti"),
         numbers,
         events,
         events.filter(pl.col("ev_final") & pl.col("is_court")),
         facts=False,
+        same_cycle=False,
     ).select(EVENT)
     later_final = pl.concat([in_cycle, by_case]).unique().with_columns(later_final=pl.lit(True))
     # Each stage's tables worked out together (they read only earlier stages).
@@ -494,14 +494,17 @@ def _later(
     theirs: pl.LazyFrame,
     *,
     facts: bool = True,
+    same_cycle: bool = True,
 ) -> pl.LazyFrame:
     """Each event of ``mine`` with the events of ``theirs`` that are later steps of its
     case (``_l_event``, with their facts): a later step of the same cycle, or a later
-    (or same-day) court step sharing a case number with it."""
+    (or same-day) court step sharing a case number with it. ``same_cycle=False``: the
+    caller knows no event of ``theirs`` is a later step of the cycle of one of
+    ``mine``, and only case numbers are looked at."""
     mine = mine.select(PERSON, EVENT, CYCLE, "step", "event_date")
     other = theirs.rename({EVENT: "_l_event", CYCLE: "_l_cycle", "step": "l_step",
                            "event_date": "l_date"})  # fmt: skip
-    same_cycle = (
+    in_cycle = (
         mine.join(other.drop(PERSON), left_on=CYCLE, right_on="_l_cycle")
         .filter(pl.col("l_step") > pl.col("step"))
         .select(EVENT, "_l_event")
@@ -524,7 +527,7 @@ def _later(
         )
         .select(EVENT, "_l_event")
     )
-    pairs = pl.concat([same_cycle, by_number]).unique()
+    pairs = pl.concat([in_cycle, by_number]).unique() if same_cycle else by_number.unique()
     if not facts:
         return pairs
     return pairs.join(
