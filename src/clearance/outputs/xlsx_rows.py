@@ -249,14 +249,16 @@ def _pieces(frame: Rows) -> Iterator[pl.DataFrame]:
         yield from frame.collect_batches(chunk_size=ROWS_PER_PIECE, maintain_order=True)
 
 
-def _rows_xml(frame: Rows, first_row: int, dates: dict[str, int] | None = None) -> Iterator[bytes]:
+def _rows_xml(
+    frame: Rows, first_row: int, dates: dict[str, int] | None = None
+) -> Iterator[memoryview]:
     """The ``<row>`` elements for ``frame``, its first row at sheet row ``first_row``.
 
     ``first_row`` is 1-based, as in the sheet (row 1 is the header). Two pieces are
     serialised at a time, on two threads (Polars releases the GIL), and given in order.
     """
     with ThreadPoolExecutor(max_workers=PIECES_AT_ONCE, thread_name_prefix="rows") as pool:
-        pending: collections.deque[Future[bytes]] = collections.deque()
+        pending: collections.deque[Future[memoryview]] = collections.deque()
         first = first_row
         for piece in _pieces(frame):
             pending.append(pool.submit(_piece_xml, piece, first, dates))
@@ -270,7 +272,7 @@ def _rows_xml(frame: Rows, first_row: int, dates: dict[str, int] | None = None) 
 PIECES_AT_ONCE = 2
 
 
-def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) -> bytes:
+def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) -> memoryview:
     """One piece's rows, the first of them sheet row ``first``.
 
     Each piece is escaped as its own texts need: an escape changes only the values
@@ -332,17 +334,17 @@ def _literals_joined(parts: list[str | pl.Expr]) -> list[pl.Expr]:
 _ROW = "\0row"  # the piece's row numbers, as text (no column of a table is so named)
 
 
-def _joined(texts: pl.Series) -> bytes:
+def _joined(texts: pl.Series) -> memoryview:
     """The texts end to end: Arrow keeps a string column's values end to end already
-    (one buffer and their offsets), so this is one copy."""
+    (one buffer and their offsets), so this is one copy, and the view given holds it."""
     array = texts.to_arrow(compat_level=pl.CompatLevel.oldest())  # large_string
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if not len(array):
-        return b""
+        return memoryview(b"")
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)
     start, end = offsets[array.offset], offsets[array.offset + len(array)]
-    return memoryview(array.buffers()[2])[start:end].tobytes()
+    return memoryview(array.buffers()[2])[start:end]
 
 
 _DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
