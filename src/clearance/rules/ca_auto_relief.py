@@ -955,12 +955,13 @@ def path_dates(ctx: Context, model: Model, rows: pl.LazyFrame) -> pl.LazyFrame:
     wait = ctx.data("felony_wait")
     windows = (
         flagged.filter(conviction & felony & pl.col("completion").is_not_null())
-        .select(PERSON, COUNT, "completion")
+        # The window's end once a conviction, not once for each felony paired with it.
+        .select(PERSON, COUNT, "completion", _until=plus_years(pl.col("completion"), wait))
         .join(felonies, on=PERSON)
         .filter(
             (pl.col("_f_count") != pl.col(COUNT))
             & (pl.col("f_date") > pl.col("completion"))
-            & (pl.col("f_date") <= plus_years(pl.col("completion"), wait))
+            & (pl.col("f_date") <= pl.col("_until"))
         )
         .group_by(COUNT)
         .agg(new_felony=_listing(pl.col("f_label"), pl.col("f_date"), pl.lit(True)))
