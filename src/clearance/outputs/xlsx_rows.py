@@ -207,17 +207,18 @@ def _date_cell(
         if full:  # written straight into the row's text
             return as_date
         # A null serial: no value, and no cell.
-        return [pl.concat_str(_literals_joined(as_date)).fill_null("")]
+        return [pl.concat_str(_literals_joined(as_date))]
     as_text = _cell(name, pl.String, ref, row, needs)
     date_cell = pl.concat_str(_literals_joined(as_date))
-    return [pl.when(serial.is_not_null()).then(date_cell).otherwise(as_text).fill_null("")]
+    return [pl.when(serial.is_not_null()).then(date_cell).otherwise(as_text)]
 
 
 _SERIAL = "\0serial "  # a date column's serial numbers, beside it in a piece
 
 
 def _cell(name: str, dtype: pl.DataType, ref: str, row: pl.Expr, needs: set[str]) -> pl.Expr:
-    """One column's ``<c>`` elements (an empty string where the value is null: no cell)."""
+    """One column's ``<c>`` elements (null where the value is: no cell, as the row's text
+    leaves out its null parts)."""
     col = pl.col(name)
     if dtype == pl.String:
         col = pl.when(_has_value(name, dtype)).then(col)
@@ -237,7 +238,7 @@ def _cell(name: str, dtype: pl.DataType, ref: str, row: pl.Expr, needs: set[str]
         body = [pl.lit('"><v>'), value.cast(pl.String), pl.lit("</v></c>")]
     else:
         raise TypeError(f"column {name!r}: {dtype} cannot go in the workbook; convert it to text")
-    return pl.concat_str(pl.lit(f'<c r="{ref}'), row, *body).fill_null("")
+    return pl.concat_str(pl.lit(f'<c r="{ref}'), row, *body)
 
 
 def _pieces(frame: Rows) -> Iterator[pl.DataFrame]:
@@ -316,7 +317,8 @@ def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) ->
     rows = piece.with_columns(numbered.alias(_ROW))
     if not any(full):  # a row with no value has no element at all, as in XlsxWriter's output
         rows = rows.filter(pl.any_horizontal(_has_value(n, t) for n, t in schema.items()))
-    rows = rows.select(pl.concat_str(_literals_joined(parts)))
+    # A null part (a cell with no value) is no cell: nothing in the row's text.
+    rows = rows.select(pl.concat_str(_literals_joined(parts), ignore_nulls=True))
     return _joined(rows.to_series())
 
 
