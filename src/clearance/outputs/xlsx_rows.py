@@ -181,17 +181,24 @@ def _has_value(name: str, dtype: pl.DataType) -> pl.Expr:
 # Excel counts a 1900-02-29 that never was, so earlier dates are written as text).
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _FIRST_EXCEL_DATE = dt.date(1900, 3, 1)
+_EPOCH_DAYS = (dt.date(1970, 1, 1) - _EXCEL_EPOCH).days  # a date's own count starts in 1970
 
 
-def _serial(name: str) -> pl.Expr:
-    """A text column of ISO dates (``YYYY-MM-DD``) as Excel's serial day numbers, as text;
-    null where the value is no such date (or one Excel cannot show: before 1900-03-01)."""
-    text = pl.col(name)
-    # No cache: a column's dates are mostly distinct. A value that parses holds digits
-    # and dashes alone, so its length in bytes is its length in characters.
-    parsed = text.str.to_date("%Y-%m-%d", strict=False, cache=False)
-    real = parsed.is_not_null() & (text.str.len_bytes() == 10) & (parsed >= _FIRST_EXCEL_DATE)
-    return pl.when(real).then((parsed - pl.lit(_EXCEL_EPOCH)).dt.total_days().cast(pl.String))
+def _parsed(name: str) -> pl.Expr:
+    """A text column of ISO dates (``YYYY-MM-DD``) parsed (null where a value is none).
+    No cache: a column's dates are mostly distinct."""
+    return pl.col(name).str.to_date("%Y-%m-%d", strict=False, cache=False)
+
+
+def _serial(name: str, parsed: str) -> pl.Expr:
+    """A text column of ISO dates as Excel's serial day numbers, as text, from the
+    column ``parsed`` (``_parsed``, made first: within one expression Polars parsed each
+    value twice); null where the value is no such date (or one Excel cannot show: before
+    1900-03-01). A value that parses holds digits and dashes alone, so its length in
+    bytes is its length in characters."""
+    date = pl.col(parsed)
+    real = date.is_not_null() & (pl.col(name).str.len_bytes() == 10) & (date >= _FIRST_EXCEL_DATE)
+    return pl.when(real).then((date.cast(pl.Int32) + _EPOCH_DAYS).cast(pl.String))
 
 
 def _date_cell(
@@ -284,7 +291,8 @@ def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) ->
     needs = _needs(piece)
     dated = [n for n, t in schema.items() if dates and n in dates and t == pl.String]
     if dated:  # each date's serial number worked out once, beside it
-        piece = piece.with_columns(_serial(n).alias(_SERIAL + n) for n in dated)
+        piece = piece.with_columns(_parsed(n).alias(_SERIAL + n) for n in dated)
+        piece = piece.with_columns(_serial(n, _SERIAL + n).alias(_SERIAL + n) for n in dated)
     # The columns with a value in every row of the piece: their cells are written
     # straight into the row's text, with no string of their own first. And the date
     # columns with a value that is no date: only theirs are written as text too.
