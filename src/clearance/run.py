@@ -378,9 +378,6 @@ class _Decide:
         del counts, kept
 
 
-_compact = spill.compact  # benchmarks/steps.py
-
-
 class _HistoryWriter:
     """history.parquet, written a group at a time (a bucket or a stream's batch; one
     row group each, zstd).
