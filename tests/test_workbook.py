@@ -245,3 +245,31 @@ def test_the_used_range_ends_at_the_last_row_with_a_value(tmp_path):
     assert '<dimension ref="A1:B3"/>' in sheet
     assert sheet.count("<row ") == 3  # the header and two rows
     assert spliced_sheet(rows.head(2), tmp_path) == sheet.encode()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(0, 5),
+    st.sampled_from(["as read", "made", "made, reversed", "made, every other"]),
+)
+def test_a_piece_is_handed_on_as_its_rows_end_to_end(values, offset, how):
+    """A piece's rows reach the zip as views of Polars' buffers, or copied when they
+    are not one after another there: either way, exactly the rows' bytes in order
+    (short values kept in their views, a slice, values made by concat_str)."""
+    from clearance.outputs.xlsx_rows import _joined
+
+    texts = pl.Series("t", ["pad"] * offset + values, dtype=pl.String).slice(offset)
+    if how != "as read":  # as a piece's rows are made: each after the last in a buffer
+        row = pl.concat_str(pl.lit("<row>"), pl.lit(texts), pl.lit("</row>"))
+        texts = pl.select(row).to_series()
+    if how == "made, reversed":  # the same buffer, the values out of place
+        texts = texts.reverse()
+    elif how == "made, every other":  # gaps between the values kept
+        texts = texts.gather_every(2)
+    expected = "".join(texts.to_list()).encode()
+    assert b"".join(bytes(view) for view in _joined(texts)) == expected

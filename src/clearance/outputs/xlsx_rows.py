@@ -259,14 +259,14 @@ def _pieces(frame: Rows) -> Iterator[pl.DataFrame]:
 
 def _rows_xml(
     frame: Rows, first_row: int, dates: dict[str, int] | None = None
-) -> Iterator[memoryview]:
+) -> Iterator[list[memoryview]]:
     """The ``<row>`` elements for ``frame``, its first row at sheet row ``first_row``.
 
     ``first_row`` is 1-based, as in the sheet (row 1 is the header). Two pieces are
     serialised at a time, on two threads (Polars releases the GIL), and given in order.
     """
     with ThreadPoolExecutor(max_workers=PIECES_AT_ONCE, thread_name_prefix="rows") as pool:
-        pending: collections.deque[Future[memoryview]] = collections.deque()
+        pending: collections.deque[Future[list[memoryview]]] = collections.deque()
         first = first_row
         for piece in _pieces(frame):
             pending.append(pool.submit(_piece_xml, piece, first, dates))
@@ -280,7 +280,7 @@ def _rows_xml(
 PIECES_AT_ONCE = 2
 
 
-def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) -> memoryview:
+def _piece_xml(piece: pl.DataFrame, first: int, dates: dict[str, int] | None) -> list[memoryview]:
     """One piece's rows, the first of them sheet row ``first``.
 
     Each piece is escaped as its own texts need: an escape changes only the values
@@ -344,14 +344,56 @@ def _literals_joined(parts: list[str | pl.Expr]) -> list[pl.Expr]:
 _ROW = "\0row"  # the piece's row numbers, as text (no column of a table is so named)
 
 
-def _joined(texts: pl.Series) -> memoryview:
-    """The texts end to end: Arrow keeps a string column's values end to end already
-    (one buffer and their offsets), so this is one copy, and the view given holds it."""
-    array = texts.to_arrow(compat_level=pl.CompatLevel.oldest())  # large_string
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if not len(array):
-        return memoryview(b"")
+def _joined(texts: pl.Series) -> list[memoryview]:
+    """The texts end to end, as views of the buffers that hold them (no copy).
+
+    Polars keeps a string column as views into data buffers, each value's bytes after
+    the last one's when the values were made one after another (as ``concat_str``
+    makes rows): each run of values that follow each other in one buffer is one view.
+    Anything else (short values kept in their view, a null, values out of place) is
+    copied end to end instead, through Arrow's oldest layout.
+    """
+    array = texts.to_arrow(compat_level=pl.CompatLevel.newest())
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    views: list[memoryview] = []
+    for chunk in chunks:
+        if len(chunk):
+            views += _in_place(chunk) or [_copied(chunk)]
+    return views
+
+
+# A run of more views than this is copied instead (one copy costs less than that many
+# writes); rows made by concat_str fill a handful of buffers.
+_MOST_VIEWS = 64
+
+
+def _in_place(array: pa.Array) -> list[memoryview] | None:
+    """Views of the bytes of a string-view array's values, in order, when each value
+    is in a data buffer right after the one before (or opens a run); else None."""
+    if not pa.types.is_string_view(array.type) or array.null_count:
+        return None
+    buffers = array.buffers()
+    # Arrow's view: length, then (for more than 12 bytes) prefix, buffer, offset.
+    view = np.frombuffer(buffers[1], dtype="<u4").reshape(-1, 4)
+    view = view[array.offset : array.offset + len(array)]
+    length, buffer, offset = view[:, 0].astype(np.int64), view[:, 2], view[:, 3].astype(np.int64)
+    if (length <= 12).any():  # kept in the view itself
+        return None
+    follows = (buffer[1:] == buffer[:-1]) & (offset[1:] == offset[:-1] + length[:-1])
+    starts = np.flatnonzero(~follows) + 1
+    if len(starts) >= _MOST_VIEWS:
+        return None
+    firsts = np.concatenate(([0], starts))
+    lasts = np.concatenate((starts - 1, [len(array) - 1]))
+    return [
+        memoryview(buffers[2 + buffer[a]])[offset[a] : offset[b] + length[b]]
+        for a, b in zip(firsts.tolist(), lasts.tolist(), strict=True)
+    ]
+
+
+def _copied(array: pa.Array) -> memoryview:
+    """The values end to end in one new buffer (Arrow's oldest layout keeps them so)."""
+    array = array.cast(pa.large_string())
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)
     start, end = offsets[array.offset], offsets[array.offset + len(array)]
     return memoryview(array.buffers()[2])[start:end]
@@ -388,8 +430,9 @@ def splice_rows(path: Path, sheets: dict[str, Rows], dates: dict[str, int] | Non
             with dst.open(_fast_entry(entry), "w", force_zip64=True) as out:
                 _deflate_with_isal(out)
                 out.write(head)
-                for chunk in made_ahead(_rows_xml(frame, first_row=2, dates=dates)):
-                    out.write(chunk)
+                for piece in made_ahead(_rows_xml(frame, first_row=2, dates=dates)):
+                    for view in piece:
+                        out.write(view)
                 out.write(b"</sheetData>" + tail)
 
 
