@@ -106,9 +106,9 @@ def _within_person(column: str) -> pl.Expr:
 
 
 # The group's integer keys (columns dropped from the output with the other "_" ones):
-# the person, a count (subject_id, cnt_order), an event (subject_id, event_key) and a
-# cycle (subject_id, its cycle number).
-PERSON, COUNT, EVENT, CYCLE = "_person", "_count", "_event", "_cycle"
+# the person, a count (subject_id, cnt_order), an event (subject_id, event_key), a
+# cycle (subject_id, its cycle number) and a case number (subject_id, the number).
+PERSON, COUNT, EVENT, CYCLE, NUMBER = "_person", "_count", "_event", "_cycle", "_number"
 
 
 def _is(column: str, datum_words: str, law_: RulePack) -> pl.Expr:
@@ -404,6 +404,8 @@ def _worked_out(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         n_acquitted=pl.col("acquitted").sum(),
         n_dismissed=pl.col("dismissed").sum(),
     )
+    # Each event's case numbers, as keys of (person, number): events of one person that
+    # share a number share the key (a join on it costs a fraction of one on the text).
     numbers = (
         pl.concat(
             [
@@ -412,6 +414,7 @@ def _worked_out(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             ]
         )
         .drop_nulls("number")
+        .select(EVENT, _within_person("number").alias(NUMBER))
         .unique()
     )
     events, numbers = _materialised(events, numbers)
@@ -517,7 +520,7 @@ def _later(
     )
     by_number = (
         numbers.join(mine.select(EVENT), on=EVENT)
-        .join(their_numbers, on=[PERSON, "number"])
+        .join(their_numbers, on=NUMBER)
         .filter(pl.col(EVENT) != pl.col("_l_event"))
         .join(mine.drop(PERSON), on=EVENT)
         .join(other.drop(PERSON), on="_l_event")
@@ -740,7 +743,7 @@ def _court_pairs(arrests: pl.LazyFrame, court: pl.LazyFrame, numbers: pl.LazyFra
     )
     linked = (
         numbers.join(arrests.select(EVENT), on=EVENT)
-        .join(court_numbers, on=[PERSON, "number"])
+        .join(court_numbers, on=NUMBER)
         .select(EVENT, "_c_event")
     )
     return pl.concat([in_cycle, linked]).unique()
