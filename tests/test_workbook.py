@@ -147,14 +147,16 @@ def test_a_workbook_reads_back_with_every_value(tmp_path):
     assert got == expected
 
 
-def test_sheet_rows_are_deflated_by_isa_l(tmp_path):
+@pytest.mark.parametrize("rows", [50, 2_000])
+def test_sheet_rows_are_deflated_by_isa_l(tmp_path, rows):
     # The big sheet is compressed by ISA-L (a quarter of zlib's CPU): its stored
-    # bytes are ISA-L's deflate of the XML, and any zip reader inflates them.
+    # bytes are ISA-L's deflate of the XML, given in blocks of SHEET_BLOCK bytes (one
+    # block, or several), and any zip reader inflates them.
     from isal import isal_zlib
 
-    from clearance.outputs.xlsx_rows import SHEET_LEVEL
+    from clearance.outputs.xlsx_rows import SHEET_BLOCK, SHEET_LEVEL
 
-    rows = frame(500)
+    rows = frame(rows)
     det_out.write_workbook(rows, tmp_path / "w.xlsx", "test")
     with zipfile.ZipFile(tmp_path / "w.xlsx") as z:
         info = z.getinfo("xl/worksheets/sheet1.xml")
@@ -168,7 +170,24 @@ def test_sheet_rows_are_deflated_by_isa_l(tmp_path):
         f.seek(info.header_offset + 30 + name_len + extra_len)
         stored = f.read(info.compress_size)
     deflater = isal_zlib.compressobj(SHEET_LEVEL, isal_zlib.DEFLATED, -15)
-    assert stored == deflater.compress(xml) + deflater.flush()
+    blocks = [xml[i : i + SHEET_BLOCK] for i in range(0, len(xml), SHEET_BLOCK)]
+    assert (len(blocks) > 1) == (len(rows) > 50)
+    assert stored == b"".join(deflater.compress(b) for b in blocks) + deflater.flush()
+
+
+def test_the_same_rows_give_the_same_workbook_however_they_lie_in_memory(tmp_path):
+    """ISA-L's deflate depends on where its input is cut: the sheet's bytes must not
+    depend on how the table is chunked (spilled parts, slices of a scan) nor on the
+    pieces' buffers."""
+    rows = frame(4_000)
+    det_out.write_workbook(rows, tmp_path / "one.xlsx", "test")
+    chunked = pl.concat([rows.slice(i, 333) for i in range(0, rows.height, 333)], rechunk=False)
+    assert chunked.n_chunks() > 1
+    det_out.write_workbook(chunked, tmp_path / "many.xlsx", "test")
+    det_out.write_workbook(rows.lazy(), tmp_path / "scan.xlsx", "test")
+    one = (tmp_path / "one.xlsx").read_bytes()
+    assert (tmp_path / "many.xlsx").read_bytes() == one
+    assert (tmp_path / "scan.xlsx").read_bytes() == one
 
 
 def test_dates_are_real_excel_dates_and_what_is_no_date_stays_text(tmp_path):
@@ -273,3 +292,26 @@ def test_a_piece_is_handed_on_as_its_rows_end_to_end(values, offset, how):
         texts = texts.gather_every(2)
     expected = "".join(texts.to_list()).encode()
     assert b"".join(bytes(view) for view in _joined(texts)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40), max_size=30), st.integers(1, 16))
+def test_the_sheet_reaches_the_deflater_in_the_same_blocks_however_it_is_written(writes, size):
+    """What makes the workbook's bytes independent of how its rows lie in memory:
+    whatever the writes, the deflater is given the same blocks of the same bytes."""
+    from clearance.outputs.xlsx_rows import _Blocks
+
+    class Out:
+        def __init__(self):
+            self.writes: list[bytes] = []
+
+        def write(self, data):
+            self.writes.append(bytes(data))
+
+    out = Out()
+    blocks = _Blocks(out, size)
+    for data in writes:
+        blocks.write(memoryview(data))
+    blocks.close()
+    whole = b"".join(writes)
+    assert out.writes == [whole[i : i + size] for i in range(0, len(whole), size)]
