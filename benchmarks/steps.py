@@ -36,15 +36,13 @@ from clearance import run as run_
 from clearance.extract import keys, reader
 from clearance.extract import model as model_
 from clearance.law import load_pack
-from clearance.law.registry import library
-from clearance.law.validate import Reader
 from clearance.outputs import determinations as det_out
 from clearance.outputs import spill
 from clearance.outputs.layouts import layout_for
 from clearance.outputs.summary import finish as finish_summary
 from clearance.policy import load_policy
 from clearance.report import write_report
-from clearance.rules.engine import determine
+from clearance.rules.engine import count_lines, determine
 from clearance.run_common import county_convictions
 from clearance.textsafe import write_csv
 
@@ -98,7 +96,7 @@ def main() -> None:
     law = load_pack(args.law)
     policy = load_policy("statute", law)
     layout = layout_for(law)
-    lines = library(law.functions, Reader("pack.yaml")).needs_lines
+    read_lines = count_lines(law)  # what the law reads of every line of a count
     steps = Steps()
     steps.spent["start: Python and the command's imports"] = start_cpu()
 
@@ -114,18 +112,14 @@ def main() -> None:
         history = run_._HistoryWriter(out / run_.HISTORY_FILE)
         for batch in batches:
             with keys.pinned():
-                model = model_.build(batch.lazy(), [path.name], in_order=True, grouped=True)
-                with steps("model: normalise, counts, people"):
-                    queries = [model.counts, model.people]
-                    if lines and model.lines is not None:
-                        queries.append(model.lines)
-                    counts, group_people, *read_lines = pl.collect_all(queries, engine="in-memory")
-                in_memory = model_.Model(
-                    group_people.lazy(),
-                    model.events,
-                    counts.lazy(),
-                    read_lines[0].lazy() if read_lines else None,
+                model = model_.build(
+                    batch.lazy(), [path.name], in_order=True, grouped=True, count_lines=read_lines
                 )
+                with steps("model: normalise, counts, people"):
+                    counts, group_people = pl.collect_all(
+                        [model.counts, model.people], engine="in-memory"
+                    )
+                in_memory = model_.Model(group_people.lazy(), model.events, counts.lazy())
                 with steps("rules: determine, counties, keep the published columns"):
                     found = determine(
                         in_memory, policy, bench.COUNTY, as_of, law, ordered=False
@@ -135,6 +129,7 @@ def main() -> None:
                     people.append(spill.compact(group_people))
             ids = found["subject_id"].unique().implode()
             kept = counts.filter(pl.col("subject_id").is_in(ids))
+            kept = kept.drop(read_lines.columns if read_lines else [])
             with steps("history.parquet"):
                 history.write(kept)
                 history._wait()

@@ -473,3 +473,46 @@ def test_county_all_decides_every_county(tmp_path):
         )
         assert result.exit_code == 0, result.output
         assert set(_rows(out)) == expected
+
+
+def test_what_a_count_s_lines_record_is_the_same_worked_out_by_the_model_or_the_rules(
+    tmp_path: Path,
+):
+    """A run has the model work out what ca-auto-relief reads of every line of a count
+    (its dispositions' classes, its sentence parts by place) with the counts; a model
+    built without that gives its lines, and the rules work it out from them. Both give
+    the same determinations, and the same model counts for history.parquet."""
+    import datetime as dt
+
+    import polars as pl
+
+    from clearance.extract import keys
+    from clearance.extract import model as model_
+    from clearance.extract.reader import read_extracts
+    from clearance.law import load_pack
+    from clearance.policy import load_policy
+    from clearance.rules.engine import count_lines, determine
+    from clearance.synth import generate
+
+    extract = tmp_path / "x.dat"
+    generate(extract, subjects=400, seed=5)
+    rows = read_extracts([extract], tmp_path / "work").rows
+    law = load_pack("ca-auto-relief")
+    policy = load_policy("statute", law)
+    read = count_lines(law)
+    assert read is not None and count_lines(load_pack("prop64")) is None
+    decided, counted = [], []
+    with keys.pinned():
+        for given in (read, None):
+            model = model_.build(rows, [extract.name], count_lines=given)
+            counts, people, lines = pl.collect_all([model.counts, model.people, model.lines])
+            counted.append(counts)
+            in_memory = model_.Model(people.lazy(), model.events, counts.lazy(), lines.lazy())
+            query = determine(in_memory, policy, "SACRAMENTO", dt.date(2026, 7, 1), law)
+            decided.append(query.collect())
+    summarised, plain = counted
+    assert set(read.columns) <= set(summarised.columns)
+    assert not set(read.columns) & set(plain.columns)
+    assert summarised.drop(read.columns).equals(plain)
+    assert decided[0].height > 100
+    assert decided[0].equals(decided[1])

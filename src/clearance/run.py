@@ -42,15 +42,13 @@ from clearance.extract.reader import (
     staged_schema,
 )
 from clearance.law import RulePack, load_rulepack
-from clearance.law.registry import library
-from clearance.law.validate import Reader
 from clearance.outputs import determinations as det_out
 from clearance.outputs import spill
 from clearance.outputs.layouts import layout_for
 from clearance.outputs.summary import finish as finish_summary
 from clearance.policy import Policy
 from clearance.report import write_report
-from clearance.rules.engine import determine
+from clearance.rules.engine import count_lines, determine
 from clearance.run_common import (
     HISTORY_FILE,
     PEOPLE_FILE,
@@ -298,9 +296,9 @@ class _Decide:
     check_inputs: Callable[[], None] | None = None
 
     @property
-    def lines(self) -> bool:
-        """Whether the law reads every line of a count (the model's ``lines``)."""
-        return library(self.law.functions, Reader("pack.yaml")).needs_lines
+    def count_lines(self) -> model_.CountLines | None:
+        """What the law reads of every line of a count, worked out with the counts."""
+        return count_lines(self.law)
 
     def __call__(
         self, groups: Iterable[pl.LazyFrame], file_order: Callable[[], list[str]]
@@ -341,23 +339,19 @@ class _Decide:
         """One group: its model and determinations; its history written, its results
         kept, the convictions of each county it names counted in ``found``."""
         # Every group's rows come in input order (a stream's batch, a bucket's parts).
-        model = model_.build(group, file_order, in_order=True, grouped=self.grouped)
+        read = self.count_lines
+        model = model_.build(
+            group, file_order, in_order=True, grouped=self.grouped, count_lines=read
+        )
         # Counts and people in one query (they share the normalised rows), in
         # memory: a group is bounded, and nothing is written to be read back.
         # Polars' in-memory engine: a fifth less CPU than streaming, and it
         # reads a bucket's parts once for both (at 10M rows, a bucket is 136
         # small parts, and the streaming engine costs 40% more).
-        queries = [model.counts, model.people]
-        if self.lines and model.lines is not None:  # a law that reads every line
-            queries.append(model.lines)
-        counts, group_people, *read_lines = pl.collect_all(queries, engine="in-memory")
+        counts, group_people = pl.collect_all([model.counts, model.people], engine="in-memory")
         self.lap("model")
-        in_memory = model_.Model(
-            people=group_people.lazy(),
-            events=model.events,
-            counts=counts.lazy(),
-            lines=read_lines[0].lazy() if read_lines else None,
-        )
+        in_memory = model_.Model(people=group_people.lazy(), events=model.events,
+                                 counts=counts.lazy())  # fmt: skip
         # Not sorted here: the results are sorted together (spill.in_order).
         group_decided = determine(
             in_memory, self.policy, self.county, self.as_of, self.law, ordered=False
@@ -366,7 +360,8 @@ class _Decide:
             found[name] = found.get(name, 0) + n
         # Only the counts of the people determined go on (summary, history).
         ids = group_decided["subject_id"].unique().implode()
-        kept = counts.filter(pl.col("subject_id").is_in(ids))
+        # (history.parquet holds the model's counts, whatever the law read beside them.)
+        kept = counts.filter(pl.col("subject_id").is_in(ids)).drop(read.columns if read else [])
         history.write(kept)
         # Only the columns the published table reads; spilled to disk once
         # the results held reach a limit.

@@ -19,6 +19,7 @@ are sorted by subject id.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -85,6 +86,31 @@ class Model:
 LINE_COLUMNS = ("subject_id", "cnt_order", "disp_order", "disposition", "convicted",
                 "sent_order", "sent_loc", "sent_length_raw", "sent_time_code", "sent_days",
                 "sent_months", "sent_years", "sent_unknown")  # fmt: skip
+# A count's distinct sentence parts: the columns they are told apart by.
+PART_COLUMNS = (*_PART_COLUMNS, "sent_days", "sent_months", "sent_years", "sent_unknown")
+COUNT = "_count"  # a count's key among its lines and parts (one integer, `_count_id`)
+
+
+@dataclass(frozen=True)
+class CountLines:
+    """What a law reads of every line of a count, worked out with the counts: one
+    column of ``counts`` each (a law that reads more of a count than its first line).
+
+    - ``lines``: the count's lines (``COUNT`` and ``LINE_COLUMNS``) to one row a
+      count (``COUNT`` and the law's columns);
+    - ``parts``: the count's distinct sentence parts (``COUNT`` and ``PART_COLUMNS``,
+      the same parts the model adds up) with the columns the law's aggregations read;
+    - ``part_aggregations``: over a count's parts, beside the model's sums.
+
+    The model joins them to each count by its key, with the parts it already finds
+    (one search for distinct parts, not two). ``columns``: the columns they add, left
+    out of history.parquet (the model's counts, as every law's run writes them).
+    """
+
+    lines: Callable[[pl.LazyFrame], pl.LazyFrame]
+    parts: Callable[[pl.LazyFrame], pl.LazyFrame]
+    part_aggregations: tuple[pl.Expr, ...]
+    columns: tuple[str, ...]
 
 
 def build(
@@ -93,6 +119,7 @@ def build(
     *,
     in_order: bool = False,
     grouped: bool = False,
+    count_lines: CountLines | None = None,
 ) -> Model:
     """Build the model from staged rows; ``file_order`` ranks source files (input order).
 
@@ -105,6 +132,9 @@ def build(
     rows, as in a batch of a stream, checked by ``person_batches``). A count is then
     told apart by the run of its person, which is cheaper than by the person's
     identifier; the result is the same.
+
+    ``count_lines``: what the law reads of each count's lines, as columns of the
+    counts (``CountLines``).
     """
     # Normalised once for the three tables: collected together, they share it (left
     # to the optimiser, each table's own columns make it normalise again).
@@ -112,7 +142,7 @@ def build(
     return Model(
         people=people(rows, in_order=in_order),
         events=events(rows, in_order=in_order),
-        counts=counts(rows, in_order=in_order, grouped=grouped),
+        counts=counts(rows, in_order=in_order, grouped=grouped, count_lines=count_lines),
         lines=rows.select(LINE_COLUMNS),
     )
 
@@ -168,7 +198,7 @@ def _count_id(*, grouped: bool = False) -> pl.Expr:
     """
 
     person = pl.col("subject_id").rle_id().cast(pl.UInt64) if grouped else code("subject_id")
-    return (person * (1 << 32) + code("cnt_order")).alias("_count")
+    return (person * (1 << 32) + code("cnt_order")).alias(COUNT)
 
 
 # The last day a date holds (Python's, and so explain's and the web app's): a sentence
@@ -179,33 +209,45 @@ LAST_SENTENCE_END = dt.date(9999, 12, 31)
 _MAX_YEARS = 10_000  # each step's cap: past LAST_SENTENCE_END from any event date
 
 
-def counts(rows: pl.LazyFrame, *, in_order: bool = False, grouped: bool = False) -> pl.LazyFrame:
+def counts(
+    rows: pl.LazyFrame,
+    *,
+    in_order: bool = False,
+    grouped: bool = False,
+    count_lines: CountLines | None = None,
+) -> pl.LazyFrame:
     rows = rows.with_columns(_count_id(grouped=grouped))
     # Only lines with a sentence part add to a count's sentence: the others (most
     # lines: arrests, dismissals) are left out before the distinct parts are found.
     parts = (
-        rows.select(
-            "_count", *_PART_COLUMNS, "sent_days", "sent_months", "sent_years", "sent_unknown"
-        )
+        rows.select(COUNT, *PART_COLUMNS)
         .filter(pl.any_horizontal(pl.col(c).is_not_null() for c in _PART_COLUMNS))
         .unique()
-        .group_by("_count")
-        .agg(
-            pl.col("sent_days").sum(),
-            pl.col("sent_months").sum(),
-            pl.col("sent_years").sum(),
-            pl.col("sent_unknown").any(),
-            has_sentence=(
-                (pl.col("sent_days") + pl.col("sent_months") + pl.col("sent_years") > 0)
-                | pl.col("sent_unknown")
-            ).any(),
+    )
+    if count_lines is not None:
+        parts = count_lines.parts(parts)
+    parts = parts.group_by(COUNT).agg(
+        pl.col("sent_days").sum(),
+        pl.col("sent_months").sum(),
+        pl.col("sent_years").sum(),
+        pl.col("sent_unknown").any(),
+        (
+            (pl.col("sent_days") + pl.col("sent_months") + pl.col("sent_years") > 0)
+            | pl.col("sent_unknown")
         )
+        .any()
+        .alias("has_sentence"),
+        *(count_lines.part_aggregations if count_lines is not None else ()),
     )
     attributes = _first_line(
-        rows.with_columns(n_rows=pl.len().over("_count").cast(pl.UInt32)),
-        ("_count",),
+        rows.with_columns(n_rows=pl.len().over(COUNT).cast(pl.UInt32)),
+        (COUNT,),
         in_order=in_order,
-    ).select("_count", *COUNT_KEY, *COUNT_ATTRIBUTES, "row_order", "n_rows")
+    ).select(COUNT, *COUNT_KEY, *COUNT_ATTRIBUTES, "row_order", "n_rows")
+    attributes = attributes.join(parts, on=COUNT, how="left", maintain_order="left")
+    if count_lines is not None:  # every count has lines: it is made from them
+        read = count_lines.lines(rows.select(COUNT, *LINE_COLUMNS))
+        attributes = attributes.join(read, on=COUNT, how="left", maintain_order="left")
     # Years, then months, then days, each a calendar step (prop64.md, "Dates"):
     # 2016-02-29 + 1 year + 1 month is 2017-03-28. The steps are capped (each at most
     # about 10,000 years) so that no length overflows the date arithmetic; an end past
@@ -220,8 +262,7 @@ def counts(rows: pl.LazyFrame, *, in_order: bool = False, grouped: bool = False)
     # Input order, not sorted: every step keeps it, so the result is deterministic,
     # and sorting two million counts by two text keys would cost more than the rest.
     return (
-        attributes.join(parts, on="_count", how="left", maintain_order="left")
-        .drop("_count")
+        attributes.drop(COUNT)
         .with_columns(  # a count with no sentence part: nothing to add up
             pl.col("sent_days", "sent_months", "sent_years").fill_null(0),
             pl.col("sent_unknown", "has_sentence").fill_null(False),

@@ -95,8 +95,9 @@ class Library:
         self.facts: dict[str, Function] = {}
         # Run on the decided rows, in the pack's order (ctx, rows) -> LazyFrame.
         self.finishers: dict[str, Function] = {}
-        # The law reads the model's lines (model.lines), not only its counts.
-        self.needs_lines = False
+        # What the law reads of every line of a count, as columns of the model's counts:
+        # (pack) -> extract.model.CountLines, given to model.build (None: first lines do).
+        self.count_lines: Function | None = None
         self.tests: dict[str, Function] = dict(_COMMON_TESTS)
         self.checks: list[Function] = []  # (pack, reader) -> None: what the functions assume
 

@@ -27,13 +27,12 @@ import polars as pl
 
 from clearance.extract import keys
 from clearance.extract.keys import code
-from clearance.extract.model import Model
+from clearance.extract.model import COUNT, LINE_COLUMNS, PART_COLUMNS, CountLines, Model
 from clearance.law import RulePack, offenses
 from clearance.law.registry import Context, Library
 from clearance.rules.engine import in_county
 
 law = Library("ca_auto_relief")
-law.needs_lines = True
 
 CONVICTION, ARREST = "conviction", "arrest"
 # The offense lists every count is looked up in: column -> (how, list). `offense_in`:
@@ -108,7 +107,7 @@ def _within_person(column: str) -> pl.Expr:
 # The group's integer keys (columns dropped from the output with the other "_" ones):
 # the person, a count (subject_id, cnt_order), an event (subject_id, event_key), a
 # cycle (subject_id, its cycle number) and a case number (subject_id, the number).
-PERSON, COUNT, EVENT, CYCLE, NUMBER = "_person", "_count", "_event", "_cycle", "_number"
+PERSON, EVENT, CYCLE, NUMBER = "_person", "_event", "_cycle", "_number"  # COUNT: the model's
 
 
 def _is(column: str, datum_words: str, law_: RulePack) -> pl.Expr:
@@ -173,120 +172,147 @@ def _tables(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
         return _worked_out(ctx, model)
 
 
-def _worked_out(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
-    if model.lines is None:
-        raise RuntimeError("the rule pack ca-auto-relief reads the model's lines")
-    pack = ctx.law
+# What a count's lines record (a Boolean each: whether any of its lines is of that
+# class of the pack's dispositions).
+RECORDED = {
+    "relief": "relief_granted",
+    "prohibited": "relief_prohibited",
+    "revoked": "probation_revoked",
+    "diversion": "diversion_completed",
+    "acquitted": "acquitted",
+    "dismissed": "dismissed",
+    "complaint": "complaint_filed",
+}
+# The columns of a count's sentence parts, by place (``count_lines``).
+PART_SUMS = ("prob_y", "prob_m", "prob_d", "other_y", "other_m", "other_d")
+PART_FLAGS = ("probation_part", "prob_length", "sent_unreadable", "prison", "jail")
+
+
+def count_lines(pack: RulePack) -> CountLines:
+    """What every line of a count records, as columns of the count (the model works
+    them out with its counts: ``model.CountLines``): whether it was convicted, whether
+    some disposition is final, each class of ``RECORDED``, the words of a relief
+    granted or prohibited; and its distinct sentence parts, by place (probation, other
+    than probation or a fine, prison, jail), added up."""
     classes = pack.classes("dispositions")
+    unknown = sorted(set(RECORDED.values()) - set(classes))
+    if unknown:
+        raise RuntimeError(f"the pack's dispositions file has no class {', '.join(unknown)}")
     final_classes = [name for name, c in classes.items() if c["final"]]
-    lines = model.lines.with_columns(code("subject_id").alias(PERSON)).with_columns(
-        _within_person("cnt_order").alias(COUNT)
-    )
-    texts = (
-        lines.select("disposition")
-        .unique()
-        .with_columns(disp_class=pack.classify("dispositions", "disposition"))
-    )
-    # In memory once: the class, sentence and words queries below each read every line.
-    lines = (
-        lines.join(texts, on="disposition", how="left", nulls_equal=True)
-        .collect(engine="in-memory")
-        .lazy()
-    )
     final = pl.col("disposition").is_not_null() & (
         pl.col("disp_class").is_null() | pl.col("disp_class").is_in(final_classes)
     )
-
-    # Each class a count records: whether any of its lines is of that class (a Boolean
-    # column a line, then one "any" each: a fifth of the cost of OR-ing class bits).
-    recorded = {
-        "relief": "relief_granted",
-        "prohibited": "relief_prohibited",
-        "revoked": "probation_revoked",
-        "diversion": "diversion_completed",
-        "acquitted": "acquitted",
-        "dismissed": "dismissed",
-        "complaint": "complaint_filed",
-    }
-    unknown = sorted(set(recorded.values()) - set(classes))
-    if unknown:
-        raise RuntimeError(f"the pack's dispositions file has no class {', '.join(unknown)}")
-    info = (
-        lines.with_columns(
-            _final=final,
-            **{
-                flag: (pl.col("disp_class") == name).fill_null(False)
-                for flag, name in recorded.items()
-            },
-        )
-        .group_by(COUNT)
-        .agg(
-            pl.col("convicted").any().alias("convicted_any"),
-            pl.col("_final").any().alias("final"),
-            *(pl.col(flag).any() for flag in recorded),
-        )
-    )
-    # The words of a relief granted or prohibited (few lines say either), for the facts.
     told = pl.col("disp_class").is_in(["relief_granted", "relief_prohibited"])
-    words = (
-        lines.filter(told.fill_null(False))
-        .group_by(COUNT)
-        .agg(
-            relief_text=pl.when(pl.col("disp_class") == "relief_granted")
-            .then(pl.col("disposition"))
-            .min(),
-            prohibited_text=pl.when(pl.col("disp_class") == "relief_prohibited")
-            .then(pl.col("disposition"))
-            .min(),
-        )
-    )
 
-    # Each count's distinct sentence parts, by place.
+    def lines(rows: pl.LazyFrame) -> pl.LazyFrame:
+        # Each distinct disposition classed once (a few hundred in a group), joined back.
+        texts = (
+            rows.select("disposition")
+            .unique()
+            .with_columns(disp_class=pack.classify("dispositions", "disposition"))
+        )
+        rows = rows.join(texts, on="disposition", how="left", nulls_equal=True)
+        # A Boolean column a class, then one "any" each: a fifth of the cost of OR-ing
+        # class bits.
+        info = (
+            rows.with_columns(
+                _final=final,
+                **{
+                    flag: (pl.col("disp_class") == name).fill_null(False)
+                    for flag, name in RECORDED.items()
+                },
+            )
+            .group_by(COUNT)
+            .agg(
+                pl.col("convicted").any().alias("convicted_any"),
+                pl.col("_final").any().alias("final"),
+                *(pl.col(flag).any() for flag in RECORDED),
+            )
+        )
+        # The words of a relief granted or prohibited (few lines say either), for the facts.
+        words = (
+            rows.filter(told.fill_null(False))
+            .group_by(COUNT)
+            .agg(
+                relief_text=pl.when(pl.col("disp_class") == "relief_granted")
+                .then(pl.col("disposition"))
+                .min(),
+                prohibited_text=pl.when(pl.col("disp_class") == "relief_prohibited")
+                .then(pl.col("disposition"))
+                .min(),
+            )
+        )
+        return info.join(words, on=COUNT, how="left")
+
+    def parts(distinct: pl.LazyFrame) -> pl.LazyFrame:
+        # The place of each distinct SENT_LOC_DESCR (a handful), joined back.
+        places = (
+            distinct.select("sent_loc")
+            .unique()
+            .with_columns(
+                _prob=pack.matches("probation_words", "sent_loc"),
+                _fine=pack.matches("fine_words", "sent_loc")
+                & ~pack.matches("probation_words", "sent_loc"),
+                _prison=pack.matches("prison_words", "sent_loc"),
+                _jail=pack.matches("jail_words", "sent_loc"),
+            )
+        )
+        return (
+            distinct.join(places, on="sent_loc", how="left", nulls_equal=True)
+            .with_columns(
+                _len=(pl.col("sent_days") + pl.col("sent_months") + pl.col("sent_years")) > 0
+            )
+            .with_columns(_other=~pl.col("_prob") & ~pl.col("_fine"))
+        )
+
+    prob, other = pl.col("_prob"), pl.col("_other")
+    aggregations = (
+        pl.when(prob).then(pl.col("sent_years")).sum().alias("prob_y"),
+        pl.when(prob).then(pl.col("sent_months")).sum().alias("prob_m"),
+        pl.when(prob).then(pl.col("sent_days")).sum().alias("prob_d"),
+        prob.any().alias("probation_part"),
+        (prob & pl.col("_len") & ~pl.col("sent_unknown")).any().alias("prob_length"),
+        pl.when(other).then(pl.col("sent_years")).sum().alias("other_y"),
+        pl.when(other).then(pl.col("sent_months")).sum().alias("other_m"),
+        pl.when(other).then(pl.col("sent_days")).sum().alias("other_d"),
+        ((prob | other) & pl.col("sent_unknown")).any().alias("sent_unreadable"),
+        (pl.col("_prison") & other).any().alias("prison"),
+        (pl.col("_jail") & other & ~pl.col("_prison")).any().alias("jail"),
+    )
+    columns = ("convicted_any", "final", *RECORDED, *(e.meta.output_name() for e in aggregations),
+               "relief_text", "prohibited_text")  # fmt: skip
+    return CountLines(lines=lines, parts=parts, part_aggregations=aggregations, columns=columns)
+
+
+law.count_lines = count_lines
+
+
+def _lines_read(model: Model, read: CountLines) -> pl.LazyFrame | None:
+    """``count_lines`` from the model's lines, by count key, when the model's counts do
+    not carry them already (a model built without ``count_lines``); None when they do."""
+    if set(read.columns) <= set(model.counts.collect_schema().names()):
+        return None
+    if model.lines is None:
+        raise RuntimeError("the rule pack ca-auto-relief reads the model's lines")
+    lines = (
+        model.lines.with_columns(code("subject_id").alias(PERSON))
+        .with_columns(_within_person("cnt_order").alias(COUNT))
+        .collect(engine="in-memory")  # read twice below
+        .lazy()
+    )
     present = pl.any_horizontal(pl.col(c).is_not_null() for c in _SENTENCE)
     parts = (
-        lines.filter(present)
-        .select(
-            COUNT,
-            *_SENTENCE,
-            "sent_days",
-            "sent_months",
-            "sent_years",
-            "sent_unknown",
-        )
-        .unique()
+        read.parts(lines.filter(present).select(COUNT, *PART_COLUMNS).unique())
+        .group_by(COUNT)
+        .agg(*read.part_aggregations)
     )
-    # The place of each distinct SENT_LOC_DESCR (a handful), joined back.
-    places = (
-        parts.select("sent_loc")
-        .unique()
-        .with_columns(
-            _prob=pack.matches("probation_words", "sent_loc"),
-            _fine=pack.matches("fine_words", "sent_loc")
-            & ~pack.matches("probation_words", "sent_loc"),
-            _prison=pack.matches("prison_words", "sent_loc"),
-            _jail=pack.matches("jail_words", "sent_loc"),
-        )
-    )
-    parts = (
-        parts.join(places, on="sent_loc", how="left", nulls_equal=True)
-        .with_columns(_len=(pl.col("sent_days") + pl.col("sent_months") + pl.col("sent_years")) > 0)
-        .with_columns(_other=~pl.col("_prob") & ~pl.col("_fine"))
-    )
-    prob, other = pl.col("_prob"), pl.col("_other")
-    sentences = parts.group_by(COUNT).agg(
-        prob_y=pl.when(prob).then(pl.col("sent_years")).sum(),
-        prob_m=pl.when(prob).then(pl.col("sent_months")).sum(),
-        prob_d=pl.when(prob).then(pl.col("sent_days")).sum(),
-        probation_part=prob.any(),
-        prob_length=(prob & pl.col("_len") & ~pl.col("sent_unknown")).any(),
-        other_y=pl.when(other).then(pl.col("sent_years")).sum(),
-        other_m=pl.when(other).then(pl.col("sent_months")).sum(),
-        other_d=pl.when(other).then(pl.col("sent_days")).sum(),
-        sent_unreadable=((prob | other) & pl.col("sent_unknown")).any(),
-        prison=(pl.col("_prison") & other).any(),
-        jail=(pl.col("_jail") & other & ~pl.col("_prison")).any(),
-    )
+    return read.lines(lines.select(COUNT, *LINE_COLUMNS)).join(parts, on=COUNT, how="left")
 
+
+def _worked_out(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
+    pack = ctx.law
+    read = count_lines(pack)
+    from_lines = _lines_read(model, read)
     counts = (
         model.counts.select(
             "subject_id",
@@ -312,36 +338,23 @@ def _worked_out(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
             "disposition",
             "source_file",
             "line",
+            *(read.columns if from_lines is None else ()),
         )
         .with_columns(code("subject_id").alias(PERSON))
         .with_columns(
             _within_person("cnt_order").alias(COUNT),
             _within_person("event_key").alias(EVENT),
         )
-        # Every count has lines (it is built from them): what they record, joined once.
-        .join(
-            info.join(sentences, on=COUNT, how="left").join(words, on=COUNT, how="left"),
-            on=COUNT,
-            how="left",
+    )
+    if from_lines is not None:  # every count has lines (it is built from them)
+        keys_ = [PERSON, COUNT, EVENT]  # the columns in the order the model gives them
+        counts = counts.join(from_lines, on=COUNT, how="left").select(
+            pl.exclude(*keys_, *read.columns), *read.columns, *keys_
         )
-        .with_columns(
-            pl.col(
-                "convicted_any",
-                "final",
-                "relief",
-                "prohibited",
-                "revoked",
-                "diversion",
-                "acquitted",
-                "dismissed",
-                "complaint",
-                "probation_part",
-                "prob_length",
-                "sent_unreadable",
-                "prison",
-                "jail",
-            ).fill_null(False),
-            pl.col("prob_y", "prob_m", "prob_d", "other_y", "other_m", "other_d").fill_null(0),
+    counts = (
+        counts.with_columns(
+            pl.col("convicted_any", "final", *RECORDED, *PART_FLAGS).fill_null(False),
+            pl.col(*PART_SUMS).fill_null(0),
             cycle=pl.col("cnt_order").str.slice(0, 3),
             step=pl.col("cnt_order").str.slice(3, 3),
             event_type_uc=pl.col("event_type").str.to_uppercase().fill_null(""),

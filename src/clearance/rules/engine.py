@@ -27,17 +27,25 @@ import datetime as dt
 
 import polars as pl
 
-from clearance.extract.model import Model
+from clearance.extract.model import CountLines, Model
 from clearance.law import RulePack, load_rulepack
 from clearance.law.registry import Context, library
 from clearance.law.validate import Reader
 from clearance.policy import Policy
 
-__all__ = ["determine", "enabled", "scope"]
+__all__ = ["count_lines", "determine", "enabled", "scope"]
 
 
 def _library(law: RulePack):
     return library(law.functions, Reader("pack.yaml"))
+
+
+def count_lines(law: RulePack) -> CountLines | None:
+    """What the pack's law reads of every line of a count (``Library.count_lines``), for
+    ``model.build`` to work out with the counts; None for a law that reads a count's
+    first line only (Prop 64)."""
+    made = _library(law).count_lines
+    return None if made is None else made(law)
 
 
 def enabled(law: RulePack, policy: Policy | dict, step_id: str) -> bool:

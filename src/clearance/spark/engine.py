@@ -45,10 +45,8 @@ from clearance.extract import keys
 from clearance.extract import model as model_
 from clearance.extract.reader import staged_schema
 from clearance.law import RulePack, load_pack, read_rulepack
-from clearance.law.registry import library
-from clearance.law.validate import Reader
 from clearance.policy import Policy
-from clearance.rules.engine import determine
+from clearance.rules.engine import count_lines, determine
 from clearance.run_common import Evaluation, RunError, check_county, county_convictions
 from clearance.spark import INSTALL_HINT
 
@@ -82,23 +80,18 @@ def evaluate_partition(staged: pl.DataFrame, job: Job, law: RulePack) -> dict[st
     The model is materialised once, as the local run does, and the rules read it.
     """
     with keys.pinned():  # the partition's keys, the same in each of its queries
-        model = model_.build(staged.lazy(), list(job.file_order))
-        queries = [model.counts, model.people]
-        if library(law.functions, Reader("pack.yaml")).needs_lines and model.lines is not None:
-            queries.append(model.lines)  # a law that reads every line (ca-auto-relief)
-        counts, people, *lines = pl.collect_all(queries)
-        model = model_.Model(
-            people=people.lazy(),
-            events=model.events,
-            counts=counts.lazy(),
-            lines=lines[0].lazy() if lines else None,
-        )
+        # What the law reads of every line of a count (ca-auto-relief), with the counts.
+        read = count_lines(law)
+        model = model_.build(staged.lazy(), list(job.file_order), count_lines=read)
+        counts, people = pl.collect_all([model.counts, model.people])
+        model = model_.Model(people=people.lazy(), events=model.events, counts=counts.lazy())
         decided = determine(model, job.policy, job.county, job.as_of, law).collect()
     determined = decided[PERSON_KEY].unique().implode()
+    history = counts.filter(pl.col(PERSON_KEY).is_in(determined))
     return {
         "determinations": decided,
         "people": people,
-        "history": counts.filter(pl.col(PERSON_KEY).is_in(determined)),
+        "history": history.drop(read.columns if read else []),
         "counties": pl.DataFrame(
             list(county_convictions(counts).items()),
             schema={"county": pl.String, "convictions": pl.Int64},
