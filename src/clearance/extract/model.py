@@ -89,6 +89,7 @@ LINE_COLUMNS = ("subject_id", "cnt_order", "disp_order", "disposition", "convict
 # A count's distinct sentence parts: the columns they are told apart by.
 PART_COLUMNS = (*_PART_COLUMNS, "sent_days", "sent_months", "sent_years", "sent_unknown")
 COUNT = "_count"  # a count's key among its lines and parts (one integer, `_count_id`)
+_OVER_LINES = "\0over lines"  # a law's line column read over all of a count's lines
 
 
 @dataclass(frozen=True)
@@ -96,21 +97,31 @@ class CountLines:
     """What a law reads of every line of a count, worked out with the counts: one
     column of ``counts`` each (a law that reads more of a count than its first line).
 
-    - ``lines``: the count's lines (``COUNT`` and ``LINE_COLUMNS``) to one row a
-      count (``COUNT`` and the law's columns);
+    - ``lines``: the lines (``LINE_COLUMNS`` and more), in the order given (a count's
+      first line is read from it), with the law's columns: the value each line gives,
+      a Boolean (never null) or a value;
+    - ``line_aggregations``: how each of those columns is read over a count's lines:
+      ``any`` (a Boolean) or ``min`` (a value, nulls left out); over one line, either
+      is the line's own value, so only the counts of several lines are aggregated
+      (most counts have one line);
     - ``parts``: the count's distinct sentence parts (``COUNT`` and ``PART_COLUMNS``,
       the same parts the model adds up) with the columns the law's aggregations read;
     - ``part_aggregations``: over a count's parts, beside the model's sums.
 
-    The model joins them to each count by its key, with the parts it already finds
-    (one search for distinct parts, not two). ``columns``: the columns they add, left
-    out of history.parquet (the model's counts, as every law's run writes them).
+    ``columns``: the columns they add to the counts, left out of history.parquet (the
+    model's counts, as every law's run writes them).
     """
 
     lines: Callable[[pl.LazyFrame], pl.LazyFrame]
+    line_aggregations: dict[str, str]
     parts: Callable[[pl.LazyFrame], pl.LazyFrame]
     part_aggregations: tuple[pl.Expr, ...]
     columns: tuple[str, ...]
+
+    def over_lines(self) -> list[pl.Expr]:
+        """The line columns aggregated over a count's lines."""
+        how = {"any": pl.Expr.any, "min": pl.Expr.min}
+        return [how[kind](pl.col(name)) for name, kind in self.line_aggregations.items()]
 
 
 def build(
@@ -239,15 +250,27 @@ def counts(
         .alias("has_sentence"),
         *(count_lines.part_aggregations if count_lines is not None else ()),
     )
-    attributes = _first_line(
-        rows.with_columns(n_rows=pl.len().over(COUNT).cast(pl.UInt32)),
-        (COUNT,),
-        in_order=in_order,
-    ).select(COUNT, *COUNT_KEY, *COUNT_ATTRIBUTES, "row_order", "n_rows")
+    rows = rows.with_columns(n_rows=pl.len().over(COUNT).cast(pl.UInt32))
+    read: tuple[str, ...] = ()
+    if count_lines is not None:  # each line's values, on the line
+        rows = count_lines.lines(rows)
+        read = tuple(count_lines.line_aggregations)
+    attributes = _first_line(rows, (COUNT,), in_order=in_order).select(
+        COUNT, *COUNT_KEY, *COUNT_ATTRIBUTES, "row_order", "n_rows", *read
+    )
     attributes = attributes.join(parts, on=COUNT, how="left", maintain_order="left")
-    if count_lines is not None:  # every count has lines: it is made from them
-        read = count_lines.lines(rows.select(COUNT, *LINE_COLUMNS))
-        attributes = attributes.join(read, on=COUNT, how="left", maintain_order="left")
+    if count_lines is not None:
+        # A count of one line has its line's values (its first line's, above); only
+        # the counts of several lines are read over all of them.
+        several = (
+            rows.filter(pl.col("n_rows") > 1)
+            .group_by(COUNT)
+            .agg(e.name.suffix(_OVER_LINES) for e in count_lines.over_lines())
+        )
+        attributes = attributes.join(several, on=COUNT, how="left", maintain_order="left")
+        attributes = attributes.with_columns(
+            pl.coalesce(name + _OVER_LINES, name).alias(name) for name in read
+        ).drop(name + _OVER_LINES for name in read)
     # Years, then months, then days, each a calendar step (prop64.md, "Dates"):
     # 2016-02-29 + 1 year + 1 month is 2017-03-28. The steps are capped (each at most
     # about 10,000 years) so that no length overflows the date arithmetic; an end past

@@ -202,7 +202,6 @@ def count_lines(pack: RulePack) -> CountLines:
     final = pl.col("disposition").is_not_null() & (
         pl.col("disp_class").is_null() | pl.col("disp_class").is_in(final_classes)
     )
-    told = pl.col("disp_class").is_in(["relief_granted", "relief_prohibited"])
 
     def lines(rows: pl.LazyFrame) -> pl.LazyFrame:
         # Each distinct disposition classed once (a few hundred in a group), joined back.
@@ -211,38 +210,26 @@ def count_lines(pack: RulePack) -> CountLines:
             .unique()
             .with_columns(disp_class=pack.classify("dispositions", "disposition"))
         )
-        rows = rows.join(texts, on="disposition", how="left", nulls_equal=True)
         # A Boolean column a class, then one "any" each: a fifth of the cost of OR-ing
-        # class bits.
-        info = (
-            rows.with_columns(
-                _final=final,
+        # class bits. And the words of a relief granted or prohibited, for the facts.
+        return (
+            rows.join(texts, on="disposition", how="left", nulls_equal=True, maintain_order="left")
+            .with_columns(
+                convicted_any=pl.col("convicted").fill_null(False),
+                final=final,
                 **{
                     flag: (pl.col("disp_class") == name).fill_null(False)
                     for flag, name in RECORDED.items()
                 },
+                relief_text=pl.when(pl.col("disp_class") == "relief_granted").then(
+                    pl.col("disposition")
+                ),
+                prohibited_text=pl.when(pl.col("disp_class") == "relief_prohibited").then(
+                    pl.col("disposition")
+                ),
             )
-            .group_by(COUNT)
-            .agg(
-                pl.col("convicted").any().alias("convicted_any"),
-                pl.col("_final").any().alias("final"),
-                *(pl.col(flag).any() for flag in RECORDED),
-            )
+            .drop("disp_class")
         )
-        # The words of a relief granted or prohibited (few lines say either), for the facts.
-        words = (
-            rows.filter(told.fill_null(False))
-            .group_by(COUNT)
-            .agg(
-                relief_text=pl.when(pl.col("disp_class") == "relief_granted")
-                .then(pl.col("disposition"))
-                .min(),
-                prohibited_text=pl.when(pl.col("disp_class") == "relief_prohibited")
-                .then(pl.col("disposition"))
-                .min(),
-            )
-        )
-        return info.join(words, on=COUNT, how="left")
 
     def parts(distinct: pl.LazyFrame) -> pl.LazyFrame:
         # The place of each distinct SENT_LOC_DESCR (a handful), joined back.
@@ -281,7 +268,10 @@ def count_lines(pack: RulePack) -> CountLines:
     )
     columns = ("convicted_any", "final", *RECORDED, *(e.meta.output_name() for e in aggregations),
                "relief_text", "prohibited_text")  # fmt: skip
-    return CountLines(lines=lines, parts=parts, part_aggregations=aggregations, columns=columns)
+    over_lines = {"convicted_any": "any", "final": "any", **dict.fromkeys(RECORDED, "any"),
+                  "relief_text": "min", "prohibited_text": "min"}  # fmt: skip
+    return CountLines(lines=lines, line_aggregations=over_lines, parts=parts,
+                      part_aggregations=aggregations, columns=columns)  # fmt: skip
 
 
 law.count_lines = count_lines
@@ -306,7 +296,8 @@ def _lines_read(model: Model, read: CountLines) -> pl.LazyFrame | None:
         .group_by(COUNT)
         .agg(*read.part_aggregations)
     )
-    return read.lines(lines.select(COUNT, *LINE_COLUMNS)).join(parts, on=COUNT, how="left")
+    over_lines = read.lines(lines.select(COUNT, *LINE_COLUMNS)).group_by(COUNT)
+    return over_lines.agg(read.over_lines()).join(parts, on=COUNT, how="left")
 
 
 def _worked_out(ctx: Context, model: Model) -> dict[str, pl.LazyFrame]:
