@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from clearance.cli import app
@@ -516,3 +518,40 @@ def test_what_a_count_s_lines_record_is_the_same_worked_out_by_the_model_or_the_
     assert summarised.drop(read.columns).equals(plain)
     assert decided[0].height > 100
     assert decided[0].equals(decided[1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dates(),
+    st.lists(st.one_of(st.none(), st.integers(-40_000, 40_000)), max_size=30),
+    st.lists(st.one_of(st.none(), st.integers(-200_000, 200_000)), max_size=30),
+)
+def test_the_published_dates_are_the_iso_text_of_each_date(start, near, far):
+    """The table's date columns are written out from one list of days (each day
+    once) when the span is short, cast one by one when it is long: the same text."""
+    import datetime as dt
+
+    import polars as pl
+
+    from clearance.outputs.auto_relief import _iso_all
+
+    def days(offsets):
+        out = []
+        for n in offsets:
+            try:
+                out.append(None if n is None else start + dt.timedelta(days=n))
+            except OverflowError:
+                out.append(None)
+        return out
+
+    size = max(len(near), len(far))
+    frame = pl.DataFrame(
+        {
+            "a": pl.Series(days(near + [None] * (size - len(near))), dtype=pl.Date),
+            "b": pl.Series(days(far + [None] * (size - len(far))), dtype=pl.Date),
+        }
+    )
+    for columns in (["a"], ["a", "b"]):
+        got = frame.select(**_iso_all(frame, columns))
+        assert got.equals(frame.select(pl.col(columns).cast(pl.String)))
+        assert got["a"].to_list() == [None if d is None else d.isoformat() for d in frame["a"]]

@@ -77,6 +77,29 @@ def _iso(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String)
 
 
+# The most days ``_iso_all`` writes out at once (from the table's first date to its
+# last: about 270 years); a wider span is cast value by value.
+_MOST_DAYS = 100_000
+
+
+def _iso_all(frame: pl.DataFrame, columns: list[str]) -> dict[str, pl.Expr]:
+    """The date ``columns`` of ``frame`` as ISO text (``_iso``), each day from the
+    earliest date of any of them to the latest written out once and looked up: a
+    county's 18 date columns repeat a few thousand days (the same text, a quarter of
+    the time)."""
+    if not columns or not frame.height:
+        return {c: _iso(c) for c in columns}
+    first, last = frame.select(
+        first=pl.min_horizontal(pl.col(columns).min()),
+        last=pl.max_horizontal(pl.col(columns).max()),
+    ).row(0)
+    if first is None or (last - first).days >= _MOST_DAYS:
+        return {c: _iso(c) for c in columns}
+    days = pl.date_range(first, last, eager=True).cast(pl.String)
+    start = pl.lit(first, pl.Date).cast(pl.Int32)
+    return {c: pl.lit(days).gather(pl.col(c).cast(pl.Int32) - start) for c in columns}
+
+
 class AutoReliefLayout(Layout):
     name = "ca_auto_relief"
     columns = COLUMNS
@@ -97,9 +120,11 @@ class AutoReliefLayout(Layout):
                 "dob",
             ):
                 decided = decided.with_columns(pl.lit(None).alias(column))  # fmt: skip
-        date = pl.coalesce(_iso("event_date"), pl.col("event_date_raw"))
+        dates = [c for c in _DATES if c in decided.columns and c != "date"]
+        iso = _iso_all(decided, [*dates, "event_date", "dob"])
+        date = pl.coalesce(iso["event_date"], pl.col("event_date_raw"))
         renamed = decided.with_columns(
-            dob=pl.coalesce(_iso("dob"), pl.col("dob_raw")),
+            dob=pl.coalesce(iso["dob"], pl.col("dob_raw")),
             conviction_date=pl.when(conviction).then(date),
             arrest_date=pl.when(~conviction).then(date),
             court=pl.when(conviction).then(pl.col("agency")),
@@ -107,7 +132,7 @@ class AutoReliefLayout(Layout):
             section=pl.when(pl.col("code").is_not_null()).then(
                 pl.format("{} {}", pl.col("code"), pl.col("section"))
             ),
-            **{c: _iso(c) for c in _DATES if c in decided.columns and c != "date"},
+            **{c: iso[c] for c in dates},
         ).with_columns(date=date)
         tests = sorted(c for c in decided.columns if c.startswith("t_"))
         return renamed.select(*COLUMNS, *FACT_COLUMNS, *EXPLAIN_COLUMNS, *tests)
