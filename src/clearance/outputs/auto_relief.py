@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from clearance.outputs.determinations import Layout
-from clearance.outputs.summary import _by, _tally, age_band
+from clearance.outputs.summary import _tally, age_band
 from clearance.textsafe import write_csv
 
 DETERMINATIONS = ("relief", "upcoming", "not_eligible", "review")
@@ -180,27 +180,32 @@ def tallies(published: pl.DataFrame, model, as_of: dt.date) -> dict:
     published = published.select(
         "subject_id", "kind", "determination", "reason", "path", "petitions", "severity"
     )
+    # The rows counted once by what the figures tell apart (a few hundred combinations):
+    # each figure is then a sum over it, not a pass over every row.
+    rows = published.group_by(
+        "kind", "determination", "reason", "path", felony=pl.col("severity") == "F"
+    ).agg(n=pl.len())
+    kind, determination, reason = pl.col("kind"), pl.col("determination"), pl.col("reason")
     by_determination = dict.fromkeys(DETERMINATIONS, 0)
-    by_determination.update(_tally(published, "determination"))
-    due = pl.col("determination").is_in(["relief", "upcoming"])
-    relieved = (pl.col("determination") == "relief") | (pl.col("reason") == "already_relieved")
+    by_determination.update(_summed(rows, "determination"))
+    due = determination.is_in(["relief", "upcoming"])
+    relieved = (determination == "relief") | (reason == "already_relieved")
     per_person = published.group_by("subject_id").agg(
-        any_relief=(pl.col("determination") == "relief").any(),
+        any_relief=(determination == "relief").any(),
         clean=relieved.all(),
         clean_or_due=(relieved | due).all(),
-        stuck=(relieved | (pl.col("determination") == "review")).all()
-        & (pl.col("determination") == "review").any(),
+        stuck=(relieved | (determination == "review")).all() & (determination == "review").any(),
     )
     by_kind = {
-        kind: {
+        k: {
             **dict.fromkeys(DETERMINATIONS, 0),
-            **_tally(published.filter(pl.col("kind") == kind), "determination"),
-            "total": published.filter(pl.col("kind") == kind).height,
+            **_summed(rows.filter(kind == k), "determination"),
+            "total": _n(rows.filter(kind == k)),
         }
-        for kind in KINDS
+        for k in KINDS
     }
-    paths = published.filter(due).select(
-        pl.format("{} {}", pl.col("kind"), pl.col("path")).alias("path"), "determination"
+    paths = rows.filter(due).select(
+        pl.format("{} {}", kind, pl.col("path")).alias("path"), "determination", "n"
     )
     people = _people(model, as_of)
     groups = {
@@ -210,20 +215,18 @@ def tallies(published: pl.DataFrame, model, as_of: dt.date) -> dict:
     }
     return {
         "subjects": subjects,
-        "people_in_scope": published["subject_id"].n_unique(),
+        "people_in_scope": per_person.height,
         "records_in_scope": published.height,
-        "convictions_in_scope": published.filter(pl.col("kind") == "conviction").height,
-        "arrests_in_scope": published.filter(pl.col("kind") == "arrest").height,
+        "convictions_in_scope": _n(rows.filter(kind == "conviction")),
+        "arrests_in_scope": _n(rows.filter(kind == "arrest")),
         "by_determination": by_determination,
         "by_kind": by_kind,
         "by_path": _by_path(paths),
-        "by_reason": _tally(published, "reason"),
-        "by_reason_determination": _by(published, "reason", DETERMINATIONS),
-        "by_kind_reason": {
-            kind: _tally(published.filter(pl.col("kind") == kind), "reason") for kind in KINDS
-        },
-        "review_by_reason": _tally(published.filter(pl.col("determination") == "review"), "reason"),
-        "already_relieved": published.filter(pl.col("reason") == "already_relieved").height,
+        "by_reason": _summed(rows, "reason"),
+        "by_reason_determination": _summed_by(rows, "reason"),
+        "by_kind_reason": {k: _summed(rows.filter(kind == k), "reason") for k in KINDS},
+        "review_by_reason": _summed(rows.filter(determination == "review"), "reason"),
+        "already_relieved": _n(rows.filter(reason == "already_relieved")),
         "petitions": _tally(
             published.filter(pl.col("petitions").is_not_null())
             .select(pl.col("petitions").str.split("; "))
@@ -237,9 +240,7 @@ def tallies(published: pl.DataFrame, model, as_of: dt.date) -> dict:
             "people_stuck": groups["people_stuck"].len(),
             "records_relieved": by_determination["relief"],
             "records_upcoming": by_determination["upcoming"],
-            "felonies_relieved": published.filter(
-                (pl.col("determination") == "relief") & (pl.col("severity") == "F")
-            ).height,
+            "felonies_relieved": _n(rows.filter((determination == "relief") & pl.col("felony"))),
         },
         "demographics": {
             **{
@@ -249,6 +250,30 @@ def tallies(published: pl.DataFrame, model, as_of: dt.date) -> dict:
             "everyone": _groups(people),
         },
     }
+
+
+def _n(rows: pl.DataFrame) -> int:
+    """The rows counted in ``rows`` (``n`` each)."""
+    return int(rows["n"].sum())
+
+
+def _summed(rows: pl.DataFrame, column: str) -> dict[str, int]:
+    """``summary._tally`` of the rows counted in ``rows``: value (as text, "unknown" for
+    none) -> rows, by value."""
+    summed = rows.group_by(pl.col(column).cast(pl.String).fill_null("unknown")).agg(pl.sum("n"))
+    return {k: int(v) for k, v in sorted(summed.iter_rows())}
+
+
+def _summed_by(rows: pl.DataFrame, column: str) -> dict[str, dict[str, int]]:
+    """``summary._by`` of the rows counted in ``rows``: value -> determination -> rows,
+    every determination present, and their total."""
+    result: dict[str, dict[str, int]] = {}
+    summed = rows.group_by(pl.col(column).cast(pl.String).fill_null("unknown"), "determination")
+    for key, determination, n in summed.agg(pl.sum("n")).iter_rows():
+        result.setdefault(key, dict.fromkeys(DETERMINATIONS, 0))[determination] = int(n)
+    for counts in result.values():
+        counts["total"] = sum(counts[d] for d in DETERMINATIONS)
+    return dict(sorted(result.items()))
 
 
 def _people(model, as_of: dt.date) -> pl.DataFrame:
@@ -277,8 +302,10 @@ def _groups(frame: pl.DataFrame) -> dict:
 
 def _by_path(paths: pl.DataFrame) -> dict:
     result: dict[str, dict[str, int]] = {}
-    for path, determination, n in paths.group_by("path", "determination").len().iter_rows():
-        result.setdefault(path, {"relief": 0, "upcoming": 0})[determination] = n
+    for path, determination, n in (
+        paths.group_by("path", "determination").agg(pl.sum("n")).iter_rows()
+    ):
+        result.setdefault(path, {"relief": 0, "upcoming": 0})[determination] = int(n)
     return dict(sorted(result.items()))
 
 
