@@ -496,3 +496,31 @@ def test_an_office_name_with_a_control_character_and_markup_reaches_every_docume
     template = docx_text(out / "letters" / "letter-template-en.docx")
     assert shown_name in template
     assert "Office of the DA <b>&amp; \u25a0[/]" in pdf_text(out / "letters" / "letters-en.pdf")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), TEXT), min_size=1, max_size=30), st.integers(0, 4), st.booleans()
+)
+def test_the_first_look_at_a_column_never_misses_a_cell_the_rule_quotes(values, offset, views):
+    """`spreadsheet_safe` looks at each value's first byte before it tests a column:
+    from Arrow's string views (or, in any other layout, comparing the texts), on a
+    slice too. It never passes over a column with a cell the rule quotes."""
+    import pyarrow as pa
+
+    from clearance import textsafe
+
+    texts = pl.Series("t", ["pad"] * offset + values, dtype=pl.String).slice(offset)
+    needed = any(v is not None and v.startswith(FORMULA_START) for v in values)
+    if views:
+        assert textsafe._may_start_formula(texts) >= needed
+    else:
+        real = pa.types.is_string_view
+        pa.types.is_string_view = lambda t: False
+        try:
+            assert textsafe._may_start_formula(texts) >= needed
+        finally:
+            pa.types.is_string_view = real
+    quoted = spreadsheet_safe(texts.to_frame())["t"].to_list()
+    assert quoted == [None if v is None else ("'" + v if v.startswith(FORMULA_START) else v)
+                      for v in values]  # fmt: skip

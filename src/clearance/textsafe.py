@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 __all__ = [
     "FORMULA_START",
@@ -83,25 +85,48 @@ def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
     if not text or not frame.height:
         return frame
     # Which columns hold such a cell at all (most hold none). Every character of the
-    # rule sorts below "A" and none is a digit, so a plain comparison (Polars reads
-    # it from the string's inline prefix) leaves the pattern only a few cells to test.
+    # rule is a single byte below "A" and none is a digit: a first look at each value's
+    # first byte (`_may_start_formula`) leaves the pattern only a few cells to test.
+    maybe = [name for name in text if _may_start_formula(frame[name])]
     found = frame.select(
-        pl.col(name).filter(_may_start_formula(pl.col(name))).str.contains(_FORMULA_PATTERN).any()
-        for name in text
-    ).row(0)
+        pl.col(name).str.contains(_FORMULA_PATTERN).any() for name in maybe
+    ).row(0) if maybe else ()  # fmt: skip
     return frame.with_columns(
         pl.when(pl.col(name).str.contains(_FORMULA_PATTERN))
         .then(pl.lit("'") + pl.col(name))
         .otherwise(pl.col(name))
         .alias(name)
-        for name, present in zip(text, found, strict=True)
+        for name, present in zip(maybe, found, strict=True)
         if present
     )
 
 
-def _may_start_formula(value: pl.Expr) -> pl.Expr:
-    """True for text that sorts before "0", or from ":" to before "A"."""
-    return (value < "0") | ((value >= ":") & (value < "A"))
+def _may_start_formula(texts: pl.Series) -> bool:
+    """Whether some value of a text column starts with a byte below "0", or from ":"
+    to before "A" (never less often than a cell needs the rule).
+
+    Read from Arrow's string views, which keep each value's first bytes (all of them
+    when short) in the view itself: one byte a value, no string compared. A column
+    in another layout is compared value by value.
+    """
+    array = texts.to_arrow(compat_level=pl.CompatLevel.newest())
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
+        if not len(chunk):
+            continue
+        if not pa.types.is_string_view(chunk.type):  # compared as text, value by value
+            value = pl.col(texts.name)
+            may = (value < "0") | ((value >= ":") & (value < "A"))
+            return bool(texts.to_frame().select(may.any()).item())
+        # Arrow's view: the length (4 bytes), then the value's first bytes.
+        view = np.frombuffer(chunk.buffers()[1], dtype="<u4").reshape(-1, 4)
+        view = view[chunk.offset : chunk.offset + len(chunk)]
+        first = (view[:, 1] & 0xFF).astype(np.uint8)
+        may = (view[:, 0] > 0) & ((first < 0x30) | ((first >= 0x3A) & (first < 0x41)))
+        if chunk.null_count:
+            may &= chunk.is_valid().to_numpy(zero_copy_only=False)
+        if may.any():
+            return True
+    return False
 
 
 def write_csv(frame: pl.DataFrame, path: Path, **options: Any) -> None:
