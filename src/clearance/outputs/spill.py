@@ -93,6 +93,8 @@ def in_order(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     (the people of groups of an extract sorted by person, each sorted by the model):
     checking costs a fiftieth of sorting a hundred columns. The determinations of the
     groups are sorted here once, not group by group as well (``determine(ordered=False)``)."""
+    if not frame[keys[0]].is_sorted():  # not even by the first key (a bucket's people)
+        return frame.sort(*keys)
     key = frame.select(pl.concat_str(keys, separator="\x00")).to_series()
     # A key part holding a NUL could make the joined key sorted when the keys are not.
     parts_clean = not frame.select(
