@@ -555,3 +555,18 @@ def test_the_published_dates_are_the_iso_text_of_each_date(start, near, far):
         got = frame.select(**_iso_all(frame, columns))
         assert got.equals(frame.select(pl.col(columns).cast(pl.String)))
         assert got["a"].to_list() == [None if d is None else d.isoformat() for d in frame["a"]]
+
+
+def test_dates_past_the_year_9999_are_published_as_polars_writes_them():
+    """A hostile extract can give a date Polars holds and Python cannot (a sentence
+    ending in the year 11010): the table writes it as a cast does, and does not fail."""
+    import polars as pl
+
+    from clearance.outputs.auto_relief import _iso_all
+
+    days = pl.Series("a", [3_300_000, None, 3_300_010, 18_000], dtype=pl.Int32)
+    for values in (days.head(3), days):  # a short span (looked up) and a long one (cast)
+        frame = values.cast(pl.Date).to_frame()
+        got = frame.select(**_iso_all(frame, ["a"]))
+        assert got.equals(frame.select(pl.col("a").cast(pl.String)))
+        assert got["a"][0].lstrip("+").startswith("1")  # the year 11,000 and some

@@ -89,15 +89,15 @@ def _iso_all(frame: pl.DataFrame, columns: list[str]) -> dict[str, pl.Expr]:
     the time)."""
     if not columns or not frame.height:
         return {c: _iso(c) for c in columns}
+    # As day numbers: a date Polars holds may be one Python cannot (after 9999).
+    day = pl.col(columns).cast(pl.Int32)
     first, last = frame.select(
-        first=pl.min_horizontal(pl.col(columns).min()),
-        last=pl.max_horizontal(pl.col(columns).max()),
+        first=pl.min_horizontal(day.min()), last=pl.max_horizontal(day.max())
     ).row(0)
-    if first is None or (last - first).days >= _MOST_DAYS:
+    if first is None or last - first >= _MOST_DAYS:
         return {c: _iso(c) for c in columns}
-    days = pl.date_range(first, last, eager=True).cast(pl.String)
-    start = pl.lit(first, pl.Date).cast(pl.Int32)
-    return {c: pl.lit(days).gather(pl.col(c).cast(pl.Int32) - start) for c in columns}
+    days = pl.int_range(first, last + 1, dtype=pl.Int32, eager=True).cast(pl.Date).cast(pl.String)
+    return {c: pl.lit(days).gather(pl.col(c).cast(pl.Int32) - first) for c in columns}
 
 
 class AutoReliefLayout(Layout):
