@@ -35,6 +35,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from clearance._views import LENGTH, PREFIX, string_views
+
 __all__ = [
     "FORMULA_START",
     "REPLACEMENT",
@@ -113,15 +115,13 @@ def _may_start_formula(texts: pl.Series) -> bool:
     for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
         if not len(chunk):
             continue
-        if not pa.types.is_string_view(chunk.type):  # compared as text, value by value
+        view = string_views(chunk)
+        if view is None:  # compared as text, value by value
             value = pl.col(texts.name)
             may = (value < "0") | ((value >= ":") & (value < "A"))
             return bool(texts.to_frame().select(may.any()).item())
-        # Arrow's view: the length (4 bytes), then the value's first bytes.
-        view = np.frombuffer(chunk.buffers()[1], dtype="<u4").reshape(-1, 4)
-        view = view[chunk.offset : chunk.offset + len(chunk)]
-        first = (view[:, 1] & 0xFF).astype(np.uint8)
-        may = (view[:, 0] > 0) & ((first < 0x30) | ((first >= 0x3A) & (first < 0x41)))
+        first = (view[:, PREFIX] & 0xFF).astype(np.uint8)
+        may = (view[:, LENGTH] > 0) & ((first < 0x30) | ((first >= 0x3A) & (first < 0x41)))
         if chunk.null_count:
             may &= chunk.is_valid().to_numpy(zero_copy_only=False)
         if may.any():

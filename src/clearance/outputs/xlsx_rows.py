@@ -34,6 +34,7 @@ from isal import isal_zlib
 
 from clearance._ahead import made_ahead
 from clearance._folders import aside
+from clearance._views import BUFFER, LENGTH, OFFSET, string_views
 
 EXCEL_MAX_CHARS = 32_767  # the longest text a cell holds
 ROWS_PER_PIECE = 10_000  # rows serialised at a time: bounds memory (about 20 MB of XML)
@@ -370,13 +371,12 @@ _MOST_VIEWS = 64
 def _in_place(array: pa.Array) -> list[memoryview] | None:
     """Views of the bytes of a string-view array's values, in order, when each value
     is in a data buffer right after the one before (or opens a run); else None."""
-    if not pa.types.is_string_view(array.type) or array.null_count:
+    view = string_views(array)
+    if view is None or array.null_count:
         return None
     buffers = array.buffers()
-    # Arrow's view: length, then (for more than 12 bytes) prefix, buffer, offset.
-    view = np.frombuffer(buffers[1], dtype="<u4").reshape(-1, 4)
-    view = view[array.offset : array.offset + len(array)]
-    length, buffer, offset = view[:, 0].astype(np.int64), view[:, 2], view[:, 3].astype(np.int64)
+    length, buffer = view[:, LENGTH].astype(np.int64), view[:, BUFFER]
+    offset = view[:, OFFSET].astype(np.int64)
     if (length <= 12).any():  # kept in the view itself
         return None
     follows = (buffer[1:] == buffer[:-1]) & (offset[1:] == offset[:-1] + length[:-1])
